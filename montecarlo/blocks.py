@@ -1,0 +1,138 @@
+"""The worker side: run seeded blocks and return their accumulators.
+
+Everything here is a pure function of (model function, parameters, block
+index, RunSpec): no worker id, no clock, no shared state. Workers never see
+the executor; the model never sees the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from montecarlo.seeding import block_rng
+from montecarlo.stats import Moments
+
+
+class ModelError(RuntimeError):
+    """The model failed (raised, or returned a wrong shape or non-finite values) in one block.
+
+    Deterministic: re-running the block gives the same failure, so it is never
+    retried. ``block`` and ``spawn_key`` identify the block so that it can be
+    replayed in-process with `montecarlo.replay_block`.
+    """
+
+    def __init__(self, message: str, block: int, spawn_key: tuple[int, ...], detail: str = "") -> None:
+        super().__init__(message, block, spawn_key, detail)
+        self.message = message
+        self.block = block
+        self.spawn_key = tuple(spawn_key)
+        self.detail = detail  # the model's traceback, formatted in the worker
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class BlockJob:
+    """What a worker needs to run any block of one run (sent once per task)."""
+
+    simulate: Any  # the function (in-process) or its cloudpickle (by reference when importable)
+    params: dict
+    outputs: int
+    probability: tuple[bool, ...]  # per output: must be 0/1
+    entropy: int
+    spawn_key: tuple[int, ...]
+    bit_generator: str
+    batch_size: int
+
+
+_FUNCTIONS: dict[bytes, Any] = {}
+
+
+def _function(payload: Any) -> Any:
+    """The model function: as given in-process, unpickled once per worker process."""
+    if callable(payload):
+        return payload
+    key = hashlib.sha256(payload).digest()
+    fn = _FUNCTIONS.get(key)
+    if fn is None:
+        import cloudpickle
+
+        if len(_FUNCTIONS) > 16:
+            _FUNCTIONS.clear()
+        fn = _FUNCTIONS[key] = cloudpickle.loads(payload)
+    return fn
+
+
+def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: bool = True) -> Moments:
+    """Accumulator of block ``index`` holding ``n`` samples.
+
+    With ``wrap`` (in workers) an exception of the model becomes a
+    `ModelError` naming the block; without it (replay) it propagates as is.
+    """
+    simulate = simulate if simulate is not None else _function(job.simulate)
+    rng = block_rng(job.entropy, index, job.bit_generator, job.spawn_key)
+    key = (*job.spawn_key, index)
+    total: Moments | None = None
+    done = 0
+    while done < n:
+        m = min(job.batch_size, n - done)
+        try:
+            out = simulate(rng, m, **job.params)
+        except Exception as exc:
+            if not wrap:
+                raise
+            raise ModelError(
+                f"model raised {type(exc).__name__}: {exc} (block {index}, spawn key {key})",
+                index,
+                key,
+                traceback.format_exc(),
+            ) from None
+        batch = Moments.from_batch(_check(out, m, job, index, key))
+        total = batch if total is None else total.merge(batch)
+        done += m
+    assert total is not None
+    return total
+
+
+def _check(out: Any, m: int, job: BlockJob, index: int, key: tuple) -> np.ndarray:
+    """Shape ``(m, k)``, finite, and 0/1 for probability outputs."""
+    x = np.asarray(out)
+    want = f"({m},)" if job.outputs == 1 else f"({m}, {job.outputs})"
+    if x.ndim == 1 and job.outputs == 1:
+        x = x.reshape(m, 1) if x.shape[0] == m else x
+    if x.ndim != 2 or x.shape != (m, job.outputs):
+        raise ModelError(
+            f"model returned shape {np.shape(out)} for n={m}; expected {want} (block {index}, spawn key {key})",
+            index,
+            key,
+        )
+    if x.dtype == np.bool_:
+        return x
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise ModelError(f"model returned dtype {x.dtype}; expected real numbers (block {index}, spawn key {key})", index, key)
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise ModelError(
+            f"model returned a non-finite value ({x[tuple(bad)]}) at sample {bad[0]} of a batch "
+            f"(block {index}, spawn key {key})",
+            index,
+            key,
+        )
+    for j, is_prob in enumerate(job.probability):
+        if is_prob and not np.isin(x[:, j], (0, 1)).all():
+            raise ModelError(
+                f"probability output {j} has values other than 0 and 1 (block {index}, spawn key {key})", index, key
+            )
+    return x
+
+
+def run_task(job: BlockJob, blocks: list[tuple[int, int]]) -> list[Moments]:
+    """A task: consecutive ``(index, n)`` blocks, one accumulator each."""
+    simulate = _function(job.simulate)
+    return [run_block(job, index, n, simulate) for index, n in blocks]

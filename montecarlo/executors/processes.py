@@ -1,0 +1,66 @@
+"""Local worker processes (the default): one per core.
+
+Workers ignore SIGINT so that Ctrl-C reaches only the main process, which then
+terminates them; a worker that dies breaks the pool, and the engine asks for a
+fresh one and re-runs the lost blocks with the same spawn keys.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable
+
+from montecarlo.executors.base import Backend
+
+
+def _worker_init() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # fork starts a worker in milliseconds with numpy already imported; models
+    # from __main__ or a notebook still travel by value (cloudpickle), so the
+    # other start methods work too.
+    method = "fork" if sys.platform.startswith("linux") else None
+    return multiprocessing.get_context(method)
+
+
+class ProcessBackend(Backend):
+    name = "processes"
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(), initializer=_worker_init)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        return self.pool.submit(fn, *args)
+
+    def is_worker_death(self, exc: BaseException) -> bool:
+        return isinstance(exc, BrokenProcessPool)
+
+    def restart(self) -> None:
+        self.close(cancel=True)
+        self.pool = self._new_pool()
+
+    def close(self, cancel: bool = False) -> None:
+        if cancel:
+            # Running tasks cannot be cancelled: stop their processes.
+            procs = list((getattr(self.pool, "_processes", None) or {}).values())
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.join(timeout=1.0)
+                if p.is_alive():
+                    p.kill()
+                    p.join(timeout=1.0)
+        else:
+            self.pool.shutdown(wait=True)

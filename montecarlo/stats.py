@@ -1,0 +1,175 @@
+"""Streaming moments and confidence intervals.
+
+`Moments` is the accumulator every block returns: sample count, mean vector
+and co-moment matrix (sum of outer products of deviations from the mean).
+Accumulators are merged with the pairwise update of Chan, Golub & LeVeque,
+"Algorithms for computing the sample variance" (1979/1983), which never forms
+raw sums of squares and so stays accurate for any sample count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+#: Interval methods by name; "auto" picks Wilson for probability outputs and
+#: Student t for the others.
+INTERVAL_METHODS = ("auto", "t", "normal", "wilson", "clopper-pearson")
+
+
+@dataclass(frozen=True, eq=False)
+class Moments:
+    """Count, mean vector and co-moment matrix of ``k`` outputs.
+
+    ``comoment[i, j] = sum_s (x_si - mean_i) (x_sj - mean_j)``.
+    """
+
+    count: int
+    mean: np.ndarray  # (k,)
+    comoment: np.ndarray  # (k, k)
+
+    @classmethod
+    def empty(cls, k: int) -> Moments:
+        return cls(0, np.zeros(k), np.zeros((k, k)))
+
+    @classmethod
+    def from_batch(cls, x: np.ndarray) -> Moments:
+        """Moments of a batch ``x`` of shape ``(n, k)`` (two-pass, exact for 0/1 data)."""
+        n, k = x.shape
+        if x.dtype == np.bool_ and k == 1:
+            # 0/1 outcomes: the hit count gives the moments exactly, without
+            # converting the batch to floats (the hot path of the π model).
+            hits = float(np.count_nonzero(x))
+            return cls(n, np.array([hits / n]), np.array([[hits * (n - hits) / n]]))
+        if x.dtype != np.float64:
+            x = x.astype(np.float64)
+        mean = x.mean(axis=0)
+        d = x - mean
+        return cls(n, mean, d.T @ d)
+
+    def merge(self, other: Moments) -> Moments:
+        """Chan et al. pairwise update: ``self`` followed by ``other``."""
+        if other.count == 0:
+            return self
+        if self.count == 0:
+            return other
+        n = self.count + other.count
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.count / n)
+        comoment = self.comoment + other.comoment + np.outer(delta, delta) * (self.count * other.count / n)
+        return Moments(n, mean, comoment)
+
+    def covariance(self) -> np.ndarray:
+        """Unbiased sample covariance of the outputs (NaN when count < 2)."""
+        if self.count < 2:
+            return np.full_like(self.comoment, np.nan)
+        return self.comoment / (self.count - 1)
+
+    def mean_covariance(self) -> np.ndarray:
+        """Covariance matrix of the mean estimates: ``covariance / count``."""
+        return self.covariance() / self.count
+
+    def standard_error(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.mean_covariance()))
+
+    def __eq__(self, other: object) -> bool:  # bitwise equality of every number
+        if not isinstance(other, Moments):
+            return NotImplemented
+        return (
+            self.count == other.count
+            and np.array_equal(self.mean, other.mean)
+            and np.array_equal(self.comoment, other.comoment)
+        )
+
+    def to_dict(self) -> dict:
+        return {"count": self.count, "mean": self.mean.tolist(), "comoment": self.comoment.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Moments:
+        mean = np.asarray(d["mean"], dtype=np.float64)
+        return cls(int(d["count"]), mean, np.asarray(d["comoment"], dtype=np.float64).reshape(mean.size, mean.size))
+
+
+def fold(parts) -> Moments | None:
+    """Merge accumulators left to right (the order fixes the floating-point result)."""
+    total = None
+    for m in parts:
+        total = m if total is None else total.merge(m)
+    return total
+
+
+# --------------------------------------------------------------------------
+# intervals
+# --------------------------------------------------------------------------
+
+
+def normal_quantile(confidence: float) -> float:
+    """Two-sided standard normal critical value ``z`` for ``confidence``."""
+    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+def t_quantile(confidence: float, df: int) -> float:
+    """Two-sided Student t critical value with ``df`` degrees of freedom."""
+    from scipy.special import stdtrit  # scipy loads lazily: keeps `mc --help` fast
+
+    return float(stdtrit(df, 0.5 + confidence / 2.0))
+
+
+def t_interval(mean: float, se: float, n: int, confidence: float) -> tuple[float, float]:
+    if n < 2 or not math.isfinite(se):
+        return (-math.inf, math.inf)
+    h = t_quantile(confidence, n - 1) * se
+    return (mean - h, mean + h)
+
+
+def normal_interval(mean: float, se: float, n: int, confidence: float) -> tuple[float, float]:
+    if n < 2 or not math.isfinite(se):
+        return (-math.inf, math.inf)
+    h = normal_quantile(confidence) * se
+    return (mean - h, mean + h)
+
+
+def wilson_interval(p: float, n: int, confidence: float) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (valid at 0 and n hits).
+
+    E. B. Wilson, "Probable inference, the law of succession, and statistical
+    inference", JASA 22 (1927) 209-212.
+    """
+    z = normal_quantile(confidence)
+    z2n = z * z / n
+    centre = (p + z2n / 2.0) / (1.0 + z2n)
+    half = z / (1.0 + z2n) * math.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n))
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def clopper_pearson_interval(p: float, n: int, confidence: float) -> tuple[float, float]:
+    """Exact (conservative) binomial interval from Beta quantiles.
+
+    C. J. Clopper and E. S. Pearson, Biometrika 26 (1934) 404-413.
+    """
+    from scipy.special import betaincinv
+
+    k = round(p * n)
+    alpha = 1.0 - confidence
+    lo = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, alpha / 2.0))
+    hi = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1.0 - alpha / 2.0))
+    return (lo, hi)
+
+
+def interval(method: str, mean: float, se: float, n: int, confidence: float) -> tuple[float, float]:
+    """Confidence interval by ``method`` (one of `INTERVAL_METHODS` except "auto").
+
+    For the binomial methods ``mean`` is the proportion of hits.
+    """
+    if method == "t":
+        return t_interval(mean, se, n, confidence)
+    if method == "normal":
+        return normal_interval(mean, se, n, confidence)
+    if method == "wilson":
+        return wilson_interval(mean, n, confidence)
+    if method == "clopper-pearson":
+        return clopper_pearson_interval(mean, n, confidence)
+    raise ValueError(f"unknown interval method {method!r}; accepted: {', '.join(INTERVAL_METHODS)}")
