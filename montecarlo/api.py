@@ -185,10 +185,12 @@ def run_spec(
     backend = _backend_for(spec, executor, workers)
     started = time.time()
     t0 = time.perf_counter()
+    owned = backend is not executor  # a Backend the caller passed in stays open
     try:
         moments = engine.execute(spec, rec, backend, progress=progress, retries=retries)
     finally:
-        backend.close()
+        if owned:
+            backend.close()
     elapsed = time.perf_counter() - t0
     return make_result(spec, rec, moments, provenance(backend, started, elapsed, moments.count))
 
