@@ -128,6 +128,10 @@ class Result:
     spec: RunSpec
     accumulator: Moments
     provenance: dict = field(default_factory=dict)
+    #: How the run ended when a stopping rule was in force (rule, target met).
+    stopping: dict = field(default_factory=dict)
+    #: Convergence trace: points at geometrically spaced sample counts.
+    trace: tuple = ()
 
     # -- access -----------------------------------------------------------
     def __getitem__(self, name: str) -> Estimate:
@@ -184,6 +188,8 @@ class Result:
             "spec": self.spec.to_dict(),
             "accumulator": self.accumulator.to_dict(),
             "provenance": self.provenance,
+            "stopping": self.stopping,
+            "trace": list(self.trace),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -206,6 +212,8 @@ class Result:
                 spec=RunSpec.from_dict(d["spec"]),
                 accumulator=Moments.from_dict(d["accumulator"]),
                 provenance=dict(d.get("provenance", {})),
+                stopping=dict(d.get("stopping", {})),
+                trace=tuple(d.get("trace", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultFormatError(f"malformed montecarlo result: {type(exc).__name__}: {exc}") from None
