@@ -21,7 +21,6 @@ _LAZY = {
     "run_spec": "montecarlo.api",
     "make_spec": "montecarlo.api",
     "replay_block": "montecarlo.api",
-    "model": "montecarlo.model",
     "Model": "montecarlo.model",
     "Output": "montecarlo.model",
     "load_model": "montecarlo.model",
@@ -34,7 +33,11 @@ _LAZY = {
     "WorkerDiedError": "montecarlo.engine",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted([*_LAZY, "model"]) + ["__version__"]
+
+# The decorator shares its name with its module: bind it now, so that a later
+# `import montecarlo.model` cannot leave the module object in its place.
+from montecarlo.model import model  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.api import make_spec, replay_block, run, run_spec

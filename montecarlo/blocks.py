@@ -107,8 +107,11 @@ def _check(out: Any, m: int, job: BlockJob, index: int, key: tuple) -> np.ndarra
     if x.ndim == 1 and job.outputs == 1:
         x = x.reshape(m, 1) if x.shape[0] == m else x
     if x.ndim != 2 or x.shape != (m, job.outputs):
+        hint = ""
+        if x.ndim == 2 and x.shape[0] == m:
+            hint = f"; declare its {x.shape[1]} outputs with @montecarlo.model(outputs=[...])"
         raise ModelError(
-            f"model returned shape {np.shape(out)} for n={m}; expected {want} (block {index}, spawn key {key})",
+            f"model returned shape {np.shape(out)} for n={m}; expected {want} (block {index}, spawn key {key}){hint}",
             index,
             key,
         )

@@ -142,7 +142,10 @@ def wilson_interval(p: float, n: int, confidence: float) -> tuple[float, float]:
     z2n = z * z / n
     centre = (p + z2n / 2.0) / (1.0 + z2n)
     half = z / (1.0 + z2n) * math.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n))
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 or n hits the bound is exactly 0 or 1 (the formula leaves rounding dust).
+    lo = 0.0 if p <= 0.0 else max(0.0, centre - half)
+    hi = 1.0 if p >= 1.0 else min(1.0, centre + half)
+    return (lo, hi)
 
 
 def clopper_pearson_interval(p: float, n: int, confidence: float) -> tuple[float, float]:

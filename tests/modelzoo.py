@@ -1,0 +1,59 @@
+"""Small models for the engine tests (importable by worker processes)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from montecarlo import Output, model
+
+
+@model(outputs=["u", "u2", "hit"], exact=lambda: {"u": 0.5, "u2": 1 / 3, "hit": 0.25}, block_size=1000, batch_size=300)
+def moments3(rng, n):
+    """Three correlated outputs of U ~ uniform(0, 1): U, U², [U < 1/4]."""
+    u = rng.random(n)
+    return np.column_stack([u, u * u, u < 0.25])
+
+
+@model(outputs=[Output("heads", kind="probability")], block_size=100)
+def coin(rng, n, p: float = 0.5):
+    """Bernoulli(p)."""
+    return rng.random(n) < p
+
+
+def exp_mean(rng, n, a: float = 1.0):
+    """E[exp(aU)] = (e^a - 1)/a, a plain undecorated function."""
+    return np.exp(a * rng.random(n))
+
+
+def raises(rng, n):
+    """Raises in every block whose first draw is below 0.3 (deterministic per block)."""
+    x = rng.random(n)
+    if x[0] < 0.3:
+        raise ValueError("boom: the model found something it cannot handle")
+    return x
+
+
+def wrong_shape(rng, n):
+    return rng.random(n + 1)
+
+
+def returns_nan(rng, n):
+    x = rng.random(n)
+    if x[0] < 0.5:
+        x[n // 2] = np.nan
+    return x
+
+
+def die_once(rng, n, marker: str = ""):
+    """Kills its worker process the first time it runs (a marker file records it)."""
+    if marker and not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        os._exit(1)
+    return rng.random(n)
+
+
+def always_die(rng, n):
+    os._exit(1)
