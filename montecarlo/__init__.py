@@ -25,6 +25,8 @@ _LAZY = {
     "Output": "montecarlo.model",
     "load_model": "montecarlo.model",
     "builtin_models": "montecarlo.model",
+    "Derived": "montecarlo.derived",
+    "ControlVariate": "montecarlo.derived",
     "Result": "montecarlo.result",
     "Estimate": "montecarlo.result",
     "RunSpec": "montecarlo.spec",
@@ -42,6 +44,7 @@ from montecarlo.model import model  # noqa: E402
 if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.api import make_spec, replay_block, run, run_spec
     from montecarlo.blocks import ModelError
+    from montecarlo.derived import ControlVariate, Derived
     from montecarlo.engine import WorkerDiedError
     from montecarlo.model import Model, Output, builtin_models, load_model, model
     from montecarlo.result import Estimate, Result

@@ -72,20 +72,33 @@ class Param:
     default: Any = inspect.Parameter.empty
     low: float | None = None
     high: float | None = None
+    #: Accepted values of a ``str`` parameter (``None``: any string).
+    choices: tuple[str, ...] | None = None
+    #: Which bounds are included: "[]" (both), "()" (neither), "(]" or "[)".
+    bounds: str = "[]"
 
     @property
     def required(self) -> bool:
         return self.default is inspect.Parameter.empty
 
     def accepted(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
         what = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[self.type]
+        left, right = self.bounds
         if self.low is not None and self.high is not None:
-            return f"{what} in [{self.low}, {self.high}]"
+            return f"{what} in {left}{self.low}, {self.high}{right}"
         if self.low is not None:
-            return f"{what} >= {self.low}"
+            return f"{what} {'>=' if left == '[' else '>'} {self.low}"
         if self.high is not None:
-            return f"{what} <= {self.high}"
+            return f"{what} {'<=' if right == ']' else '<'} {self.high}"
         return what
+
+    def _outside(self, value: Any) -> bool:
+        left, right = self.bounds
+        below = self.low is not None and (value < self.low if left == "[" else value <= self.low)
+        above = self.high is not None and (value > self.high if right == "]" else value >= self.high)
+        return below or above
 
     def convert(self, value: Any) -> Any:
         """Check (and for strings from the CLI or a file, parse) one value."""
@@ -103,8 +116,10 @@ class Param:
             value = float(value)
             if not math.isfinite(value):
                 raise ParameterError(f"parameter `{self.name}` = {value!r}: expected a finite number.")
-        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+        if self._outside(value):
             raise ParameterError(f"parameter `{self.name}` = {value!r} is out of range: expected {self.accepted()}.")
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(f"parameter `{self.name}` = {value!r} is not accepted: expected {self.accepted()}.")
         return value
 
 
@@ -142,6 +157,12 @@ class Model:
     batch_size: int = DEFAULT_BATCH_SIZE
     reference: str | None = None  # "pkg.module:function" or a registered name
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Functions of the output means reported beside the outputs (`montecarlo.derived.Derived`).
+    derived: tuple = ()
+    #: Control-variate estimates reported beside the outputs (`montecarlo.derived.ControlVariate`).
+    controls: tuple = ()
+    #: ``check(**params)`` raises `ParameterError` for combinations the ranges cannot express.
+    check: Callable[..., None] | None = None
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -169,20 +190,43 @@ class Model:
                 raise ParameterError(f"model {self.name!r} needs parameter `{p.name}` ({p.accepted()}).")
             else:
                 out[p.name] = p.default
+        if self.check is not None:
+            self.check(**out)
         return out
 
     def exact_values(self, params: Mapping[str, Any]) -> dict[str, float]:
         """Exact reference value per output, where the model knows one."""
         if self.exact is None:
             return {}
-        value = self.exact(**params)
+        from montecarlo.derived import _call
+
+        value = _call(self.exact, (), params)  # passes the parameters its signature names
         if value is None:
             return {}
         if isinstance(value, Mapping):
             return {k: float(v) for k, v in value.items() if v is not None}
         if isinstance(value, Sequence):
-            return {o.name: float(v) for o, v in zip(self.outputs, value) if v is not None}
+            return {o.name: float(v) for o, v in zip(self.outputs, value, strict=False) if v is not None}
         return {self.outputs[0].name: float(value)}
+
+    def exact_estimates(self, params: Mapping[str, Any]) -> dict[str, float]:
+        """Exact values of the outputs, derived quantities and control-variate estimates."""
+        from montecarlo.derived import _exact
+
+        exact = self.exact_values(params)
+        for d in self.derived:
+            v = _exact(d.exact, params)
+            if v is not None:
+                exact[d.name] = v
+        for c in self.controls:
+            if c.target in exact:
+                exact[c.name] = exact[c.target]
+        return exact
+
+    @property
+    def estimate_names(self) -> tuple[str, ...]:
+        """Outputs, then derived quantities, then control-variate estimates."""
+        return self.output_names + tuple(d.name for d in self.derived) + tuple(c.name for c in self.controls)
 
 
 # --------------------------------------------------------------------------
@@ -202,7 +246,10 @@ def _outputs(spec: Any) -> tuple[Output, ...]:
     return outs
 
 
-def _params(func: Callable[..., Any], ranges: Mapping[str, tuple]) -> tuple[Param, ...]:
+def _params(
+    func: Callable[..., Any], ranges: Mapping[str, tuple], choices: Mapping[str, Sequence[str]] | None = None
+) -> tuple[Param, ...]:
+    choices = choices or {}
     sig = inspect.signature(func)
     ps = list(sig.parameters.values())
     if len(ps) < 2 or any(p.kind not in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY) for p in ps[:2]):
@@ -220,12 +267,53 @@ def _params(func: Callable[..., Any], ranges: Mapping[str, tuple]) -> tuple[Para
             t = type(p.default)
         else:
             t = float
-        low, high = ranges.get(p.name, (None, None))
-        out.append(Param(p.name, t, p.default, low, high))
-    unknown = set(ranges) - {p.name for p in out}
-    if unknown:
-        raise ValueError(f"ranges name unknown parameters: {sorted(unknown)}")
+        low, high, bounds = _range(p.name, ranges.get(p.name, (None, None)))
+        allowed = choices.get(p.name)
+        if allowed is not None:
+            allowed = tuple(allowed)
+            if t is not str or not allowed or not all(isinstance(c, str) for c in allowed):
+                raise ValueError(f"choices for parameter {p.name!r} must be non-empty strings of a str parameter")
+        out.append(Param(p.name, t, p.default, low, high, allowed, bounds))
+    for arg, given in (("ranges", ranges), ("choices", choices)):
+        unknown = set(given) - {p.name for p in out}
+        if unknown:
+            raise ValueError(f"{arg} name unknown parameters: {sorted(unknown)}")
     return tuple(out)
+
+
+def _range(name: str, spec: Sequence[Any]) -> tuple[Any, Any, str]:
+    """``(low, high)`` inclusive, or ``(low, high, bounds)`` with bounds "[]", "()", "(]" or "[)"."""
+    spec = tuple(spec)
+    bounds = spec[2] if len(spec) == 3 else "[]"
+    if len(spec) not in (2, 3) or bounds not in ("[]", "()", "(]", "[)"):
+        raise ValueError(f"range of parameter {name!r} must be (low, high) or (low, high, '[]'|'()'|'(]'|'[)'), got {spec!r}")
+    return spec[0], spec[1], bounds
+
+
+def _estimators(outs: tuple[Output, ...], derived: Any, controls: Any) -> tuple[tuple, tuple]:
+    """Check declared derived quantities and control variates against the outputs."""
+    from montecarlo.derived import ControlVariate, Derived
+
+    derived = tuple(derived or ())
+    controls = tuple(controls or ())
+    names = [o.name for o in outs]
+    for d in derived:
+        if not isinstance(d, Derived):
+            raise TypeError(f"`derived` must hold montecarlo.derived.Derived records, got {d!r}")
+        for i in d.inputs or ():
+            if i not in names:
+                raise ValueError(f"derived quantity {d.name!r}: input {i!r} is not an output; outputs: {names}")
+        names.append(d.name)
+    for c in controls:
+        if not isinstance(c, ControlVariate):
+            raise TypeError(f"`controls` must hold montecarlo.derived.ControlVariate records, got {c!r}")
+        for i in (c.target, *c.controls):
+            if i not in [o.name for o in outs]:
+                raise ValueError(f"control variate {c.name!r}: {i!r} is not an output; outputs: {[o.name for o in outs]}")
+        names.append(c.name)
+    if len(set(names)) != len(names):
+        raise ValueError(f"output, derived and control-variate names must be distinct, got {names}")
+    return derived, controls
 
 
 def _describe(func: Callable[..., Any]) -> tuple[str, str]:
@@ -245,6 +333,10 @@ def make_model(
     ranges: Mapping[str, tuple] | None = None,
     description: str | None = None,
     reference: str | None = None,
+    choices: Mapping[str, Sequence[str]] | None = None,
+    derived: Sequence[Any] | None = None,
+    controls: Sequence[Any] | None = None,
+    check: Callable[..., None] | None = None,
     **extra: Any,
 ) -> Model:
     """Build a `Model` record around ``func`` (see `model` for the arguments)."""
@@ -254,11 +346,15 @@ def make_model(
     for arg, v in (("block_size", block_size), ("batch_size", batch_size)):
         if v is not None and (not isinstance(v, int) or v < 1):
             raise ValueError(f"`{arg}` must be a positive integer, got {v!r}")
+    if check is not None and not callable(check):
+        raise TypeError(f"`check` must be callable as check(**params), got {check!r}")
+    outs = _outputs(outputs)
+    derived, controls = _estimators(outs, derived, controls)
     return Model(
         name=name or getattr(func, "__name__", "model"),
         simulate=func,
-        outputs=_outputs(outputs),
-        params=_params(func, ranges or {}),
+        outputs=outs,
+        params=_params(func, ranges or {}, choices),
         description=description if description is not None else first,
         doc=doc,
         exact=exact,
@@ -266,6 +362,9 @@ def make_model(
         batch_size=batch_size or min(block_size or DEFAULT_BATCH_SIZE, DEFAULT_BATCH_SIZE),
         reference=reference or _reference_of(func),
         extra=extra,
+        derived=derived,
+        controls=controls,
+        check=check,
     )
 
 
@@ -279,6 +378,10 @@ def model(
     batch_size: int | None = None,
     ranges: Mapping[str, tuple] | None = None,
     description: str | None = None,
+    choices: Mapping[str, Sequence[str]] | None = None,
+    derived: Sequence[Any] | None = None,
+    controls: Sequence[Any] | None = None,
+    check: Callable[..., None] | None = None,
     **extra: Any,
 ):
     """Declare a simulation function as a montecarlo model.
@@ -296,12 +399,27 @@ def model(
     exact : callable, optional
         ``exact(**params)`` returns the exact expected value: a float for the
         first output, a sequence aligned with ``outputs`` or a dict by name.
+        It receives the parameters its signature names (all of them if it
+        takes ``**params``).
     block_size, batch_size : int, optional
         Samples per seeded block, and per call of the function inside a block.
     ranges : dict, optional
-        ``{param: (low, high)}`` inclusive bounds (``None`` for open ends).
+        ``{param: (low, high)}`` inclusive bounds (``None`` for no bound), or
+        ``(low, high, bounds)`` with ``bounds`` one of ``"[]"``, ``"()"``,
+        ``"(]"``, ``"[)"`` (``(0, None, "()")``: strictly positive).
     description : str, optional
         One line for ``mc list``; defaults to the docstring's first paragraph.
+    choices : dict, optional
+        ``{param: ("a", "b")}`` accepted values of ``str`` parameters.
+    derived : sequence of `montecarlo.derived.Derived`, optional
+        Functions of the output means (ratios, products, ...) reported with
+        delta-method intervals beside the outputs, in the table and the JSON.
+    controls : sequence of `montecarlo.derived.ControlVariate`, optional
+        Control-variate estimates of an output, reported beside the outputs.
+    check : callable, optional
+        ``check(**params)`` is called with the validated parameters and raises
+        `ParameterError` for combinations that ``ranges`` cannot express
+        (for example ``start < target``).
 
     Examples
     --------
@@ -324,6 +442,10 @@ def model(
             batch_size=batch_size,
             ranges=ranges,
             description=description,
+            choices=choices,
+            derived=derived,
+            controls=controls,
+            check=check,
             **extra,
         )
         return f

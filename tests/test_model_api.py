@@ -1,0 +1,213 @@
+"""The model API: @model options, parameter validation (API and CLI), `mc show` and `mc list`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import montecarlo
+from montecarlo.cli import invoke
+from montecarlo.model import Output, ParameterError, load_model, model
+from montecarlo.models import BUILTIN
+
+
+@model(
+    outputs=[Output("hit", kind="probability"), Output("x")],
+    exact=lambda p, mode="coin": {"hit": p, "x": 0.5},
+    ranges={"p": (0.0, 1.0, "[]"), "n_flips": (1, 10), "width": (0.0, None, "()")},
+    choices={"mode": ("coin", "die")},
+    check=lambda p, n_flips, width, mode, fair: None,
+)
+def coins(rng, n, p: float = 0.5, n_flips: int = 1, width: float = 1.0, mode: str = "coin", fair: bool = True):
+    """Coin flips with success probability p, and a uniform draw."""
+    return np.column_stack([rng.random(n) < p, rng.random(n)])
+
+
+# --------------------------------------------------------------------------
+# parameter validation: unknown name, wrong type, out of range (API)
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"q": 0.3}, r"model 'coins' has no parameter `q`\. Valid parameters: p, n_flips, width, mode, fair\."),
+        ({"n_flip": 2}, r"has no parameter `n_flip`\. Did you mean `n_flips`\?"),
+        ({"p": "high"}, r"parameter `p` = 'high': expected a number in \[0\.0, 1\.0\]\."),
+        ({"p": True}, r"parameter `p` = True: expected a number in \[0\.0, 1\.0\]\."),
+        ({"p": 1.5}, r"parameter `p` = 1\.5 is out of range: expected a number in \[0\.0, 1\.0\]\."),
+        ({"n_flips": 2.5}, r"parameter `n_flips` = 2\.5: expected an integer in \[1, 10\]\."),
+        ({"n_flips": "3.5"}, r"parameter `n_flips` = '3\.5': expected an integer in \[1, 10\]\."),
+        ({"n_flips": 11}, r"parameter `n_flips` = 11 is out of range: expected an integer in \[1, 10\]\."),
+        ({"width": 0.0}, r"parameter `width` = 0\.0 is out of range: expected a number > 0\.0\."),
+        ({"width": float("inf")}, r"parameter `width` = inf: expected a finite number\."),
+        ({"mode": "dice"}, r"parameter `mode` = 'dice' is not accepted: expected one of 'coin', 'die'\."),
+        ({"mode": 3}, r"parameter `mode` = 3: expected one of 'coin', 'die'\."),
+        ({"fair": "maybe"}, r"parameter `fair` = 'maybe': expected true or false\."),
+    ],
+)
+def test_api_parameter_errors(params, match):
+    with pytest.raises(ParameterError, match=match):
+        montecarlo.make_spec(coins, 100, params=params)
+
+
+def test_strings_are_parsed_like_the_cli_gives_them():
+    spec, _ = montecarlo.make_spec(coins, 10, params={"p": "0.25", "n_flips": "1e1", "fair": "no", "width": "2"})
+    assert spec.params == {"p": 0.25, "n_flips": 10, "width": 2.0, "mode": "coin", "fair": False}
+
+
+def test_required_parameter_is_named():
+    def f(rng, n, rate: float):
+        return rng.random(n) * rate
+
+    with pytest.raises(ParameterError, match=r"model 'f' needs parameter `rate` \(a number\)\."):
+        montecarlo.make_spec(f, 10)
+
+
+def test_check_hook_runs_on_validated_parameters():
+    def check(a, b):
+        if a >= b:
+            raise ParameterError(f"parameter `a` = {a!r} is out of range: expected a number < `b` ({b!r}).")
+
+    rec = model(lambda rng, n, a=0.0, b=1.0: rng.random(n) * (b - a) + a, name="uniform", check=check)
+    rec = load_model(rec)
+    assert rec.bind({"a": "0.5"}) == {"a": 0.5, "b": 1.0}
+    with pytest.raises(ParameterError, match=r"parameter `a` = 2\.0 is out of range: expected a number < `b` \(1\.0\)"):
+        rec.bind({"a": 2})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"ranges": {"zz": (0, 1)}}, ValueError, r"ranges name unknown parameters: \['zz'\]"),
+        ({"choices": {"zz": ("a",)}}, ValueError, r"choices name unknown parameters: \['zz'\]"),
+        (
+            {"choices": {"p": ("a",)}},
+            ValueError,
+            r"choices for parameter 'p' must be non-empty strings of a str parameter",
+        ),
+        ({"ranges": {"p": (0, 1, "<>")}}, ValueError, r"range of parameter 'p' must be \(low, high\) or"),
+        ({"check": 3}, TypeError, r"`check` must be callable as check\(\*\*params\), got 3"),
+        ({"block_size": 0}, ValueError, r"`block_size` must be a positive integer, got 0"),
+    ],
+)
+def test_model_declaration_errors(kwargs, exc, match):
+    def f(rng, n, p: float = 0.5):
+        return rng.random(n)
+
+    with pytest.raises(exc, match=match):
+        model(f, **kwargs)
+
+
+def test_open_and_half_open_bounds():
+    def f(rng, n, a: float = 0.5, b: float = 0.5):
+        return rng.random(n)
+
+    rec = load_model(model(f, ranges={"a": (0.0, 1.0, "(]"), "b": (None, 1.0, "[)")}))
+    assert rec.bind({"a": 1.0})["a"] == 1.0
+    with pytest.raises(ParameterError, match=r"`a` = 0\.0 is out of range: expected a number in \(0\.0, 1\.0\]"):
+        rec.bind({"a": 0.0})
+    with pytest.raises(ParameterError, match=r"`b` = 1\.0 is out of range: expected a number < 1\.0"):
+        rec.bind({"b": 1.0})
+
+
+def test_plain_function_model_runs_with_exact_shown():
+    r = montecarlo.run(coins, samples=4_000, rng=3, executor="serial", params={"p": 0.3})
+    assert r.outputs == ("hit", "x")
+    assert r["hit"].exact == 0.3 and r["hit"].method == "wilson"
+    assert "exact" in r.table() and r.to_dict()["outputs"]["x"]["exact"] == 0.5
+
+
+# --------------------------------------------------------------------------
+# the CLI: same validation, exit code 2, one line naming parameter, value, accepted
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-p", "nope=1"], "model 'gamblers_ruin' has no parameter nope. Valid parameters: start, goal, p."),
+        (["-p", "strat=2"], "has no parameter strat. Did you mean start?"),
+        (["-p", "p=abc"], "parameter p = 'abc': expected a number in (0.0, 1.0)."),
+        (["-p", "p=1.5"], "parameter p = 1.5 is out of range: expected a number in (0.0, 1.0)."),
+        (["-p", "start=2.5"], "parameter start = '2.5': expected an integer >= 1."),
+        (["-p", "start=12"], "parameter start = 12 is out of range: expected an integer in [1, 9]"),
+        (["-p", "goal=5000"], "parameter goal = 5000 is out of range: expected an integer in [2, 1000]."),
+    ],
+)
+def test_cli_parameter_errors(argv, message, capsys):
+    code = invoke(["run", "gamblers_ruin", "-n", "100", "--executor", "serial", *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_choice_error(capsys):
+    assert invoke(["run", "european_option", "-n", "100", "-p", "kind=straddle"]) == 2
+    assert "parameter kind = 'straddle' is not accepted: expected one of 'call', 'put'." in capsys.readouterr().err
+
+
+def test_cli_run_shows_derived_and_control_variate_rows(capsys):
+    assert invoke(["run", "asian_option", "-n", "20000", "-s", "1", "--executor", "serial", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "arithmetic_cv" in out and "control-variate" in out and "variance reduction" in out
+    assert invoke(["run", "buffon", "-n", "20000", "-s", "1", "--executor", "serial", "-q", "--json"]) == 0
+    import json
+
+    d = json.loads(capsys.readouterr().out)
+    assert d["derived"]["pi"]["exact"] == np.pi and d["derived"]["pi"]["interval_method"] == "delta"
+
+
+# --------------------------------------------------------------------------
+# mc show, mc list
+# --------------------------------------------------------------------------
+
+
+def test_mc_list_one_line_per_model(capsys):
+    assert invoke(["list"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == sorted(BUILTIN)
+    for line in lines:
+        assert len(line.split(None, 1)[1]) > 20  # a description, not just the name
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_mc_show_every_builtin(name, capsys):
+    assert invoke(["show", name]) == 0
+    out = capsys.readouterr().out
+    rec = load_model(name)
+    for section in ("parameters", "outputs:", "exact values at the defaults:"):
+        assert section in out
+    for p in rec.params:
+        assert f"  {p.name}" in out and "default" in out
+    for o in rec.outputs:
+        assert f"  {o.name}: {o.kind}" in out
+
+
+def test_mc_show_buffon_details(capsys):
+    assert invoke(["show", "buffon"]) == 0
+    out = capsys.readouterr().out
+    assert "length   a number > 0.0; default 1.0" in out
+    assert "derived quantities (delta method):" in out and "pi = f(crossing); analytic gradient" in out
+    assert "crossing = 0.3183098861837907" in out and "pi = 3.141592653589793" in out
+
+
+def test_mc_show_control_variates_and_choices(capsys):
+    assert invoke(["show", "asian_option"]) == 0
+    out = capsys.readouterr().out
+    assert "control variates:" in out and "arithmetic_cv: arithmetic with control(s) geometric" in out
+    assert invoke(["show", "integrate"]) == 0
+    assert "family        one of 'oscillatory', 'product_peak'" in capsys.readouterr().out
+
+
+def test_mc_show_unknown_model(capsys):
+    assert invoke(["show", "bufon"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'bufon'. Did you mean 'buffon'?" in err
+
+
+def test_mc_show_reference(capsys):
+    assert invoke(["show", "montecarlo.models.tail_probability:simulate"]) == 0
+    out = capsys.readouterr().out
+    assert "shift" in out and "importance: mean" in out

@@ -1,0 +1,246 @@
+"""The built-in models: exact values inside their own intervals, coverage, variance reduction."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+import montecarlo
+from montecarlo.model import ParameterError, load_model
+from montecarlo.models import BUILTIN
+from montecarlo.models.asian_option import geometric_asian_call
+from montecarlo.models.european_option import black_scholes
+from montecarlo.models.gamblers_ruin import ruin_exact
+from montecarlo.models.integrate import FAMILIES, genz_integral
+
+MODELS_WITH_EXACT = [
+    ("buffon", {}),
+    ("buffon", {"length": 0.7, "spacing": 1.0}),
+    *[("integrate", {"family": f, "dim": d}) for f in FAMILIES for d in (3, 50)],
+    ("integrate", {"family": "product_peak", "dim": 4, "coefficients": "1,2,4,8", "shift": 0.2}),
+    ("european_option", {}),
+    ("european_option", {"kind": "put", "antithetic": True}),
+    ("european_option", {"spot": 90.0, "strike": 110.0, "volatility": 0.4, "maturity": 2.0}),
+    ("asian_option", {}),
+    ("asian_option", {"steps": 50, "strike": 90.0}),
+    ("gamblers_ruin", {}),
+    ("gamblers_ruin", {"start": 3, "goal": 10, "p": 0.45}),
+    ("gamblers_ruin", {"start": 7, "goal": 12, "p": 0.6}),
+    ("tail_probability", {"c": 2.0}),
+    ("tail_probability", {"c": 6.0}),
+]
+
+
+def exact_checks(result):
+    """Every estimate with an exact value, as (name, exact)."""
+    return [(e.name, e.exact) for e in result.estimates if e.exact is not None]
+
+
+@pytest.mark.parametrize(("name", "params"), MODELS_WITH_EXACT, ids=lambda x: str(x))
+def test_exact_value_inside_own_999_interval(name, params):
+    r = montecarlo.run(name, samples=50_000, rng=20240601, params=params, executor="serial", confidence=0.999)
+    checks = exact_checks(r)
+    assert checks, f"{name} reports no exact value"
+    for out, exact in checks:
+        e = r[out]
+        assert e.covers(exact), f"{name} {params} {out}: {e.interval} misses {exact} ({e.error_in_se:+.2f} se)"
+
+
+def test_every_builtin_model_is_covered_by_an_exact_test():
+    assert {name for name, _ in MODELS_WITH_EXACT} | {"pi"} == set(BUILTIN)
+
+
+# --------------------------------------------------------------------------
+# coverage over many seeds (slow)
+# --------------------------------------------------------------------------
+
+REPS = 300
+#: The 99.9 % binomial band of the number of covering intervals out of REPS at 0.95.
+BAND = (binom.ppf(0.0005, REPS, 0.95), binom.ppf(0.9995, REPS, 0.95))
+
+COVERAGE = [
+    ("buffon", {}, 2_000),
+    ("integrate", {"family": "gaussian", "dim": 10}, 1_000),
+    ("integrate", {"family": "oscillatory", "dim": 50}, 500),
+    ("integrate", {"family": "discontinuous", "dim": 4}, 2_000),
+    ("european_option", {"antithetic": True}, 2_000),
+    ("asian_option", {}, 2_000),
+    ("gamblers_ruin", {"start": 3, "goal": 8, "p": 0.45}, 1_000),
+    ("tail_probability", {"c": 2.0}, 2_000),
+    # At c = 5 plain sampling sees no hit and Wilson's interval covers always
+    # (conservative, by design): only the importance estimate is checked.
+    ("tail_probability", {"c": 5.0}, 1_000, ("importance",)),
+]
+
+
+def coverage_counts(name, params, n, outputs=None):
+    hits: dict[str, int] = {}
+    for seed in range(REPS):
+        r = montecarlo.run(name, samples=n, rng=seed, params=params, executor="serial")
+        for out, exact in exact_checks(r):
+            if outputs is None or out in outputs:
+                hits[out] = hits.get(out, 0) + r[out].covers(exact)
+    return hits
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", COVERAGE, ids=lambda c: f"{c[0]}-{c[1]}")
+def test_95_interval_coverage(case):
+    name, params, n, *outputs = case
+    hits = coverage_counts(name, params, n, *outputs)
+    assert hits
+    for out, k in hits.items():
+        assert BAND[0] <= k <= BAND[1], f"{name} {out}: {k}/{REPS} covered, outside the 99.9% band {BAND}"
+
+
+# --------------------------------------------------------------------------
+# variance reduction, measured at a fixed seed (the README quotes these factors)
+# --------------------------------------------------------------------------
+
+
+def test_antithetic_reduces_standard_error_of_european_call():
+    plain = montecarlo.run("european_option", samples=200_000, rng=7, executor="serial")
+    anti = montecarlo.run("european_option", samples=200_000, rng=7, executor="serial", params={"antithetic": True})
+    factor = plain.standard_error / anti.standard_error
+    # Per sample (one normal draw each); per payoff evaluation the gain is factor / sqrt(2).
+    assert round(factor, 2) == 2.01
+    assert factor > 1.8
+
+
+def test_control_variate_reduces_standard_error_of_asian_call():
+    r = montecarlo.run("asian_option", samples=200_000, rng=7, executor="serial")
+    cv = r["arithmetic_cv"]
+    factor = r["arithmetic"].standard_error / cv.standard_error
+    assert round(factor, 1) == 35.7
+    assert cv.details["variance_reduction"] == pytest.approx(factor**2, rel=1e-3)
+    # The plain and control-variate estimates agree within their intervals.
+    assert r["arithmetic"].covers(cv.estimate)
+
+
+def test_importance_sampling_reduces_standard_error_at_c4():
+    r = montecarlo.run("tail_probability", samples=200_000, rng=7, executor="serial", params={"c": 4.0})
+    factor = r["plain"].standard_error / r["importance"].standard_error
+    assert round(factor) == 94
+    assert r["importance"].covers(r["importance"].exact)
+
+
+def test_tail_at_c6_plain_has_no_hits_but_wilson_still_covers():
+    r = montecarlo.run("tail_probability", samples=100_000, rng=3, executor="serial", params={"c": 6.0})
+    plain = r["plain"]
+    assert plain.estimate == 0.0 and plain.standard_error == 0.0
+    assert plain.method == "wilson"
+    assert plain.interval[0] < 1e-20 < plain.exact < plain.interval[1]  # a t interval would be [0, 0]
+    imp = r["importance"]
+    assert imp.standard_error / imp.estimate < 0.02
+    assert imp.covers(imp.exact)
+
+
+# --------------------------------------------------------------------------
+# exact formulas
+# --------------------------------------------------------------------------
+
+
+def test_geometric_asian_with_one_date_is_black_scholes():
+    args = (100.0, 95.0, 0.03, 0.25, 1.5)
+    assert geometric_asian_call(*args, steps=1) == pytest.approx(black_scholes(*args, "call"), rel=1e-13)
+
+
+def test_black_scholes_put_call_parity():
+    s, k, r, v, t = 100.0, 110.0, 0.02, 0.3, 0.5
+    lhs = black_scholes(s, k, r, v, t, "call") - black_scholes(s, k, r, v, t, "put")
+    assert lhs == pytest.approx(s - k * math.exp(-r * t), rel=1e-12)
+
+
+def test_gamblers_ruin_exact_matches_rational_arithmetic():
+    from fractions import Fraction
+
+    for k, big_n, p in [(5, 10, 0.45), (5, 10, 0.55), (3, 20, 0.3), (17, 20, 0.9)]:
+        pf = Fraction(p)
+        r = (1 - pf) / pf
+        ruin = (r**k - r**big_n) / (1 - r**big_n)
+        dur = k / (1 - 2 * pf) - (big_n / (1 - 2 * pf)) * (1 - r**k) / (1 - r**big_n)
+        got = ruin_exact(k, big_n, p)
+        assert got["ruin"] == pytest.approx(float(ruin), rel=1e-12)
+        assert got["duration"] == pytest.approx(float(dur), rel=1e-12)
+    assert ruin_exact(4, 10, 0.5) == {"ruin": 0.6, "duration": 24.0}
+
+
+def test_corner_peak_matches_vertex_sum_in_low_dimension():
+    import itertools
+
+    rng = np.random.default_rng(5)
+    for d in (1, 2, 4, 6):
+        a = rng.uniform(0.2, 3.0, d)
+        total = sum((-1) ** sum(v) / (1.0 + a @ np.array(v)) for v in itertools.product((0, 1), repeat=d))
+        want = total / (math.factorial(d) * np.prod(a))
+        assert genz_integral("corner_peak", a, np.full(d, 0.5)) == pytest.approx(want, rel=1e-10)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_genz_integral_of_one_dimension_matches_quadrature(family):
+    from scipy.integrate import quad
+
+    from montecarlo.models.integrate import genz_values
+
+    a, u = np.array([2.5]), np.array([0.3])
+    want = quad(lambda x: genz_values(family, np.array([[x]]), a, u)[0], 0, 1, points=[0.3], epsabs=1e-14)[0]
+    assert genz_integral(family, a, u) == pytest.approx(want, rel=1e-10)
+
+
+# --------------------------------------------------------------------------
+# parameters of the built-in models
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "match"),
+    [
+        (
+            "buffon",
+            {"length": 3.0},
+            r"parameter `length` = 3\.0 is out of range: expected a number <= `spacing` \(2\.0\)",
+        ),
+        ("buffon", {"spacing": 0.0}, r"parameter `spacing` = 0\.0 is out of range: expected a number > 0"),
+        (
+            "integrate",
+            {"family": "bumpy"},
+            r"parameter `family` = 'bumpy' is not accepted: expected one of 'oscillatory'",
+        ),
+        ("integrate", {"dim": 101}, r"parameter `dim` = 101 is out of range: expected an integer in \[1, 100\]"),
+        ("integrate", {"coefficients": "1,2"}, r"parameter `coefficients` = '1,2' has 2 values: expected 5"),
+        (
+            "integrate",
+            {"coefficients": "1,x,2,3,4"},
+            r"parameter `coefficients` = '1,x,2,3,4': expected comma-separated",
+        ),
+        ("integrate", {"coefficients": "1,-2,2,3,4"}, r"parameter `coefficients` = '1,-2,2,3,4': expected positive"),
+        (
+            "european_option",
+            {"kind": "straddle"},
+            r"parameter `kind` = 'straddle' is not accepted: expected one of 'call', 'put'",
+        ),
+        (
+            "european_option",
+            {"volatility": 0.0},
+            r"parameter `volatility` = 0\.0 is out of range: expected a number in \(0\.0, 5\.0\]",
+        ),
+        ("asian_option", {"steps": 0}, r"parameter `steps` = 0 is out of range: expected an integer in \[1, 1000\]"),
+        ("gamblers_ruin", {"start": 10}, r"parameter `start` = 10 is out of range: expected an integer in \[1, 9\]"),
+        ("gamblers_ruin", {"p": 1.0}, r"parameter `p` = 1\.0 is out of range: expected a number in \(0\.0, 1\.0\)"),
+        ("tail_probability", {"c": "high"}, r"parameter `c` = 'high': expected a number in \[-10\.0, 10\.0\]"),
+    ],
+)
+def test_builtin_parameter_errors(name, params, match):
+    with pytest.raises(ParameterError, match=match):
+        montecarlo.make_spec(name, 1000, params=params)
+
+
+def test_builtin_models_document_their_exact_value_with_a_citation():
+    for name in BUILTIN:
+        rec = load_model(name)
+        assert rec.exact is not None, name
+        assert "exact" in rec.doc.lower() or "Exact" in rec.doc, name
+        assert any(ch.isdigit() for ch in rec.doc), name  # a year or page of the citation
