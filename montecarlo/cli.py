@@ -36,7 +36,7 @@ class SamplesType(click.ParamType):
         from montecarlo.spec import check_samples
 
         try:
-            return check_samples(str(value), name="samples")
+            return check_samples(str(value), name="")
         except (TypeError, ValueError) as exc:
             self.fail(_plain(exc), param, ctx)
 
@@ -99,9 +99,58 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
+class PositiveFloat(click.ParamType):
+    """A finite number > 0 (tolerances, seconds)."""
+
+    name = "NUMBER"
+
+    def __init__(self, example: str) -> None:
+        self.example = example
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        import math
+
+        try:
+            x = float(str(value).replace("_", ""))
+        except ValueError:
+            self.fail(f"{value!r} is not a number; accepted: a finite number > 0, such as {self.example}.", param, ctx)
+        if not (math.isfinite(x) and x > 0):
+            self.fail(f"{value!r} is not accepted; accepted: a finite number > 0, such as {self.example}.", param, ctx)
+        return x
+
+
+class PlotPath(click.ParamType):
+    """A file name ending in .png, .svg or .pdf."""
+
+    name = "FILE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        from montecarlo.plot import FORMATS
+
+        ext = str(value).rsplit(".", 1)[-1].lower() if "." in str(value) else ""
+        if ext not in FORMATS:
+            self.fail(f"{value!r} has no plot file extension; accepted: a file name ending in "
+                      f"{', '.join('.' + f for f in FORMATS)}.", param, ctx)
+        return str(value)
+
+
+#: API argument names in validation messages -> the run command's options.
+_RUN_OPTIONS = {"`target`": "--target", "`min_samples`": "--min-samples", "`tolerance`": "--tolerance",
+                "`rtol`": "--rtol", "`time_limit`": "--time-limit", "`samples`": "--samples/--max-samples"}
+
+
+def _require_matplotlib() -> None:
+    from montecarlo.plot import MatplotlibMissing, _matplotlib
+
+    try:
+        _matplotlib()
+    except MatplotlibMissing as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @cli.command("run")
 @click.argument("model")
-@click.option("-n", "--samples", type=SamplesType(), default="1e6", show_default=True, help="Total samples: 1e9, 1_000_000 or 1000000.")
+@click.option("-n", "--samples", type=SamplesType(), default=None, help="Total samples: 1e9, 1_000_000 or 1000000; with a stopping rule, the cap.  [default: 1e6; 1e10 with a stopping rule]")
 @click.option("-s", "--seed", type=click.IntRange(min=0), default=None, help="Root seed (a non-negative integer); default: fresh OS entropy, recorded in the result.")
 @click.option("-w", "--workers", type=PositiveInt(), default=None, help="Parallel workers  [default: all cores]")
 @click.option("--executor", type=click.Choice(["processes", "threads", "serial"]), default="processes", show_default=True, help="Where blocks run; results are identical for all.")
@@ -111,30 +160,55 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--bit-generator", type=click.Choice(["sfc64", "pcg64", "pcg64dxsm", "philox"]), default="sfc64", show_default=True, help="numpy bit generator.")
 @click.option("--block-size", type=PositiveInt(), default=None, help="Samples per seeded block  [default: the model's]")
 @click.option("--batch-size", type=PositiveInt(), default=None, help="Samples per model call  [default: the model's]")
+@click.option("--tolerance", type=PositiveFloat("1e-3"), default=None, metavar="ABS", help="Stop when the interval half-width is <= ABS (checked after each block, in block order).")
+@click.option("--rtol", type=PositiveFloat("1e-4"), default=None, metavar="REL", help="Stop when the half-width is <= REL x |estimate| (with --tolerance: whichever is met first).")
+@click.option("--target", "targets", multiple=True, metavar="OUTPUT", help="Output the precision target applies to (repeatable)  [default: every output]")
+@click.option("--min-samples", type=SamplesType(), default=None, metavar="N", help="Check precision targets only from N samples on (limits the bias of early stopping).")
+@click.option("--max-samples", type=SamplesType(), default=None, metavar="N", help="The cap of a stopping run (same as --samples).  [default: 1e10]")
+@click.option("--time-limit", type=PositiveFloat("60"), default=None, metavar="SECONDS", help="Stop after SECONDS of wall time; the stopping point is then not reproducible (flagged).")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True, help="Times dead worker processes are replaced before the run fails.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (schema: docs/json.md).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Also write the JSON result to this file (atomically).")
+@click.option("--plot", "plot_file", type=PlotPath(), default=None, help="Also write the convergence plot to FILE (.png, .svg or .pdf; needs montecarlo[plot]).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--replay-block", type=click.IntRange(min=0), default=None, metavar="INDEX", help="Re-run only block INDEX in-process and show the model's own traceback.")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.pass_context
-def run_cmd(ctx: click.Context, model: str, samples: int, seed: int | None, workers: int | None, executor: str,
+def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | None, workers: int | None, executor: str,
             params: tuple[str, ...], confidence: float, interval: str, bit_generator: str, block_size: int | None,
-            batch_size: int | None, retries: int, as_json: bool, output: str | None, quiet: bool,
-            replay_block: int | None, debug: bool) -> None:
-    """Run MODEL: a built-in name (see `mc list`) or package.module:function."""
+            batch_size: int | None, tolerance: float | None, rtol: float | None, targets: tuple[str, ...],
+            min_samples: int | None, max_samples: int | None, time_limit: float | None, retries: int,
+            as_json: bool, output: str | None, plot_file: str | None, quiet: bool, replay_block: int | None,
+            debug: bool) -> None:
+    """Run MODEL: a built-in name (see `mc list`) or package.module:function.
+
+    With --tolerance, --rtol or --time-limit the run stops early: at the first
+    block where the target is met (the same block for every worker count and
+    executor), and at the latest at --max-samples, which exits 0 and says so.
+    """
     if debug:
         ctx.obj["debug"] = True
     from montecarlo.api import make_spec, run_spec
     from montecarlo.blocks import ModelError
     from montecarlo.progress import ProgressBar
 
+    if samples is not None and max_samples is not None:
+        raise click.UsageError(
+            f"--samples {samples} and --max-samples {max_samples} are both given; they are the same setting "
+            "(the cap of a stopping run): give one of them.", ctx)
+    if plot_file is not None:
+        _require_matplotlib()  # before the run, not after it
     try:  # everything is checked before any worker starts
-        spec, rec = make_spec(model, samples, rng=seed, params=_parse_params(params), confidence=confidence,
-                              interval=interval, bit_generator=bit_generator, block_size=block_size,
-                              batch_size=batch_size)
+        spec, rec = make_spec(model, samples if samples is not None else max_samples, rng=seed,
+                              params=_parse_params(params), confidence=confidence, interval=interval,
+                              bit_generator=bit_generator, block_size=block_size, batch_size=batch_size,
+                              tolerance=tolerance, rtol=rtol, target=targets or None, min_samples=min_samples,
+                              time_limit=time_limit)
     except (LookupError, ValueError, TypeError) as exc:
-        raise click.UsageError(_plain(exc), ctx) from exc
+        message = str(exc)
+        for api_name, option in _RUN_OPTIONS.items():
+            message = message.replace(api_name, option)
+        raise click.UsageError(_plain(message), ctx) from exc
 
     if replay_block is not None:
         from montecarlo.api import replay_block as replay
@@ -153,25 +227,80 @@ def run_cmd(ctx: click.Context, model: str, samples: int, seed: int | None, work
             bar.close()
     if output:
         result.save(output)
+    if plot_file:
+        from montecarlo.plot import save_convergence
+
+        save_convergence(result, plot_file)
     click.echo(result.to_json() if as_json else result.table())
+    stopping = result.stopping
+    if spec.stop:
+        # The line that says how a stopping run ended (target met, cap reached
+        # or time limit); with --json it goes to stderr when it is news.
+        if not as_json:
+            click.echo(stopping["message"])
+        elif stopping.get("target_met") is False or not stopping.get("reproducible", True):
+            click.echo(stopping["message"], err=True)
+
+
+@cli.command("plot")
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out", type=PlotPath(), default=None, help="Plot file (.png, .svg or .pdf).  [default: RESULT.png beside the (first) result]")
+@click.option("--sweep", "parameter", default=None, metavar="PARAM", help="With several results: the swept model parameter  [default: the one that differs]")
+@click.option("--estimate", "name", default=None, metavar="NAME", help="Output or derived estimate to plot  [default: every output; the first for a sweep]")
+@click.pass_context
+def plot_cmd(ctx: click.Context, results: tuple[str, ...], out: str | None, parameter: str | None,
+             name: str | None) -> None:
+    """Plot RESULT.json: the estimate and its interval against samples.
+
+    With several result files of one model (a sweep), plot the estimates with
+    their intervals against the swept parameter, with the exact curve when the
+    model knows it. Needs matplotlib: pip install 'montecarlo[plot]'.
+    """
+    import os
+
+    from montecarlo.plot import PlotError, save_convergence, save_sweep
+    from montecarlo.result import Result, ResultFormatError
+
+    _require_matplotlib()
+    loaded = []
+    for path in results:
+        try:
+            loaded.append(Result.load(path))
+        except (ResultFormatError, UnicodeDecodeError) as exc:
+            raise click.UsageError(f"{path}: {exc}", ctx) from None
+    if out is None:
+        stem = os.path.splitext(results[0])[0]
+        out = f"{stem}.png" if len(loaded) == 1 else f"{stem}-sweep.png"
+    if parameter is not None and len(loaded) < 2:
+        raise click.UsageError(f"--sweep {parameter} needs two or more result files; got {len(loaded)}.", ctx)
+    try:
+        if len(loaded) == 1:
+            save_convergence(loaded[0], out, output=name)
+        else:
+            save_sweep(loaded, out, parameter=parameter, output=name)
+    except PlotError as exc:
+        message = _plain(exc).replace("output = ", "--estimate ").replace("parameter = ", "--sweep ")
+        raise click.UsageError(message, ctx) from None
+    click.echo(f"wrote {out}")
 
 
 @cli.command("list")
 def list_cmd() -> None:
-    """List the built-in models."""
+    """List the built-in models, one line each."""
     from montecarlo.model import builtin_models
 
     models = builtin_models()
     width = max(len(m.name) for m in models)
     for m in models:
-        click.echo(f"{m.name.ljust(width)}  {m.description}")
+        line = m.description.split(". ")[0].rstrip(".")
+        click.echo(f"{m.name.ljust(width)}  {line}")
 
 
 @cli.command("show")
 @click.argument("model")
 @click.pass_context
 def show_cmd(ctx: click.Context, model: str) -> None:
-    """Describe MODEL: parameters, outputs, exact value, block sizes."""
+    """Describe MODEL: parameters, outputs, derived quantities, exact values."""
     from montecarlo.model import load_model
 
     try:
@@ -180,22 +309,35 @@ def show_cmd(ctx: click.Context, model: str) -> None:
         raise click.UsageError(_plain(exc), ctx) from exc
     click.echo(f"{rec.name}  ({rec.reference})")
     click.echo(f"  {rec.description}")
-    click.echo("\nparameters:")
+    click.echo("\nparameters (mc run -p NAME=VALUE):")
     if not rec.params:
         click.echo("  (none)")
+    width = max((len(p.name) for p in rec.params), default=0)
     for p in rec.params:
         default = "required" if p.required else f"default {p.default!r}"
-        click.echo(f"  {p.name}: {p.accepted()}, {default}")
+        click.echo(f"  {p.name.ljust(width)}  {p.accepted()}; {default}")
     click.echo("\noutputs:")
     for o in rec.outputs:
         scale = f", {o.scale:g} x mean" if o.scale != 1 else ""
-        click.echo(f"  {o.name}: {o.kind}{scale}")
+        interval = "Wilson/Clopper-Pearson interval" if o.kind == "probability" else "Student t interval"
+        click.echo(f"  {o.name}: {o.kind}{scale} ({interval})")
+    if rec.derived:
+        click.echo("\nderived quantities (delta method):")
+        for d in rec.derived:
+            grad = "analytic gradient" if d.gradient is not None else "central-difference gradient"
+            inputs = ", ".join(d.inputs or rec.output_names)
+            click.echo(f"  {d.name} = f({inputs}); {grad}" + (f": {d.description}" if d.description else ""))
+    if rec.controls:
+        click.echo("\ncontrol variates:")
+        for c in rec.controls:
+            what = f"  {c.name}: {c.target} with control(s) {', '.join(c.controls)}"
+            click.echo(what + (f": {c.description}" if c.description else ""))
     try:
-        exact = rec.exact_values(rec.bind({}))
-    except Exception:
+        exact = rec.exact_estimates(rec.bind({}))
+    except Exception:  # required parameters, or a formula outside its domain
         exact = {}
     if exact:
-        click.echo("\nexact value at the defaults:")
+        click.echo("\nexact values at the defaults:")
         for k, v in exact.items():
             click.echo(f"  {k} = {v!r}")
     click.echo(f"\nblock size {rec.block_size}, batch size {rec.batch_size}")
@@ -231,7 +373,14 @@ def invoke(argv: list[str] | None = None) -> int:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         click.echo(f"Error: {exc.format_message()}{hint}", err=True)
         return EXIT_USAGE
-    except click.Abort:
+    except click.Abort as exc:
+        # click turns KeyboardInterrupt (and so SIGTERM's Terminated) into Abort
+        if isinstance(exc.__cause__, Terminated):
+            click.echo("Terminated: workers stopped.", err=True)
+            return EXIT_SIGTERM
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            click.echo("Interrupted: workers stopped.", err=True)
+            return EXIT_SIGINT
         click.echo("Aborted.", err=True)
         return EXIT_FAILED
     except click.ClickException as exc:
@@ -250,14 +399,18 @@ def invoke(argv: list[str] | None = None) -> int:
             if isinstance(exc, ModelError) and exc.detail:
                 click.echo(exc.detail, err=True)
             raise
-        click.echo(f"Error: {_plain(exc)}", err=True)
+        hint = ""
         if isinstance(exc, ModelError):
-            click.echo(
-                f"  to debug, add --seed <entropy> --replay-block {exc.block} to the same command "
-                "(runs that block in-process with the model's traceback)",
-                err=True,
-            )
+            hint = f" -- debug it with the same command plus --replay-block {exc.block}"
+        click.echo(f"Error: {_plain(exc)}{hint}", err=True)
         return EXIT_FAILED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+# experiment files and reproduction (montecarlo/cli_experiment.py)
+from montecarlo.cli_experiment import experiment_group, reproduce_cmd  # noqa: E402
+
+cli.add_command(experiment_group)
+cli.add_command(reproduce_cmd)

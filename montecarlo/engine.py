@@ -6,10 +6,17 @@ accumulators that come back are merged strictly in block order, holding early
 arrivals until the prefix before them is complete (DESIGN.md §1). Task
 grouping, worker count and completion order therefore change nothing but the
 time taken.
+
+Stopping rules (`RunSpec.stop`) are asked after every folded block, in block
+order (DESIGN.md §1.4): the plan is lazy up to the cap, and when a rule ends
+the run, tasks still in flight past the stopping block are cancelled and
+their results discarded. The convergence trace is recorded from the same
+folded prefix, so both are bit-identical for every executor.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -20,12 +27,27 @@ from montecarlo.executors.base import Backend
 from montecarlo.model import Model
 from montecarlo.spec import RunSpec
 from montecarlo.stats import Moments
+from montecarlo.stopping import Ending, Monitor
 
 #: Samples a task aims at: large enough that scheduling costs vanish, small
 #: enough that progress, Ctrl-C and load balance stay responsive.
 TASK_SAMPLES = 1 << 22
 
+#: Seconds between checks of a clock-based rule (the time limit) while no
+#: block arrives.
+POLL_SECONDS = 0.05
+
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `execute_traced` returns: the folded prefix, why it ended, its trace."""
+
+    moments: Moments
+    ending: Ending
+    trace: tuple[dict, ...]
+    discarded: int  # tasks computed or cancelled past the stopping block
 
 
 class WorkerDiedError(RuntimeError):
@@ -54,6 +76,21 @@ def plan(spec: RunSpec, group: int) -> Iterator[Task]:
     for start in range(0, spec.blocks, group):
         stop = min(start + group, spec.blocks)
         yield Task(start, tuple((b, spec.block_samples(b)) for b in range(start, stop)))
+
+
+def plan_growing(spec: RunSpec, max_group: int, divisor: int) -> Iterator[Task]:
+    """Tasks that grow with the run, for runs that may stop early.
+
+    A task holds about 1/``divisor`` of the blocks planned before it (at least
+    one, at most ``max_group``), so the work in flight past any stopping
+    block -- computed and then discarded -- stays a small fraction of the run
+    however early it stops, while long runs still reach full-size tasks.
+    """
+    start = 0
+    while start < spec.blocks:
+        stop = min(start + max(1, min(max_group, start // divisor)), spec.blocks)
+        yield Task(start, tuple((b, spec.block_samples(b)) for b in range(start, stop)))
+        start = stop
 
 
 def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob:
@@ -91,21 +128,48 @@ def execute(
     group: int | None = None,
     window: int | None = None,
 ) -> Moments:
-    """Run every block of ``spec`` on ``backend`` and fold them in block order.
+    """Run the blocks of ``spec`` on ``backend`` and fold them in block order.
+
+    The folded accumulator of `execute_traced` (which see).
+    """
+    return execute_traced(spec, model, backend, progress=progress, retries=retries, group=group, window=window).moments
+
+
+def execute_traced(
+    spec: RunSpec,
+    model: Model,
+    backend: Backend,
+    *,
+    progress: Progress | None = None,
+    retries: int = 2,
+    group: int | None = None,
+    window: int | None = None,
+) -> Outcome:
+    """Run the blocks of ``spec`` on ``backend``, fold them in block order and
+    stop where ``spec.stop`` says (at the latest after ``spec.samples``).
 
     Parameters
     ----------
     group : int, optional
-        Blocks per task (default: `blocks_per_task`).
+        Blocks per task (default: `blocks_per_task`; with stopping rules,
+        tasks start at one block and grow to that, see `plan_growing`).
     window : int, optional
-        Tasks in flight at most (default: twice the worker count).
+        Tasks in flight at most (default: twice the worker count; one for the
+        serial backend, which computes a task as it is submitted, so that a
+        stopping run computes nothing past its stopping task).
     retries : int
         How many times dead workers are replaced before the run fails.
     """
     job = block_job(spec, model, backend.in_process)
-    group = group or blocks_per_task(spec, backend.workers)
-    window = window or max(2, 2 * backend.workers)
-    tasks = plan(spec, group)
+    window = window or (1 if backend.name == "serial" else max(2, 2 * backend.workers))
+    if group is not None or not spec.stop:
+        tasks = plan(spec, group or blocks_per_task(spec, backend.workers))
+    else:
+        # In flight past the stopping block: window x task <= 1/8 of the run.
+        tasks = plan_growing(spec, blocks_per_task(spec, backend.workers), 8 * window)
+    start = time.monotonic()
+    monitor = Monitor(spec, model, lambda: time.monotonic() - start)
+    ending: Ending | None = None
     again: deque[Task] = deque()  # tasks lost with a dead worker, to run first
     in_flight: dict = {}
     held: dict[int, list[Moments]] = {}  # early arrivals, by first block index
@@ -123,8 +187,11 @@ def execute(
 
     try:
         fill()
-        while in_flight:
-            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+        while in_flight and ending is None:
+            # A clock-based rule is asked at least every POLL_SECONDS, so a
+            # time limit holds even while a slow block is still running.
+            timeout = POLL_SECONDS if monitor.polls else None
+            finished, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
             lost: list[Task] = []
             for future in finished:
                 task = in_flight.pop(future)
@@ -153,19 +220,31 @@ def execute(
                     )
                 backend.restart()
                 again.extend(sorted(lost, key=lambda t: t.start))
-            while next_block in held:
-                results = held.pop(next_block)
-                for m in results:
+            while next_block in held and ending is None:
+                for m in held.pop(next_block):
+                    # Stopping is decided block by block, not task by task, so
+                    # the task grouping cannot move the stopping point.
                     total = total.merge(m)
                     done_samples += m.count
-                next_block += len(results)
+                    next_block += 1
+                    ending = monitor.after_block(total, next_block)
+                    if ending is not None:
+                        break
                 if progress is not None:
                     progress(done_samples, spec.samples)
-            fill()
+            if ending is None and monitor.polls:
+                ending = monitor.check_budgets(total, next_block)
+            if ending is None:
+                fill()
     except BaseException:
         backend.close(cancel=True)
         raise
-    return total
+    # Speculative work past the stopping block: cancel what has not started;
+    # what is running finishes (or is stopped by the caller's close) unseen.
+    discarded = len(held) + len(in_flight)
+    for future in in_flight:
+        future.cancel()
+    return Outcome(total, monitor.finish(total, next_block, ending), tuple(monitor.trace), discarded)
 
 
 def replay_block(spec: RunSpec, model: Model, index: int) -> Moments:

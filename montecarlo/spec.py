@@ -15,6 +15,7 @@ from typing import Any
 
 from montecarlo.seeding import BIT_GENERATORS
 from montecarlo.stats import INTERVAL_METHODS
+from montecarlo.stopping import Stop
 
 #: Largest sample count a run accepts (block indices and counts stay exact in
 #: float64 arithmetic well past this).
@@ -64,7 +65,7 @@ class RunSpec:
     params : dict
         Model parameters with defaults filled in.
     samples : int
-        Total sample count.
+        Total sample count; with stopping rules, the cap.
     entropy : int
         Root entropy of the run's SeedSequence.
     spawn_key : tuple of int
@@ -76,6 +77,9 @@ class RunSpec:
     interval : str
         Interval method; ``"auto"`` is Wilson for probability outputs and
         Student t otherwise.
+    stop : Stop
+        Stopping rules, checked on the folded prefix after each block (no
+        rules: exactly ``samples`` samples).
     """
 
     model: str
@@ -88,6 +92,7 @@ class RunSpec:
     batch_size: int = 1 << 14
     confidence: float = 0.95
     interval: str = "auto"
+    stop: Stop = field(default_factory=Stop)
 
     def __hash__(self) -> int:
         return hash(self.digest())
@@ -102,6 +107,7 @@ class RunSpec:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["spawn_key"] = list(self.spawn_key)
+        d["stop"] = self.stop.to_dict()
         return d
 
     @classmethod
@@ -113,6 +119,7 @@ class RunSpec:
         d = dict(d)
         d["spawn_key"] = tuple(d.get("spawn_key", ()))
         d["params"] = dict(d.get("params", {}))
+        d["stop"] = Stop.from_dict(d.get("stop"))
         return cls(**d)
 
     def digest(self) -> str:
@@ -127,21 +134,26 @@ class RunSpec:
 
 
 def check_samples(samples: Any, name: str = "samples") -> int:
+    """An exact integer count in [1, MAX_SAMPLES]; strings such as "1e9" or "1_000" are parsed.
+
+    ``name=""`` leaves the argument name out of messages (the CLI names the option itself).
+    """
+    label = f"`{name}` = {samples!r}" if name else repr(samples)
     if isinstance(samples, str):
         try:
             samples = parse_count_text(samples, allow_negative=True)
         except ValueError:
             raise ValueError(
-                f"`{name}` = {samples!r} is not an integer; accepted: an integer >= 1 such as 1000000, 1_000_000 or 1e6."
+                f"{label} is not an integer; accepted: an integer >= 1 such as 1000000, 1_000_000 or 1e6."
             ) from None
     if isinstance(samples, float) and samples.is_integer():
         samples = int(samples)
     if isinstance(samples, bool) or not isinstance(samples, int):
-        raise TypeError(f"`{name}` = {samples!r} must be an integer >= 1.")
+        raise TypeError(f"{label} is not an integer; accepted: an integer >= 1.")
     if samples < 1:
-        raise ValueError(f"`{name}` = {samples} must be >= 1.")
+        raise ValueError(f"{label} is not accepted; accepted: an integer >= 1.")
     if samples > MAX_SAMPLES:
-        raise ValueError(f"`{name}` = {samples} is too large; accepted: at most {MAX_SAMPLES:.0e}.")
+        raise ValueError(f"{label} is too large; accepted: an integer >= 1 and at most {MAX_SAMPLES:.0e}.")
     return samples
 
 
