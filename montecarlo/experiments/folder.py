@@ -1,0 +1,129 @@
+"""Result folders: ``DIR/<experiment>/<UTC timestamp>-<config hash>/``, all or nothing.
+
+The folder is assembled under a hidden temporary name inside ``DIR`` and
+renamed into place only when every file is written and synced, so a failure
+or Ctrl-C never leaves a partial result folder behind (a rename within one
+file system is atomic).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import tempfile
+from datetime import datetime
+
+from montecarlo.experiments.config import ExperimentError
+from montecarlo.experiments.provenance import folder_stamp
+from montecarlo.experiments.runner import ExperimentResult
+
+RESULT_FILE = "result.json"
+SWEEP_FILE = "sweep.csv"
+
+
+def check_output_dir(path: str) -> None:
+    """Fail before anything runs when ``path`` cannot hold result folders.
+
+    The nearest existing ancestor must be a directory in which a folder can
+    actually be created (a probe: permission bits say little for root, or on
+    read-only mounts).
+    """
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        raise ExperimentError(
+            f"--output-dir {path!r}: {probe!r} is not a directory; accepted: a writable directory (created if missing)."
+        )
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".mc-probe-", dir=probe))
+    except OSError as exc:
+        raise ExperimentError(
+            f"--output-dir {path!r}: cannot write in {probe!r} ({exc.strerror}); accepted: a writable directory."
+        ) from None
+
+
+def sweep_csv(res: ExperimentResult) -> str:
+    """One row per point: swept parameters, then per output the estimate,
+    standard error, interval bounds and exact value; numbers in full precision."""
+    params = list(res.points[0].swept)
+    outputs = [e.name for e in res.points[0].result.estimates]  # outputs, then derived
+    header = ["point", *params, "samples"]
+    for o in outputs:
+        header += [o, f"{o}_se", f"{o}_low", f"{o}_high", f"{o}_exact"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for p in res.points:
+        row = [p.index, *(p.swept[k] for k in params), p.result.samples]
+        for o in outputs:
+            e = p.result[o]
+            row += [repr(e.estimate), repr(e.standard_error), repr(e.interval[0]), repr(e.interval[1])]
+            row.append("" if e.exact is None else repr(e.exact))
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def _write(folder: str, name: str, text: str) -> None:
+    with open(os.path.join(folder, name), "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_folder(res: ExperimentResult, output_dir: str) -> str:
+    """Write ``result.json``, the config copy and (for sweeps) ``sweep.csv``
+    into a new result folder; returns its path."""
+    started = datetime.fromisoformat(res.provenance["started"]).timestamp()
+    leaf = f"{folder_stamp(started)}-{res.config['sha256'][:8]}"
+    created = []  # folders this call made, removed again if it fails
+    head = os.path.abspath(output_dir)
+    while not os.path.isdir(head):
+        created.append(head)
+        head = os.path.dirname(head)
+    parent = os.path.join(output_dir, res.name)
+    tmp = None
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{res.name}-", suffix=".partial", dir=output_dir)
+        _write(tmp, RESULT_FILE, res.to_json() + "\n")
+        _write(tmp, os.path.basename(res.config["path"]) or "config.toml", res.config["text"])
+        if res.sweep is not None:
+            _write(tmp, SWEEP_FILE, sweep_csv(res))
+        if not os.path.isdir(parent):
+            os.makedirs(parent)
+            created.append(os.path.abspath(parent))
+        final = _rename_unique(tmp, os.path.join(parent, leaf))
+        tmp = None
+        return final
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for folder in sorted(created, key=len, reverse=True):
+            try:
+                os.rmdir(folder)  # only if still empty
+            except OSError:
+                pass
+        raise
+
+
+def _rename_unique(src: str, dest: str) -> str:
+    """Rename ``src`` to ``dest``, or ``dest-2``, ``dest-3`` … when taken
+    (two runs of one config within a second)."""
+    for n in range(1, 1000):
+        target = dest if n == 1 else f"{dest}-{n}"
+        if os.path.exists(target):
+            continue
+        try:
+            os.rename(src, target)
+        except OSError:
+            if os.path.exists(target):  # lost a race to another run
+                continue
+            raise
+        return target
+    raise ExperimentError(f"too many result folders named {dest!r}")

@@ -1,0 +1,79 @@
+"""Where an experiment's numbers came from: config, git state, software, machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import UTC, datetime
+from typing import Any
+
+#: Seconds a `git` call may take before provenance goes without it.
+GIT_TIMEOUT = 10.0
+
+
+def _git(folder: str, *args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", folder, *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+            # never prompt (credentials, pagers) and never wait on a lock
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):  # git missing, or hung
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_state(path: str) -> dict | None:
+    """Commit and dirty flags of the git repository holding ``path``.
+
+    Returns None when ``git`` is not installed or ``path`` is not inside a
+    repository. ``dirty`` is true when tracked files differ from the commit;
+    ``config_modified`` when the config file itself is untracked or differs.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    root = _git(folder, "rev-parse", "--show-toplevel")
+    if root is None:
+        return None
+    commit = _git(folder, "rev-parse", "HEAD")  # None in a repository with no commit yet
+    status = _git(folder, "status", "--porcelain", "--untracked-files=no")
+    own = _git(folder, "status", "--porcelain", "--untracked-files=all", "--", os.path.abspath(path))
+    return {
+        "commit": commit,
+        "dirty": None if status is None else bool(status),
+        "config_modified": None if own is None else bool(own),
+        "root": root,
+        "config_path": os.path.relpath(os.path.abspath(path), root),
+    }
+
+
+def iso(t: float) -> str:
+    """A POSIX time as an ISO 8601 UTC timestamp with milliseconds."""
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
+
+
+def folder_stamp(t: float) -> str:
+    """A POSIX time as a compact UTC timestamp for folder names (sorts by time)."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def software() -> dict[str, Any]:
+    """Versions and machine: what may change a number's last bits across installs."""
+    import platform
+
+    import numpy
+
+    from montecarlo import __version__
+    from montecarlo.api import _version
+
+    return {
+        "montecarlo": __version__,
+        "numpy": numpy.__version__,
+        "scipy": _version("scipy"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }

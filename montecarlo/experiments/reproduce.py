@@ -1,0 +1,192 @@
+"""`reproduce`: re-run a recorded result from its RunSpecs and compare every number.
+
+The determinism contract (DESIGN.md §1) says the numbers depend on the RunSpec
+only, so the comparison is exact: no tolerance, whatever the worker count or
+executor of either run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from montecarlo.experiments.config import ExperimentError
+from montecarlo.experiments.provenance import software
+from montecarlo.experiments.runner import SCHEMA as EXPERIMENT_SCHEMA
+from montecarlo.experiments.runner import ExperimentResult, shared_backend
+from montecarlo.result import SCHEMA as RESULT_SCHEMA
+from montecarlo.result import Result, ResultFormatError
+from montecarlo.spec import RunSpec
+
+#: Provenance entries whose change across installs is worth a warning.
+VERSIONED = ("montecarlo", "numpy")
+ACCEPTED = "accepted: result.json from `mc experiment run` (or its folder), or a file written by `mc run -o`"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a result file recorded: per point a label, its RunSpec and its numbers."""
+
+    path: str
+    kind: str  # "experiment" or "result"
+    points: tuple[tuple[str, RunSpec, dict], ...]
+    provenance: dict
+
+
+@dataclass
+class Reproduction:
+    """The outcome of `reproduce`."""
+
+    recorded: Recorded
+    compared: int = 0
+    mismatches: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    executor: str = ""
+    workers: int = 0
+
+    @property
+    def identical(self) -> bool:
+        return not self.mismatches
+
+
+def load_recorded(path: str) -> Recorded:
+    """Read a result file (or a result folder) for `reproduce`."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "result.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ExperimentError(f"{path}: no such file; {ACCEPTED}.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExperimentError(f"{path}: cannot read ({exc}); {ACCEPTED}.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ExperimentError(
+            f"{path}: truncated or not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); {ACCEPTED}."
+        ) from None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    try:
+        if schema == EXPERIMENT_SCHEMA:
+            res = ExperimentResult.from_dict(data)
+            points = tuple(
+                (_label(p.index, p.swept, len(res.points)), p.result.spec, raw["result"])
+                for p, raw in zip(res.points, data["points"], strict=True)
+            )
+            return Recorded(path, "experiment", points, res.provenance)
+        if schema == RESULT_SCHEMA:
+            r = Result.from_dict(data)
+            return Recorded(path, "result", (("", r.spec, data),), r.provenance)
+    except ResultFormatError as exc:
+        raise ExperimentError(f"{path}: {exc}; {ACCEPTED}.") from None
+    raise ExperimentError(f'{path}: not a montecarlo result file ("schema" is {schema!r}); {ACCEPTED}.')
+
+
+def _label(index: int, swept: dict, n: int) -> str:
+    if n == 1 and not swept:
+        return ""
+    inner = ", ".join(f"{k}={v!r}" for k, v in swept.items())
+    return f"point {index}" + (f" ({inner})" if inner else "") + ": "
+
+
+def reproduce(path: str, *, workers: int | None = None, executor: str = "processes") -> Reproduction:
+    """Re-run every RunSpec recorded in ``path`` and compare every number.
+
+    Parameters
+    ----------
+    path : str
+        ``result.json`` of an experiment (or its folder), or a result file of
+        `Result.save` / ``mc run -o``.
+    workers : int, optional
+        Any worker count (default: every core): the numbers must not change.
+    executor : {"processes", "threads", "serial"}
+
+    Returns
+    -------
+    Reproduction
+        ``identical`` is true when every estimate, standard error, interval
+        bound, sample count, covariance and accumulator entry is bit-identical.
+    """
+    from montecarlo.api import check_execution, run_spec
+    from montecarlo.model import load_model
+
+    recorded = load_recorded(path)
+    out = Reproduction(recorded)
+    now = software()
+    for key in VERSIONED:
+        was = recorded.provenance.get(key)
+        if was is not None and was != now[key]:
+            out.warnings.append(
+                f"recorded with {key} {was}, running {key} {now[key]}: numbers may differ in their last bits."
+            )
+    models = {}
+    for _, spec, _ in recorded.points:
+        if spec.model not in models:
+            try:
+                models[spec.model] = load_model(spec.model)
+            except LookupError as exc:
+                raise ExperimentError(f"{recorded.path}: cannot re-run: {exc}") from None
+    workers = check_execution(workers, executor, 0, None)
+    backend = shared_backend([s for _, s, _ in recorded.points], executor, workers)
+    out.executor, out.workers = backend.name, backend.workers
+    try:
+        for label, spec, numbers in recorded.points:
+            result = run_spec(spec, models[spec.model], workers=backend.workers, executor=backend)
+            again = json.loads(result.to_json())
+            out.compared += _compare(label, numbers, again, out.mismatches)
+    finally:
+        backend.close()
+    return out
+
+
+def _compare(label: str, recorded: dict, again: dict, diffs: list[str]) -> int:
+    """Append a line per differing number; return how many numbers were compared."""
+    pairs: list[tuple[str, Any, Any]] = [("samples", recorded.get("samples"), again["samples"])]
+    # Outputs, then derived and control-variate estimates (functions of the
+    # folded moments, so they must match bit for bit as well).
+    for section in ("outputs", "derived"):
+        rec_sec = recorded.get(section) or {}
+        new_sec = again.get(section) or {}
+        for name, e in new_sec.items():
+            r = rec_sec.get(name) or {}
+            for key in ("estimate", "standard_error", "samples"):
+                pairs.append((f"{name} {key}", r.get(key), e.get(key)))
+            r_iv = r.get("interval") or [None, None]
+            e_iv = e.get("interval") or [None, None]
+            pairs.append((f"{name} interval low", r_iv[0], e_iv[0]))
+            pairs.append((f"{name} interval high", r_iv[1], e_iv[1]))
+        for name in rec_sec:
+            if name not in new_sec:
+                diffs.append(f"{label}{name}: recorded, but the re-run has no such estimate")
+    pairs += _flat("covariance", recorded.get("covariance"), again["covariance"])
+    acc_r, acc_a = recorded.get("accumulator") or {}, again["accumulator"]
+    pairs.append(("accumulator count", acc_r.get("count"), acc_a["count"]))
+    pairs += _flat("accumulator mean", acc_r.get("mean"), acc_a["mean"])
+    pairs += _flat("accumulator comoment", acc_r.get("comoment"), acc_a["comoment"])
+    for what, a, b in pairs:
+        # JSON floats round-trip exactly, so == is bit equality (null for NaN on both sides matches).
+        if a != b or type(a) is not type(b):
+            diffs.append(f"{label}{what}: recorded {a!r}, reproduced {b!r}{_difference(a, b)}")
+    return len(pairs)
+
+
+def _flat(name: str, a: Any, b: Any) -> list[tuple[str, Any, Any]]:
+    """Element pairs of two nested lists (a missing element compares as None)."""
+    if not isinstance(b, list):
+        return [(name, a, b)]
+    a = a if isinstance(a, list) else []
+    out = []
+    for i, bv in enumerate(b):
+        av = a[i] if i < len(a) else None
+        sub = f"{name}[{i}]"
+        out += _flat(sub, av, bv) if isinstance(bv, list) else [(sub, av, bv)]
+    return out
+
+
+def _difference(a: Any, b: Any) -> str:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return f" (difference {b - a:.3g})"
+    return ""

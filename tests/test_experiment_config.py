@@ -1,0 +1,336 @@
+"""Experiment files: the TOML format and every bad-input message (one line,
+naming the file, key and value, exit status 2, no result folder)."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+
+from montecarlo.cli import invoke
+from montecarlo.experiments import ExperimentError, known_keys, load_experiment
+
+PI = """
+name = "pi-small"
+model = "pi"
+samples = 20000
+seed = 7
+"""
+
+
+def write(tmp_path, text: str, name: str = "exp.toml") -> str:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return str(path)
+
+
+def test_minimal_file_builds_the_runspec(tmp_path):
+    exp = load_experiment(write(tmp_path, PI))
+    (point,) = exp.points
+    assert exp.name == "pi-small"
+    assert point.spec.model == "pi"
+    assert point.spec.samples == 20000
+    assert point.spec.entropy == 7
+    assert point.spec.spawn_key == ()  # a single run is the plain `mc run --seed 7`
+    assert exp.executor == "processes" and exp.workers is None
+
+
+def test_every_run_setting_is_passed_to_the_runspec(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        model = "pi"
+        samples = "1_000_000"
+        seed = 3
+        bit_generator = "philox"
+        block_size = 4096
+        batch_size = 1024
+        confidence = 0.9
+        interval = "clopper-pearson"
+        workers = 1
+        executor = "serial"
+        """,
+    )
+    exp = load_experiment(path)
+    spec = exp.points[0].spec
+    assert (spec.samples, spec.bit_generator, spec.block_size, spec.batch_size) == (10**6, "philox", 4096, 1024)
+    assert (spec.confidence, spec.interval) == (0.9, "clopper-pearson")
+    assert (exp.workers, exp.executor) == (1, "serial")
+    assert exp.name == "exp"  # default: the file name without .toml
+
+
+def test_keys_follow_make_spec_so_new_runspec_settings_pass_through():
+    import inspect
+
+    from montecarlo.api import make_spec
+
+    settings = set(inspect.signature(make_spec).parameters) - {"model", "rng", "params"}
+    assert settings <= set(known_keys())
+
+
+def test_sweep_without_parameters(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        model = "pi"
+        samples = 100
+        [sweep]
+        params = {}
+        """,
+    )
+    with pytest.raises(ExperimentError, match=r"\[sweep\] needs a \[sweep.params\] table"):
+        load_experiment(path)
+
+
+def test_grid_and_zip_sweeps(tmp_path):
+    grid = write(
+        tmp_path,
+        """
+        model = "montecarlo.models.pi:simulate"
+        samples = 100
+        """,
+    )
+    assert len(load_experiment(grid).points) == 1
+    src = tmp_path / "mc_sweep_models.py"
+    src.write_text("def simulate(rng, n, a=1.0, b=2, c='x'):\n    return rng.random(n) * a\n")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        g = load_experiment(
+            write(
+                tmp_path,
+                """
+                model = "mc_sweep_models:simulate"
+                samples = 100
+                [sweep.params]
+                a = [1.0, 2.0, 3.0]
+                b = [5, 6]
+                """,
+                "grid.toml",
+            )
+        )
+        z = load_experiment(
+            write(
+                tmp_path,
+                """
+                model = "mc_sweep_models:simulate"
+                samples = 100
+                [sweep]
+                mode = "zip"
+                common_random_numbers = true
+                [sweep.params]
+                a = [1.0, 2.0]
+                c = ["p", "q"]
+                """,
+                "zip.toml",
+            )
+        )
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert [p.swept for p in g.points] == [{"a": x, "b": y} for x in (1.0, 2.0, 3.0) for y in (5, 6)]
+    assert [p.spec.spawn_key for p in g.points] == [(i,) for i in range(6)]
+    assert len({p.spec.entropy for p in g.points}) == 1
+    assert [p.swept for p in z.points] == [{"a": 1.0, "c": "p"}, {"a": 2.0, "c": "q"}]
+    assert [p.spec.spawn_key for p in z.points] == [(), ()]  # common random numbers
+    assert [p.spec.params["c"] for p in z.points] == ["p", "q"]
+
+
+def test_overrides_replace_file_values_and_are_kept(tmp_path):
+    path = write(tmp_path, PI)
+    exp = load_experiment(path, {"samples": 500, "seed": 9, "workers": 1, "confidence": 0.5})
+    assert exp.points[0].spec.samples == 500
+    assert exp.points[0].spec.entropy == 9
+    assert exp.points[0].spec.confidence == 0.5
+    assert exp.overrides == {"samples": 500, "seed": 9, "workers": 1, "confidence": 0.5}
+
+
+def test_expect_values(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        model = "european_option"
+        samples = 1000
+        [sweep.params]
+        strike = [90.0, 110.0]
+        [expect]
+        price = {value = [16.7, 6.04], tolerance = 0.01}
+        """,
+    )
+    exp = load_experiment(path)
+    assert [(e.value, e.tolerance, e.source) for p in exp.points for e in p.expect] == [
+        (16.7, 0.01, "given"),
+        (6.04, 0.01, "given"),
+    ]
+
+
+# --------------------------------------------------------------------------
+# every bad input: one line naming file, key and value, and what is accepted
+# --------------------------------------------------------------------------
+
+BAD = [
+    # TOML syntax: file, line and column
+    ('model = "pi"\nsamples = \n', r"exp\.toml:2:11: invalid TOML: Invalid value"),
+    ('model = "pi"\n[sweep\n', r"exp\.toml:2:7: invalid TOML"),
+    # unknown keys, with the close one suggested
+    ('model = "pi"\nsampels = 10\n', r"unknown key `sampels`\. Did you mean `samples`\?"),
+    ('model = "pi"\nsed = 1\n', r"unknown key `sed`\. Did you mean `seed`\?"),
+    (
+        'model = "european_option"\n[sweep]\nmodes = "zip"\n[sweep.params]\nstrike = [1.0]\n',
+        r"\[sweep\]: unknown key `modes`\. Did you mean `mode`\?",
+    ),
+    (
+        'model = "european_option"\n[sweep.params]\nstrik = [1.0]\n',
+        r"\[sweep.params\]: unknown parameter `strik`\. Did you mean `strike`\?",
+    ),
+    ('model = "pi"\n[expect]\npie = 3.14\n', r"\[expect\]: unknown output of model 'pi' `pie`\. Did you mean `pi`\?"),
+    (
+        'model = "pi"\n[expect.pi]\nvalue = 3.1\ntolerence = 0.1\n',
+        r"unknown key `tolerence`\. Did you mean `tolerance`\?",
+    ),
+    # missing or unknown model
+    ("samples = 10\n", r"missing key `model`; accepted: a built-in model name"),
+    ('model = "pie"\n', r"`model`: unknown model 'pie'\. Did you mean 'pi'"),
+    ('model = "no_such_module_xyz:f"\n', r"cannot import module 'no_such_module_xyz'"),
+    ("model = 3\n", r"`model` = 3 \(integer\); accepted: a built-in model name"),
+    # wrong types and values
+    ('model = "pi"\nsamples = -5\n', r"samples.*-5.*>= 1"),
+    ('model = "pi"\nsamples = 2.5\n', r"samples.*2\.5"),
+    ('model = "pi"\nsamples = "lots"\n', r"samples.*'lots'.*accepted: an integer >= 1"),
+    ('model = "pi"\nseed = -1\n', r"`seed` = -1 \(integer\); accepted: an integer >= 0"),
+    ('model = "pi"\nseed = "abc"\n', r"`seed` = 'abc' \(string\); accepted: an integer >= 0"),
+    ('model = "pi"\nconfidence = "high"\n', r"`confidence` = 'high'.*strictly between 0 and 1"),
+    ('model = "pi"\nbit_generator = "mt19937"\n', r"`bit_generator` = 'mt19937' is not one of: sfc64"),
+    ('model = "pi"\nblock_size = 0\n', r"`block_size` = 0 must be an integer >= 1"),
+    ('model = "pi"\nworkers = 0\n', r"`workers` = 0; accepted: an integer >= 1"),
+    ('model = "pi"\nworkers = true\n', r"`workers` = True \(boolean\); accepted: an integer >= 1"),
+    ('model = "pi"\nexecutor = "gpu"\n', r"`executor` = 'gpu'; accepted: processes, threads, serial"),
+    ('model = "pi"\nname = "a/b"\n', r"`name` = 'a/b'; accepted: letters, digits"),
+    ('model = "pi"\nparams = 3\n', r"`params` = 3 \(integer\); accepted: a table"),
+    # model parameters
+    ('model = "european_option"\n[params]\nstrik = 100.0\n', r"no parameter `strik`\. Did you mean `strike`\?"),
+    ('model = "european_option"\n[params]\nstrike = "high"\n', r"parameter `strike` = 'high': expected a number"),
+    # sweeps
+    (
+        'model = "european_option"\n[sweep]\nmode = "zip"\n[sweep.params]\nstrike = [1.0, 2.0]\nspot = [1.0]\n',
+        r'mode = "zip" needs lists of equal length; strike has 2, spot has 1 values',
+    ),
+    (
+        'model = "european_option"\n[sweep]\nmode = "cross"\n[sweep.params]\nstrike = [1.0]\n',
+        r"\[sweep\] `mode` = 'cross' \(string\); accepted: grid, zip",
+    ),
+    (
+        'model = "european_option"\n[sweep.params]\nstrike = 100.0\n',
+        r"`strike` = 100\.0 \(float\); accepted: a non-empty list",
+    ),
+    ('model = "european_option"\n[sweep.params]\nstrike = []\n', r"accepted: a non-empty list"),
+    (
+        'model = "european_option"\n[params]\nstrike = 1.0\n[sweep.params]\nstrike = [1.0]\n',
+        r"parameter `strike` is both fixed .* and swept",
+    ),
+    (
+        'model = "european_option"\n[sweep]\ncommon_random_numbers = "yes"\n[sweep.params]\nstrike = [1.0]\n',
+        r"`common_random_numbers` = 'yes' \(string\); accepted: true or false",
+    ),
+    (
+        'model = "european_option"\n[sweep.params]\nstrike = [100.0, "x"]\n',
+        r"\[sweep\] point 1 \(strike='x'\): parameter `strike` = 'x': expected a number",
+    ),
+    # expectations
+    (
+        'model = "pi"\n[expect]\npi = "exactly"\n',
+        r"\[expect\] `pi` = 'exactly' \(string\); accepted: a number, \"exact\"",
+    ),
+    ('model = "pi"\n[expect.pi]\ntolerance = 0.1\n', r"\[expect.pi\] needs `value`"),
+    (
+        'model = "pi"\n[expect.pi]\nvalue = 3.1\ntolerance = -1\n',
+        r"`tolerance` = -1 \(integer\); accepted: a number >= 0",
+    ),
+    (
+        'model = "european_option"\n[sweep.params]\nstrike = [1.0, 2.0]\n[expect]\nprice = [1.0]\n',
+        r"`price` has 1 values for 2 sweep point\(s\)",
+    ),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD)
+def test_bad_file_is_one_clear_line(tmp_path, capsys, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ExperimentError, match=message):
+        load_experiment(path)
+    out_dir = tmp_path / "out"
+    code = invoke(["experiment", "run", path, "-o", str(out_dir), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("Error: ") and err.count("\n") == 1, err
+    assert not out_dir.exists()
+
+
+def test_exact_expectation_needs_an_exact_value(tmp_path):
+    src = tmp_path / "mc_noexact_models.py"
+    src.write_text("def simulate(rng, n):\n    return rng.random(n)\n")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        path = write(tmp_path, 'model = "mc_noexact_models:simulate"\n[expect]\nvalue = "exact"\n')
+        with pytest.raises(ExperimentError, match=r"`value` = \"exact\", but model 'simulate' has no exact value"):
+            load_experiment(path)
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(ExperimentError, match=r"missing\.toml: no such file"):
+        load_experiment(str(tmp_path / "missing.toml"))
+    with pytest.raises(ExperimentError, match=r"is a directory; accepted: a TOML experiment file"):
+        load_experiment(str(tmp_path))
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"model = '\xff'\n")
+    with pytest.raises(ExperimentError, match=r"not UTF-8 text \(byte 9\)"):
+        load_experiment(str(binary))
+
+
+def test_override_errors_name_the_command_line(tmp_path, capsys):
+    path = write(tmp_path, PI)
+    with pytest.raises(ExperimentError, match=r"^command line: unknown key `sample`\. Did you mean `samples`\?"):
+        load_experiment(path, {"sample": 3})
+    with pytest.raises(ExperimentError, match=r"^command line: `confidence` = 2"):
+        load_experiment(path, {"confidence": 2})
+    assert invoke(["experiment", "run", path, "--set", "confidense=0.9", "-o", str(tmp_path / "o")]) == 2
+    assert "command line: unknown key `confidense`. Did you mean `confidence`?" in capsys.readouterr().err
+    assert invoke(["experiment", "run", path, "--set", "novalue", "-o", str(tmp_path / "o")]) == 2
+    assert "--set 'novalue' is not of the form KEY=VALUE" in capsys.readouterr().err
+    assert invoke(["experiment", "run", path, "-n", "-3", "-o", str(tmp_path / "o")]) == 2
+    assert "-3" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_every_file_is_validated_before_any_runs(tmp_path, capsys):
+    good = write(tmp_path, PI, "good.toml")
+    bad = write(tmp_path, 'model = "pi"\nsamples = 0\n', "bad.toml")
+    out = tmp_path / "out"
+    assert invoke(["experiment", "run", good, bad, "-o", str(out), "-q"]) == 2
+    captured = capsys.readouterr()
+    assert "bad.toml" in captured.err and "== pi-small" not in captured.out
+    assert not out.exists()
+
+
+def test_output_dir_not_writable(tmp_path, capsys):
+    path = write(tmp_path, PI)
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    assert invoke(["experiment", "run", path, "-o", str(blocker / "sub"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"--output-dir '{blocker / 'sub'}': '{blocker}' is not a directory" in err
+    assert err.count("\n") == 1
+    if os.path.isdir("/proc/self"):  # a read-only file system, even for root
+        assert invoke(["experiment", "run", path, "-o", "/proc/mc-results", "-q"]) == 2
+        assert "--output-dir '/proc/mc-results': cannot write in '/proc'" in capsys.readouterr().err
+
+
+def test_check_needs_expectations(tmp_path, capsys):
+    path = write(tmp_path, PI)
+    assert invoke(["experiment", "check", path]) == 2
+    assert "no [expect] table, nothing to check" in capsys.readouterr().err
