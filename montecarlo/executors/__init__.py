@@ -9,7 +9,7 @@ from typing import Any
 from montecarlo.executors.base import Backend, ExecutorBackend
 
 #: Backends by the name the CLI and RunSpec-free options use.
-EXECUTORS = ("processes", "threads", "serial")
+EXECUTORS = ("processes", "threads", "serial", "dask")
 
 
 def default_workers() -> int:
@@ -20,12 +20,23 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def make_backend(executor: Any, workers: int) -> Backend:
-    """A `Backend` for an executor name, a `Backend` or a `concurrent.futures.Executor`."""
+def is_dask_client(obj: Any) -> bool:
+    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
+
+
+def make_backend(executor: Any, workers: int, scheduler: str | None = None) -> Backend:
+    """A `Backend` for an executor name, a `Backend`, a `concurrent.futures.Executor`
+    or a ``distributed.Client``; ``scheduler`` is the address for ``"dask"``."""
     if isinstance(executor, Backend):
         return executor
     if isinstance(executor, Executor):
         return ExecutorBackend(executor, workers)
+    if executor == "dask" or is_dask_client(executor):
+        from montecarlo.executors.dask import DaskBackend
+
+        if executor == "dask":
+            return DaskBackend(scheduler=scheduler, workers=workers)
+        return DaskBackend(client=executor)
     if executor == "serial":
         from montecarlo.executors.serial import SerialBackend
 

@@ -1,0 +1,49 @@
+"""A real Dask cluster (distributed.LocalCluster with worker processes) gives
+the numbers of local processes, including when a worker dies mid-run."""
+
+import pytest
+
+import modelzoo
+import montecarlo
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def numbers(r):
+    d = r.to_dict()
+    return d["outputs"], d["covariance"], d["accumulator"]
+
+
+@pytest.mark.parametrize("seed", [0, 2**32])
+def test_dask_cluster_equals_local_processes(client, seed):
+    local = montecarlo.run("pi", samples=3 * 10**7, rng=seed, workers=2)
+    on_dask = montecarlo.run("pi", samples=3 * 10**7, rng=seed, executor=client)
+    assert on_dask.provenance["executor"] == "dask"
+    assert numbers(on_dask) == numbers(local)
+
+
+def test_multi_output_model_from_a_test_module(client):
+    local = montecarlo.run(modelzoo.moments3, 50_000, rng=3, executor="serial")
+    assert numbers(montecarlo.run(modelzoo.moments3, 50_000, rng=3, executor=client)) == numbers(local)
+
+
+def test_a_killed_dask_worker_changes_nothing(client, tmp_path):
+    marker = str(tmp_path / "died")
+    ref = montecarlo.run(modelzoo.die_once, 40_000, rng=8, executor="serial", block_size=1000, params={"marker": ""})
+    r = montecarlo.run(modelzoo.die_once, 40_000, rng=8, executor=client, block_size=1000, params={"marker": marker})
+    assert (tmp_path / "died").exists()  # a worker process really died
+    assert r.to_dict()["outputs"] == ref.to_dict()["outputs"]
+
+
+def test_executor_dask_by_name_starts_and_closes_a_local_cluster():
+    r = montecarlo.run("pi", samples=10**7, rng=1, workers=2, executor="dask")
+    assert r.provenance["executor"] == "dask"
+    assert numbers(r) == numbers(montecarlo.run("pi", samples=10**7, rng=1, executor="serial"))
