@@ -21,6 +21,7 @@ _LAZY = {
     "run_spec": "montecarlo.api",
     "make_spec": "montecarlo.api",
     "replay_block": "montecarlo.api",
+    "extend": "montecarlo.api",
     "Model": "montecarlo.model",
     "Output": "montecarlo.model",
     "load_model": "montecarlo.model",
@@ -42,7 +43,7 @@ __all__ = sorted([*_LAZY, "model"]) + ["__version__"]
 from montecarlo.model import model  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
-    from montecarlo.api import make_spec, replay_block, run, run_spec
+    from montecarlo.api import extend, make_spec, replay_block, run, run_spec
     from montecarlo.blocks import ModelError
     from montecarlo.derived import ControlVariate, Derived
     from montecarlo.engine import WorkerDiedError

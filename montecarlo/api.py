@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import time
@@ -11,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from montecarlo import engine
+from montecarlo.engine import RunState
 from montecarlo.executors import EXECUTORS, default_workers, is_dask_client, make_backend
 from montecarlo.executors.base import Backend
 from montecarlo.model import Model, load_model
@@ -127,6 +129,8 @@ def run(
     min_samples: int | None = None,
     time_limit: float | None = None,
     stop: StoppingRule | Sequence[StoppingRule] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> Result:
     """Run a Monte Carlo simulation and return its estimates with intervals.
 
@@ -226,7 +230,17 @@ def run(
         time_limit=time_limit,
         stop=stop,
     )
-    return run_spec(spec, rec, workers=workers, executor=executor, progress=progress, retries=retries)
+    return run_spec(
+        spec,
+        rec,
+        workers=workers,
+        executor=executor,
+        progress=progress,
+        retries=retries,
+        checkpoint=checkpoint,
+        resume=resume,
+        seeded=rng is not None,
+    )
 
 
 def check_execution(workers: Any, executor: Any, retries: Any, progress: Any) -> int:
@@ -253,17 +267,50 @@ def run_spec(
     executor: Any = "processes",
     progress: Callable[[int, int], None] | None = None,
     retries: int = 2,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    seeded: bool = True,
+    state: RunState | None = None,
+    checkpoint_every: float = 5.0,
 ) -> Result:
-    """Run a `RunSpec` (for example one read back from a result file)."""
+    """Run a `RunSpec` (for example one read back from a result file).
+
+    ``checkpoint``, ``resume`` and ``workers``, ``executor``, ``progress``,
+    ``retries`` are those of `run`; ``seeded`` false lets a resumed run adopt
+    the checkpoint's entropy; ``state`` starts from a folded prefix (see
+    `extend`).
+    """
+    from montecarlo import checkpoint as ckpt
+
     rec = model if model is not None else load_model(spec.model)
     workers = check_execution(workers, executor, retries, progress)
+    save = None
+    if checkpoint is not None:
+        path = ckpt.check_writable(checkpoint, "checkpoint")
+        if resume:
+            spec, state = ckpt.resume(path, spec, entropy_given=seeded)
+        elif os.path.exists(path):
+            raise ckpt.CheckpointError(
+                f"`checkpoint` = {path!r} already exists; accepted: resume=True (--resume) to continue that run, "
+                "or a new file."
+            )
+        final_spec = spec
+
+        def save(st: RunState) -> None:
+            ckpt.save(path, final_spec, st)
+
+    elif resume:
+        raise ValueError("`resume` = True needs a `checkpoint` file to resume from.")
     backend = _backend_for(spec, executor, workers)
     started = time.time()
     t0 = time.perf_counter()
     owned = backend is not executor  # a Backend the caller passed in stays open
     outcome = None
     try:
-        outcome = engine.execute_traced(spec, rec, backend, progress=progress, retries=retries)
+        outcome = engine.execute_traced(
+            spec, rec, backend, progress=progress, retries=retries, state=state, checkpoint=save,
+            checkpoint_every=checkpoint_every,
+        )
     finally:
         if owned:
             # Tasks still running past the stopping block are of no use: stop
@@ -272,12 +319,69 @@ def run_spec(
     elapsed = time.perf_counter() - t0
     moments = outcome.moments
     prov = provenance(backend, started, elapsed, moments.count)
+    if state is not None:
+        prov["resumed_at_samples"] = state.total.count
     stopping = outcome.ending.to_dict(spec.samples, spec.stop)
-    return make_result(spec, rec, moments, prov, stopping=stopping, trace=outcome.trace)
+    continuation: dict = {"blocks": outcome.prefix_blocks}
+    if outcome.prefix is not None and outcome.prefix_blocks != outcome.ending.blocks:
+        continuation["accumulator"] = outcome.prefix.to_dict()
+    return make_result(spec, rec, moments, prov, stopping=stopping, trace=outcome.trace, continuation=continuation)
+
+
+def extend(
+    result: Result | str | os.PathLike,
+    samples: Any,
+    *,
+    model: Any = None,
+    workers: int | None = None,
+    executor: Any = "processes",
+    progress: Callable[[int, int], None] | None = None,
+    retries: int = 2,
+) -> Result:
+    """Continue a finished run to ``samples`` samples.
+
+    The numbers equal those of a single run of ``samples`` samples with the
+    same RunSpec (stopping rules dropped): only the missing blocks are
+    computed (and a short last block again, as a whole block).
+
+    Parameters
+    ----------
+    result : Result or path of a result JSON file
+    samples : int
+        The new total, at least the result's sample count.
+    model : optional
+        The model, when the result's reference cannot be imported (a function
+        from ``__main__`` or a notebook).
+    """
+    from montecarlo.stopping import Stop
+
+    if not isinstance(result, Result):
+        result = Result.load(os.fspath(result))
+    samples = check_samples(samples)
+    if samples < result.samples:
+        raise ValueError(
+            f"`samples` = {samples} is fewer than the {result.samples} samples the result already has; "
+            f"accepted: at least {result.samples}."
+        )
+    cont = result.continuation
+    if "blocks" not in cont:
+        raise ValueError("`result` has no continuation record (it was written by an older release); re-run it instead.")
+    prefix = Moments.from_dict(cont["accumulator"]) if "accumulator" in cont else result.accumulator
+    spec = dataclasses.replace(result.spec, samples=samples, stop=Stop())
+    rec = load_model(model if model is not None else spec.model)
+    state = RunState(int(cont["blocks"]), prefix, {}, list(result.trace))
+    return run_spec(spec, rec, workers=workers, executor=executor, progress=progress, retries=retries, state=state)
 
 
 def make_result(
-    spec: RunSpec, model: Model, moments: Moments, prov: dict, *, stopping: dict | None = None, trace: tuple = ()
+    spec: RunSpec,
+    model: Model,
+    moments: Moments,
+    prov: dict,
+    *,
+    stopping: dict | None = None,
+    trace: tuple = (),
+    continuation: dict | None = None,
 ) -> Result:
     est, cov = estimates(spec, model, moments)
     return Result(
@@ -289,6 +393,7 @@ def make_result(
         provenance=prov,
         stopping=dict(stopping or {}),
         trace=tuple(trace),
+        continuation=dict(continuation or {}),
     )
 
 

@@ -139,6 +139,12 @@ _RUN_OPTIONS = {"`target`": "--target", "`min_samples`": "--min-samples", "`tole
                 "`rtol`": "--rtol", "`time_limit`": "--time-limit", "`samples`": "--samples/--max-samples"}
 
 
+def _default_workers() -> int:
+    from montecarlo.executors import default_workers
+
+    return default_workers()
+
+
 def _require_matplotlib() -> None:
     from montecarlo.plot import MatplotlibMissing, _matplotlib
 
@@ -153,7 +159,8 @@ def _require_matplotlib() -> None:
 @click.option("-n", "--samples", type=SamplesType(), default=None, help="Total samples: 1e9, 1_000_000 or 1000000; with a stopping rule, the cap.  [default: 1e6; 1e10 with a stopping rule]")
 @click.option("-s", "--seed", type=click.IntRange(min=0), default=None, help="Root seed (a non-negative integer); default: fresh OS entropy, recorded in the result.")
 @click.option("-w", "--workers", type=PositiveInt(), default=None, help="Parallel workers  [default: all cores]")
-@click.option("--executor", type=click.Choice(["processes", "threads", "serial"]), default="processes", show_default=True, help="Where blocks run; results are identical for all.")
+@click.option("--executor", type=click.Choice(["processes", "threads", "serial", "dask"]), default="processes", show_default=True, help="Where blocks run; results are identical for all.")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="With --executor dask: a running scheduler, e.g. tcp://HOST:8786  [default: a LocalCluster]")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Model parameter (repeatable).")
 @click.option("-c", "--confidence", type=Confidence(), default=0.95, show_default=True, help="Confidence level of the intervals.")
 @click.option("--interval", type=click.Choice(["auto", "t", "normal", "wilson", "clopper-pearson"]), default="auto", show_default=True, help="Interval method (auto: Wilson for probabilities, Student t otherwise).")
@@ -167,6 +174,9 @@ def _require_matplotlib() -> None:
 @click.option("--max-samples", type=SamplesType(), default=None, metavar="N", help="The cap of a stopping run (same as --samples).  [default: 1e10]")
 @click.option("--time-limit", type=PositiveFloat("60"), default=None, metavar="SECONDS", help="Stop after SECONDS of wall time; the stopping point is then not reproducible (flagged).")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True, help="Times dead worker processes are replaced before the run fails.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, metavar="FILE", help="Save progress to FILE (JSON, atomic) every few seconds and on exit.")
+@click.option("--resume", is_flag=True, help="Continue the run saved in --checkpoint FILE (same options; the seed is taken from the file if not given).")
+@click.option("--checkpoint-every", type=PositiveFloat("5"), default=5.0, show_default=True, metavar="SECONDS", help="Seconds between checkpoint writes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (schema: docs/json.md).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Also write the JSON result to this file (atomically).")
 @click.option("--plot", "plot_file", type=PlotPath(), default=None, help="Also write the convergence plot to FILE (.png, .svg or .pdf; needs montecarlo[plot]).")
@@ -175,10 +185,10 @@ def _require_matplotlib() -> None:
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.pass_context
 def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | None, workers: int | None, executor: str,
-            params: tuple[str, ...], confidence: float, interval: str, bit_generator: str, block_size: int | None,
+            scheduler: str | None, params: tuple[str, ...], confidence: float, interval: str, bit_generator: str, block_size: int | None,
             batch_size: int | None, tolerance: float | None, rtol: float | None, targets: tuple[str, ...],
             min_samples: int | None, max_samples: int | None, time_limit: float | None, retries: int,
-            as_json: bool, output: str | None, plot_file: str | None, quiet: bool, replay_block: int | None,
+            checkpoint: str | None, resume: bool, checkpoint_every: float, as_json: bool, output: str | None, plot_file: str | None, quiet: bool, replay_block: int | None,
             debug: bool) -> None:
     """Run MODEL: a built-in name (see `mc list`) or package.module:function.
 
@@ -190,6 +200,7 @@ def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | Non
         ctx.obj["debug"] = True
     from montecarlo.api import make_spec, run_spec
     from montecarlo.blocks import ModelError
+    from montecarlo.checkpoint import CheckpointError
     from montecarlo.progress import ProgressBar
 
     if samples is not None and max_samples is not None:
@@ -198,6 +209,10 @@ def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | Non
             "(the cap of a stopping run): give one of them.", ctx)
     if plot_file is not None:
         _require_matplotlib()  # before the run, not after it
+    if scheduler is not None and executor != "dask":
+        raise click.UsageError(f"--scheduler {scheduler} needs --executor dask.", ctx)
+    if resume and checkpoint is None:
+        raise click.UsageError("--resume needs --checkpoint FILE (the file to resume from).", ctx)
     try:  # everything is checked before any worker starts
         spec, rec = make_spec(model, samples if samples is not None else max_samples, rng=seed,
                               params=_parse_params(params), confidence=confidence, interval=interval,
@@ -205,9 +220,12 @@ def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | Non
                               tolerance=tolerance, rtol=rtol, target=targets or None, min_samples=min_samples,
                               time_limit=time_limit)
     except (LookupError, ValueError, TypeError) as exc:
+        from montecarlo.model import ParameterError
+
         message = str(exc)
-        for api_name, option in _RUN_OPTIONS.items():
-            message = message.replace(api_name, option)
+        if not isinstance(exc, (ParameterError, LookupError)):  # model parameters keep their own names
+            for api_name, option in _RUN_OPTIONS.items():
+                message = message.replace(api_name, option)
         raise click.UsageError(_plain(message), ctx) from exc
 
     if replay_block is not None:
@@ -216,15 +234,29 @@ def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | Non
         moments = replay(spec, replay_block, rec)
         click.echo(f"block {replay_block} ran without error: {moments.count} samples, mean {moments.mean.tolist()}")
         return
+    backend = executor
+    if executor == "dask":
+        from montecarlo.executors import make_backend
+
+        try:
+            backend = make_backend("dask", workers or _default_workers(), scheduler=scheduler)
+        except (ImportError, ConnectionError) as exc:
+            raise click.UsageError(_plain(exc), ctx) from None
     bar = ProgressBar() if not quiet else None
     try:
-        result = run_spec(spec, rec, workers=workers, executor=executor, progress=bar, retries=retries)
+        result = run_spec(spec, rec, workers=workers, executor=backend, progress=bar, retries=retries,
+                          checkpoint=checkpoint, resume=resume, seeded=seed is not None,
+                          checkpoint_every=checkpoint_every)
+    except CheckpointError as exc:
+        raise click.UsageError(_plain(exc), ctx) from None
     except ModelError as exc:
         exc.message += f"; seed entropy {spec.entropy}"
         raise
     finally:
         if bar is not None:
             bar.close()
+        if backend is not executor:
+            backend.close()
     if output:
         result.save(output)
     if plot_file:
@@ -240,6 +272,52 @@ def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | Non
             click.echo(stopping["message"])
         elif stopping.get("target_met") is False or not stopping.get("reproducible", True):
             click.echo(stopping["message"], err=True)
+
+
+@cli.command("extend")
+@click.argument("result_file", metavar="RESULT.json", type=click.Path(exists=True, dir_okay=False))
+@click.option("-n", "--samples", type=SamplesType(), required=True, help="The new total sample count.")
+@click.option("-w", "--workers", type=PositiveInt(), default=None, help="Parallel workers  [default: all cores]")
+@click.option("--executor", type=click.Choice(["processes", "threads", "serial"]), default="processes", show_default=True, help="Where blocks run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the extended result to this file (atomically).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def extend_cmd(ctx: click.Context, result_file: str, samples: int, workers: int | None, executor: str,
+               as_json: bool, output: str | None, quiet: bool) -> None:
+    """Continue the run in RESULT.json to --samples N samples.
+
+    The numbers equal those of one run of N samples with the same seed and
+    settings: only the missing blocks are computed.
+    """
+    from montecarlo.api import extend
+    from montecarlo.progress import ProgressBar
+    from montecarlo.result import Result, ResultFormatError
+
+    try:
+        previous = Result.load(result_file)
+    except (ResultFormatError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"{result_file}: {_plain(exc)}", ctx) from None
+    if samples < previous.samples:
+        raise click.UsageError(
+            f"--samples {samples} is fewer than the {previous.samples} samples {result_file} already has; "
+            f"accepted: at least {previous.samples}.", ctx)
+    try:
+        previous_model = previous.spec.model
+        from montecarlo.model import load_model
+
+        load_model(previous_model)
+    except LookupError as exc:
+        raise click.UsageError(_plain(exc), ctx) from None
+    bar = ProgressBar() if not quiet else None
+    try:
+        result = extend(previous, samples, workers=workers, executor=executor, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if output:
+        result.save(output)
+    click.echo(result.to_json() if as_json else result.table())
 
 
 @cli.command("plot")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 
@@ -48,6 +48,26 @@ class Outcome:
     ending: Ending
     trace: tuple[dict, ...]
     discarded: int  # tasks computed or cancelled past the stopping block
+    #: The prefix of whole blocks (all but a short last block) and its block
+    #: count: where an extension of this run continues from.
+    prefix: Moments | None = None
+    prefix_blocks: int = 0
+
+
+@dataclass
+class RunState:
+    """The resumable state of a run: everything a checkpoint holds.
+
+    ``total`` folds blocks ``0 .. next_block - 1`` in order; ``held`` are
+    blocks that finished early, by block index; ``trace`` is the convergence
+    trace of the folded prefix.
+    """
+
+    next_block: int
+    total: Moments
+    held: dict[int, Moments]
+    trace: list[dict]
+    complete: bool = False
 
 
 class WorkerDiedError(RuntimeError):
@@ -71,14 +91,33 @@ def blocks_per_task(spec: RunSpec, workers: int) -> int:
     return max(1, min(by_balance, by_size))
 
 
-def plan(spec: RunSpec, group: int) -> Iterator[Task]:
+def _tasks(spec: RunSpec, first: int, sizes: Callable[[int], int], skip: Collection[int]) -> Iterator[Task]:
+    """Consecutive blocks from ``first``, cut where ``sizes(start)`` says, leaving out ``skip``."""
+    start = first
+    while start < spec.blocks:
+        stop = min(start + max(1, sizes(start)), spec.blocks)
+        todo = [b for b in range(start, stop) if b not in skip]
+        # Blocks already held (from a checkpoint) split a task into runs of
+        # consecutive blocks, so that a task's results stay consecutive.
+        while todo:
+            run = [todo[0]]
+            for b in todo[1:]:
+                if b != run[-1] + 1:
+                    break
+                run.append(b)
+            yield Task(run[0], tuple((b, spec.block_samples(b)) for b in run))
+            todo = todo[len(run) :]
+        start = stop
+
+
+def plan(spec: RunSpec, group: int, first: int = 0, skip: Collection[int] = ()) -> Iterator[Task]:
     """Tasks of ``group`` consecutive blocks, produced lazily (memory stays flat)."""
-    for start in range(0, spec.blocks, group):
-        stop = min(start + group, spec.blocks)
-        yield Task(start, tuple((b, spec.block_samples(b)) for b in range(start, stop)))
+    return _tasks(spec, first, lambda start: group, skip)
 
 
-def plan_growing(spec: RunSpec, max_group: int, divisor: int) -> Iterator[Task]:
+def plan_growing(
+    spec: RunSpec, max_group: int, divisor: int, first: int = 0, skip: Collection[int] = ()
+) -> Iterator[Task]:
     """Tasks that grow with the run, for runs that may stop early.
 
     A task holds about 1/``divisor`` of the blocks planned before it (at least
@@ -86,11 +125,7 @@ def plan_growing(spec: RunSpec, max_group: int, divisor: int) -> Iterator[Task]:
     block -- computed and then discarded -- stays a small fraction of the run
     however early it stops, while long runs still reach full-size tasks.
     """
-    start = 0
-    while start < spec.blocks:
-        stop = min(start + max(1, min(max_group, start // divisor)), spec.blocks)
-        yield Task(start, tuple((b, spec.block_samples(b)) for b in range(start, stop)))
-        start = stop
+    return _tasks(spec, first, lambda start: min(max_group, start // divisor), skip)
 
 
 def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob:
@@ -144,6 +179,9 @@ def execute_traced(
     retries: int = 2,
     group: int | None = None,
     window: int | None = None,
+    state: RunState | None = None,
+    checkpoint: Callable[[RunState], None] | None = None,
+    checkpoint_every: float = 5.0,
 ) -> Outcome:
     """Run the blocks of ``spec`` on ``backend``, fold them in block order and
     stop where ``spec.stop`` says (at the latest after ``spec.samples``).
@@ -159,24 +197,43 @@ def execute_traced(
         stopping run computes nothing past its stopping task).
     retries : int
         How many times dead workers are replaced before the run fails.
+    state : RunState, optional
+        Where to start: a checkpoint's state, or the whole-block prefix of a
+        finished run being extended. Folding continues from it exactly as an
+        uninterrupted run would have.
+    checkpoint : callable, optional
+        ``checkpoint(state)`` is called at most every ``checkpoint_every``
+        seconds as blocks are folded, when the run ends (``state.complete``)
+        and when it fails or is interrupted.
     """
     job = block_job(spec, model, backend.in_process)
     window = window or (1 if backend.name == "serial" else max(2, 2 * backend.workers))
-    if group is not None or not spec.stop:
-        tasks = plan(spec, group or blocks_per_task(spec, backend.workers))
-    else:
-        # In flight past the stopping block: window x task <= 1/8 of the run.
-        tasks = plan_growing(spec, blocks_per_task(spec, backend.workers), 8 * window)
     start = time.monotonic()
     monitor = Monitor(spec, model, lambda: time.monotonic() - start)
-    ending: Ending | None = None
+    if state is None:
+        state = RunState(0, Moments.empty(len(model.outputs)), {}, [])
+    else:
+        monitor.resume(state.trace, state.total.count)
+    # A resumed prefix may already satisfy a rule (a run that had stopped).
+    ending: Ending | None = monitor.decide(state.total, state.next_block)
+    if group is not None or not spec.stop:
+        tasks = plan(spec, group or blocks_per_task(spec, backend.workers), state.next_block, state.held)
+    else:
+        # In flight past the stopping block: window x task <= 1/8 of the run.
+        tasks = plan_growing(spec, blocks_per_task(spec, backend.workers), 8 * window, state.next_block, state.held)
     again: deque[Task] = deque()  # tasks lost with a dead worker, to run first
     in_flight: dict = {}
-    held: dict[int, list[Moments]] = {}  # early arrivals, by first block index
-    next_block = 0
-    total = Moments.empty(len(model.outputs))
-    done_samples = 0
+    held = state.held  # early arrivals, by block index
+    failed: dict[int, BaseException] = {}  # a task's model error, by its first block
+    next_block = state.next_block
+    total = state.total
+    # The whole-block prefix: what an extension of this run continues from.
+    prefix, prefix_blocks = total, next_block
     deaths = 0
+    last_save = time.monotonic()
+
+    def snapshot(complete: bool = False) -> RunState:
+        return RunState(next_block, total, dict(held), list(monitor.trace), complete)
 
     def fill() -> None:
         while len(in_flight) < window:
@@ -186,27 +243,35 @@ def execute_traced(
             in_flight[backend.submit(run_task, job, list(task.blocks))] = task
 
     try:
-        fill()
-        while in_flight and ending is None:
+        if ending is None:
+            fill()
+        while (in_flight or next_block in held or next_block in failed) and ending is None:
             # A clock-based rule is asked at least every POLL_SECONDS, so a
             # time limit holds even while a slow block is still running.
             timeout = POLL_SECONDS if monitor.polls else None
-            finished, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
+            finished = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)[0] if in_flight else ()
             lost: list[Task] = []
             for future in finished:
                 task = in_flight.pop(future)
                 exc = future.exception()
                 if exc is None:
-                    held[task.start] = future.result()
+                    for i, m in enumerate(future.result()):
+                        held[task.start + i] = m
                 elif backend.is_worker_death(exc):
                     lost.append(task)
+                elif isinstance(exc, ModelError):
+                    # Raised when the fold reaches this task, so the error
+                    # reported is the first failing block in block order,
+                    # whatever finished first.
+                    failed[task.start] = exc
                 else:
                     raise exc
             if lost:
                 # The pool is gone: every unfinished task went with it.
                 for future, task in list(in_flight.items()):
                     if future.done() and future.exception() is None:
-                        held[task.start] = future.result()
+                        for i, m in enumerate(future.result()):
+                            held[task.start + i] = m
                     else:
                         lost.append(task)
                 in_flight.clear()
@@ -220,31 +285,48 @@ def execute_traced(
                     )
                 backend.restart()
                 again.extend(sorted(lost, key=lambda t: t.start))
-            while next_block in held and ending is None:
-                for m in held.pop(next_block):
-                    # Stopping is decided block by block, not task by task, so
-                    # the task grouping cannot move the stopping point.
-                    total = total.merge(m)
-                    done_samples += m.count
-                    next_block += 1
-                    ending = monitor.after_block(total, next_block)
-                    if ending is not None:
-                        break
-                if progress is not None:
-                    progress(done_samples, spec.samples)
+            folded = False
+            while ending is None:
+                if next_block in failed:
+                    raise failed[next_block]
+                m = held.pop(next_block, None)
+                if m is None:
+                    break
+                # Stopping is decided block by block, not task by task, so
+                # the task grouping cannot move the stopping point.
+                total = total.merge(m)
+                next_block += 1
+                if m.count == spec.block_size:  # only the last block may be short
+                    prefix, prefix_blocks = total, next_block
+                folded = True
+                ending = monitor.after_block(total, next_block)
+            if folded and progress is not None:
+                progress(total.count, spec.samples)
             if ending is None and monitor.polls:
                 ending = monitor.check_budgets(total, next_block)
+            if checkpoint is not None and folded and time.monotonic() - last_save >= checkpoint_every:
+                checkpoint(snapshot())
+                last_save = time.monotonic()
             if ending is None:
                 fill()
     except BaseException:
-        backend.close(cancel=True)
+        # Flush what is folded (and held) before stopping the workers.
+        try:
+            if checkpoint is not None:
+                checkpoint(snapshot())
+        finally:
+            backend.close(cancel=True)
         raise
     # Speculative work past the stopping block: cancel what has not started;
     # what is running finishes (or is stopped by the caller's close) unseen.
     discarded = len(held) + len(in_flight)
     for future in in_flight:
         future.cancel()
-    return Outcome(total, monitor.finish(total, next_block, ending), tuple(monitor.trace), discarded)
+    ending = monitor.finish(total, next_block, ending)
+    if checkpoint is not None:
+        held.clear()
+        checkpoint(snapshot(complete=True))
+    return Outcome(total, ending, tuple(monitor.trace), discarded, prefix, prefix_blocks)
 
 
 def replay_block(spec: RunSpec, model: Model, index: int) -> Moments:

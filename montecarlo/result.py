@@ -181,6 +181,10 @@ class Result:
     stopping: dict = field(default_factory=dict)
     #: Convergence trace: points at geometrically spaced sample counts.
     trace: tuple = ()
+    #: Where an extension continues: the count of whole blocks folded, and
+    #: their accumulator when a short last block makes it differ from
+    #: ``accumulator`` (see `montecarlo.extend`).
+    continuation: dict = field(default_factory=dict)
 
     # -- access -----------------------------------------------------------
     def __getitem__(self, name: str) -> Estimate:
@@ -354,6 +358,7 @@ class Result:
             "provenance": self.provenance,
             "stopping": self.stopping,
             "trace": list(self.trace),
+            "continuation": self.continuation,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -379,6 +384,7 @@ class Result:
                 provenance=dict(d.get("provenance", {})),
                 stopping=dict(d.get("stopping", {})),
                 trace=tuple(d.get("trace", ())),
+                continuation=dict(d.get("continuation", {})),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultFormatError(f"malformed montecarlo result: {type(exc).__name__}: {exc}") from None

@@ -386,6 +386,27 @@ class Monitor:
         self._next_point = 1  # sample count of the next trace point
         self._i = 0
 
+    def _advance(self, n: int) -> None:
+        while self._next_point <= n:
+            self._i += 1
+            self._next_point = math.ceil(10 ** (self._i / TRACE_PER_DECADE))
+
+    def resume(self, trace: list[dict], samples: int) -> None:
+        """Continue the trace of a folded prefix of ``samples`` samples.
+
+        A final point that `finish` added (not one of the scheduled points)
+        is dropped, so the continued trace is the one an uninterrupted run
+        records.
+        """
+        kept: list[dict] = []
+        for point in trace:
+            if point["samples"] > samples:
+                break
+            if point["samples"] >= self._next_point:  # a scheduled point
+                kept.append(point)
+                self._advance(point["samples"])
+        self.trace = kept
+
     @property
     def polls(self) -> bool:
         """True when some rule must also be asked while no block arrives (the clock)."""
@@ -408,11 +429,17 @@ class Monitor:
         ests = self._estimates(moments)
         if due:
             self.trace.append(trace_point(n, ests))
-            while self._next_point <= n:
-                self._i += 1
-                self._next_point = math.ceil(10 ** (self._i / TRACE_PER_DECADE))
+            self._advance(n)
         if not self.stop.rules:
             return None
+        return self.decide(moments, blocks, ests)
+
+    def decide(self, moments: Any, blocks: int, ests: tuple | None = None) -> Ending | None:
+        """Ask the rules about a folded prefix (without recording a trace point)."""
+        if not self.stop.rules or moments.count == 0:
+            return None
+        n = moments.count
+        ests = ests if ests is not None else self._estimates(moments)
         prefix = self._prefix(moments, blocks, ests)
         if n >= self.stop.min_samples:
             for rule in self.stop.targets:

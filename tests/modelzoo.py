@@ -57,3 +57,11 @@ def die_once(rng, n, marker: str = ""):
 
 def always_die(rng, n):
     os._exit(1)
+
+
+def slow(rng, n, delay: float = 0.01):
+    """Uniform draws, slowly (for interrupting runs part-way)."""
+    import time
+
+    time.sleep(delay)
+    return rng.random(n)

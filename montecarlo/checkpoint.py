@@ -1,0 +1,130 @@
+"""Checkpoint files: the folded prefix of a run, so that a killed run resumes
+to the numbers an uninterrupted run gives.
+
+A checkpoint is JSON (never pickle), written atomically (temporary file,
+fsync, rename): a SIGKILL or a power cut leaves the previous checkpoint or
+the new one. It holds the RunSpec and its digest, the accumulator of the
+blocks folded so far, the blocks that finished early, and the convergence
+trace. A checkpoint that does not belong to the run, is truncated, or comes
+from a newer format is refused with a clear error and left untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import replace
+from typing import Any
+
+from montecarlo.engine import RunState
+from montecarlo.files import write_atomic
+from montecarlo.spec import RunSpec
+from montecarlo.stats import Moments
+
+SCHEMA = "montecarlo.checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used for this run."""
+
+
+def check_writable(path: str | os.PathLike, what: str) -> str:
+    """Fail before any work starts when ``path`` cannot be written."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CheckpointError(f"`{what}` = {path!r}: folder {folder!r} does not exist.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CheckpointError(f"`{what}` = {path!r}: folder {folder!r} is not writable.")
+    if os.path.isdir(path):
+        raise CheckpointError(f"`{what}` = {path!r} is a folder; accepted: a file path.")
+    return path
+
+
+def to_dict(spec: RunSpec, state: RunState) -> dict:
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "spec": spec.to_dict(),
+        "spec_digest": spec.digest(),
+        "complete": state.complete,
+        "next_block": state.next_block,
+        "samples_done": state.total.count,
+        "accumulator": state.total.to_dict(),
+        "held": {str(b): m.to_dict() for b, m in sorted(state.held.items())},
+        "trace": state.trace,
+        "written": time.time(),
+    }
+
+
+def save(path: str, spec: RunSpec, state: RunState) -> None:
+    write_atomic(path, json.dumps(to_dict(spec, state), allow_nan=False) + "\n")
+
+
+def load(path: str) -> tuple[RunSpec, RunState]:
+    """Read and check a checkpoint file (the file is never modified)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {path!r}: {exc.strerror or exc}.") from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(
+            f"checkpoint {path!r} is truncated or corrupted (invalid JSON at line {exc.lineno}, column {exc.colno}); "
+            "it was left untouched: delete it to start afresh."
+        ) from None
+    if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+        raise CheckpointError(f"{path!r} is not a montecarlo checkpoint (no \"schema\": \"{SCHEMA}\" field).")
+    version = d.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise CheckpointError(
+            f"checkpoint {path!r} has format version {version!r}; this release reads version {VERSION} "
+            "(a newer montecarlo wrote it)."
+        )
+    try:
+        spec = RunSpec.from_dict(d["spec"])
+        if spec.digest() != d["spec_digest"]:
+            raise CheckpointError(f"checkpoint {path!r} is corrupted: its RunSpec does not match its digest.")
+        state = RunState(
+            next_block=int(d["next_block"]),
+            total=Moments.from_dict(d["accumulator"]),
+            held={int(b): Moments.from_dict(m) for b, m in d["held"].items()},
+            trace=list(d["trace"]),
+            complete=bool(d["complete"]),
+        )
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"checkpoint {path!r} is corrupted ({type(exc).__name__}: {exc}).") from None
+    return spec, state
+
+
+def differences(a: RunSpec, b: RunSpec) -> list[str]:
+    """Fields in which two RunSpecs differ, as ``name: a != b``."""
+    da, db = a.to_dict(), b.to_dict()
+    return [f"{k}: {da[k]!r} != {db.get(k)!r}" for k in da if da[k] != db.get(k)]
+
+
+def resume(path: str, spec: RunSpec, entropy_given: bool) -> tuple[RunSpec, RunState | None]:
+    """The state to resume ``spec`` from ``path`` (None when there is no file yet).
+
+    Without a seed of its own (``entropy_given`` false) the run adopts the
+    checkpoint's entropy: "the same command" without ``--seed`` draws fresh
+    entropy, which the checkpoint recorded.
+    """
+    if not os.path.exists(path):
+        return spec, None
+    saved, state = load(path)
+    if not entropy_given:
+        spec = replace(spec, entropy=saved.entropy, spawn_key=saved.spawn_key)
+    if saved.digest() != spec.digest():
+        diff = "; ".join(differences(saved, spec))
+        raise CheckpointError(
+            f"checkpoint {path!r} belongs to a different run ({diff}); it was left untouched: "
+            "use the same options, another --checkpoint file, or delete it."
+        )
+    return spec, state

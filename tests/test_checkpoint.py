@@ -1,0 +1,151 @@
+"""Checkpoint, resume and extend, with real processes and signals."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import montecarlo
+from montecarlo.checkpoint import CheckpointError
+from montecarlo.cli import invoke
+
+MC = str(Path(sys.executable).parent / "mc")
+TESTS = str(Path(__file__).parent)
+SLOW = ["run", "modelzoo:slow", "-n", "300000", "--block-size", "1000", "-s", "5", "-w", "2", "--json", "-q"]
+
+
+def numbers(d):
+    return d["outputs"], d["accumulator"], d["trace"], d["samples"]
+
+
+def mc_process(args, **kw):
+    env = dict(os.environ, PYTHONPATH=TESTS)
+    return subprocess.Popen([MC, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True, **kw)
+
+
+def wait_for_checkpoint(path, proc, min_samples):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            d = json.loads(path.read_text())
+            if d["samples_done"] >= min_samples:
+                return d
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint appeared")
+
+
+@pytest.fixture(scope="module")
+def straight():
+    env = dict(os.environ, PYTHONPATH=TESTS)
+    p = subprocess.run([MC, *SLOW], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGKILL, -9), (signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_interrupted_run_resumes_bit_identical(tmp_path, straight, sig, code):
+    ck = tmp_path / "run.ckpt"
+    args = [*SLOW, "--checkpoint", str(ck), "--checkpoint-every", "0.1"]
+    proc = mc_process(args)
+    seen = wait_for_checkpoint(ck, proc, 30_000)
+    os.killpg(proc.pid, sig)  # the whole process tree, as a power cut or a terminal would
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == code, err
+    saved = json.loads(ck.read_text())  # never a half-written file
+    assert not saved["complete"] and saved["samples_done"] >= seen["samples_done"]
+    resumed = mc_process([*args, "--resume"])
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    d = json.loads(out)
+    assert numbers(d) == numbers(straight)
+    assert d["provenance"]["resumed_at_samples"] == saved["samples_done"]
+
+
+def test_resume_of_a_finished_run_and_adopting_the_entropy(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(TESTS)
+    ck = tmp_path / "c.json"
+    # No --seed: fresh entropy, recorded in the checkpoint and adopted on resume.
+    assert invoke(["run", "modelzoo:exp_mean", "-n", "50000", "--block-size", "1000", "--executor", "serial",
+                   "--checkpoint", str(ck), "--json", "-q"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert invoke(["run", "modelzoo:exp_mean", "-n", "50000", "--block-size", "1000", "--executor", "serial",
+                   "--checkpoint", str(ck), "--resume", "--json", "-q"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert numbers(again) == numbers(first)
+    assert again["provenance"]["resumed_at_samples"] == 50000
+
+
+def write_checkpoint(tmp_path):
+    ck = tmp_path / "c.json"
+    montecarlo.run("pi", samples=10**6, rng=1, executor="serial", checkpoint=ck)
+    return ck
+
+
+@pytest.mark.parametrize(
+    "mangle, message",
+    [
+        (lambda t: t[: len(t) // 2], "is truncated or corrupted \\(invalid JSON at line 1"),
+        (lambda t: t.replace('"version": 1', '"version": 9'), "has format version 9; this release reads version 1"),
+        (lambda t: t.replace('"montecarlo.checkpoint"', '"something"'), "is not a montecarlo checkpoint"),
+        (lambda t: t.replace('"entropy": 1', '"entropy": 2'), "its RunSpec does not match its digest"),
+    ],
+)
+def test_bad_checkpoints_are_refused_and_left_untouched(tmp_path, mangle, message):
+    ck = write_checkpoint(tmp_path)
+    text = mangle(ck.read_text())
+    ck.write_text(text)
+    before = ck.stat().st_mtime_ns
+    with pytest.raises(CheckpointError, match=message):
+        montecarlo.run("pi", samples=10**6, rng=1, executor="serial", checkpoint=ck, resume=True)
+    assert ck.read_text() == text and ck.stat().st_mtime_ns == before
+
+
+def test_a_checkpoint_of_another_run_is_refused(tmp_path):
+    ck = write_checkpoint(tmp_path)
+    text = ck.read_text()
+    with pytest.raises(CheckpointError, match=r"belongs to a different run \(samples: 1000000 != 2000000"):
+        montecarlo.run("pi", samples=2 * 10**6, rng=1, executor="serial", checkpoint=ck, resume=True)
+    with pytest.raises(CheckpointError, match=r"already exists; accepted: resume=True \(--resume\)"):
+        montecarlo.run("pi", samples=10**6, rng=1, executor="serial", checkpoint=ck)
+    assert ck.read_text() == text
+
+
+def test_cli_checkpoint_errors(tmp_path, capsys):
+    ck = write_checkpoint(tmp_path)
+    code = invoke(["run", "pi", "-n", "2e6", "-s", "1", "--checkpoint", str(ck), "--resume", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "belongs to a different run (samples: 1000000 != 2000000)" in err
+    code = invoke(["run", "pi", "--resume", "-q"])
+    assert code == 2 and "--resume needs --checkpoint FILE" in capsys.readouterr().err
+    code = invoke(["run", "pi", "--checkpoint", str(tmp_path / "no" / "such" / "dir.json"), "-q"])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n1, n2", [(10**6, 4 * 10**6), (5 * 10**6 + 7, 2 * 10**7 + 3)])
+def test_extend_equals_a_single_run(n1, n2):
+    short = montecarlo.run("pi", samples=n1, rng=3, workers=2)
+    longer = montecarlo.extend(short, n2, workers=2)
+    straight_run = montecarlo.run("pi", samples=n2, rng=3, workers=2)
+    a, b = longer.to_dict(), straight_run.to_dict()
+    assert numbers(a) == numbers(b) and a["continuation"] == b["continuation"]
+
+
+def test_extend_from_the_command_line(tmp_path, capsys):
+    first = tmp_path / "r.json"
+    assert invoke(["run", "pi", "-n", "1e6", "-s", "9", "-q", "-o", str(first)]) == 0
+    capsys.readouterr()
+    assert invoke(["extend", str(first), "-n", "4e6", "--json", "-q"]) == 0
+    extended = json.loads(capsys.readouterr().out)
+    assert invoke(["run", "pi", "-n", "4e6", "-s", "9", "--json", "-q"]) == 0
+    assert numbers(extended) == numbers(json.loads(capsys.readouterr().out))
+    assert invoke(["extend", str(first), "-n", "1e5", "-q"]) == 2
+    assert "fewer than the 1000000 samples" in capsys.readouterr().err
