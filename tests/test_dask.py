@@ -1,12 +1,11 @@
 """A real Dask cluster (distributed.LocalCluster with worker processes) gives
 the numbers of local processes, including when a worker dies mid-run."""
 
+import distributed  # a test dependency: the cluster tests must run, not skip
 import pytest
 
 import modelzoo
 import montecarlo
-
-distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
