@@ -59,8 +59,17 @@ def to_dict(spec: RunSpec, state: RunState) -> dict:
     }
 
 
+class CheckpointWriteError(OSError):
+    """The checkpoint could not be written (disk full, folder gone, ...)."""
+
+
 def save(path: str, spec: RunSpec, state: RunState) -> None:
-    write_atomic(path, json.dumps(to_dict(spec, state), allow_nan=False) + "\n")
+    try:
+        write_atomic(path, json.dumps(to_dict(spec, state), allow_nan=False) + "\n")
+    except OSError as exc:
+        raise CheckpointWriteError(
+            f"cannot write checkpoint {path!r}: {exc.strerror or exc}; the previous checkpoint, if any, is intact."
+        ) from exc
 
 
 def load(path: str) -> tuple[RunSpec, RunState]:

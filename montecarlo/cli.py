@@ -139,6 +139,31 @@ _RUN_OPTIONS = {"`target`": "--target", "`min_samples`": "--min-samples", "`tole
                 "`rtol`": "--rtol", "`time_limit`": "--time-limit", "`samples`": "--samples/--max-samples"}
 
 
+def _check_output(ctx: click.Context, path: str | None, option: str) -> None:
+    """A result file's folder must be writable before the run starts."""
+    if path is None:
+        return
+    from montecarlo.checkpoint import CheckpointError, check_writable
+
+    try:
+        check_writable(path, option)
+    except CheckpointError as exc:
+        raise click.UsageError(_plain(exc).replace(f"{option} =", option), ctx) from None
+
+
+def _save(result: Any, path: str | None, option: str) -> None:
+    """Write the result file after the result is shown, so a full disk loses nothing on screen."""
+    if path is None:
+        return
+    try:
+        result.save(path)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write {option} {path!r}: {exc.strerror or exc}; the result above is complete, "
+            "and an earlier file of that name is intact."
+        ) from None
+
+
 def _default_workers() -> int:
     from montecarlo.executors import default_workers
 
@@ -213,6 +238,7 @@ def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | Non
         raise click.UsageError(f"--scheduler {scheduler} needs --executor dask.", ctx)
     if resume and checkpoint is None:
         raise click.UsageError("--resume needs --checkpoint FILE (the file to resume from).", ctx)
+    _check_output(ctx, output, "--output")
     try:  # everything is checked before any worker starts
         spec, rec = make_spec(model, samples if samples is not None else max_samples, rng=seed,
                               params=_parse_params(params), confidence=confidence, interval=interval,
@@ -257,13 +283,12 @@ def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | Non
             bar.close()
         if backend is not executor:
             backend.close()
-    if output:
-        result.save(output)
+    click.echo(result.to_json() if as_json else result.table())
+    _save(result, output, "--output")
     if plot_file:
         from montecarlo.plot import save_convergence
 
         save_convergence(result, plot_file)
-    click.echo(result.to_json() if as_json else result.table())
     stopping = result.stopping
     if spec.stop:
         # The line that says how a stopping run ended (target met, cap reached
@@ -302,22 +327,21 @@ def extend_cmd(ctx: click.Context, result_file: str, samples: int, workers: int 
         raise click.UsageError(
             f"--samples {samples} is fewer than the {previous.samples} samples {result_file} already has; "
             f"accepted: at least {previous.samples}.", ctx)
-    try:
-        previous_model = previous.spec.model
-        from montecarlo.model import load_model
+    from montecarlo.model import load_model
 
-        load_model(previous_model)
+    try:
+        load_model(previous.spec.model)
     except LookupError as exc:
         raise click.UsageError(_plain(exc), ctx) from None
+    _check_output(ctx, output, "--output")
     bar = ProgressBar() if not quiet else None
     try:
         result = extend(previous, samples, workers=workers, executor=executor, progress=bar)
     finally:
         if bar is not None:
             bar.close()
-    if output:
-        result.save(output)
     click.echo(result.to_json() if as_json else result.table())
+    _save(result, output, "--output")
 
 
 @cli.command("plot")
