@@ -28,6 +28,7 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -82,14 +83,17 @@ def estimate_of(name: str, record: dict, samples: int) -> float | None:
         return None
 
 
-def run_rounds(commands: dict[str, list[str]], repeats: int, shuffle_seed: int, args, label) -> dict[str, list]:
-    """``repeats`` rounds of every command, in a seeded shuffled order each round."""
+def run_rounds(
+    commands: dict[str, list[str]], repeats: int, shuffle_seed: int, args, label, interval: float
+) -> dict[str, list]:
+    """``repeats`` rounds of every command, in a seeded shuffled order each round,
+    polling the process tree every ``interval`` seconds."""
     runs: dict[str, list] = {name: [] for name in commands}
     for r in range(repeats):
         order = list(commands)
         random.Random(shuffle_seed * 1_000_003 + r).shuffle(order)
         for name in order:
-            rec = measure(commands[name], timeout=args.timeout, interval=args.interval)
+            rec = measure(commands[name], timeout=args.timeout, interval=interval)
             rec["name"], rec["round"] = name, r
             label(rec)
             runs[name].append(rec)
@@ -161,6 +165,19 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def byte_compile(mc: str) -> None:
+    """Write the package's .pyc files, as a regular `pip install` does.
+
+    An editable install under PYTHONDONTWRITEBYTECODE=1 would otherwise
+    recompile every module at every start, a cost no installed copy pays.
+    """
+    with open(mc, encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    python = first[2:].strip() if first.startswith("#!") else sys.executable
+    code = "import compileall, os, montecarlo; compileall.compile_dir(os.path.dirname(montecarlo.__file__), quiet=1)"
+    subprocess.run([python, "-c", code], check=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -181,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         default=parse_count("2e6"),
         help="samples of one unrecorded run of each command first (0: none; default 2e6)",
     )
-    ap.add_argument("--interval", type=float, default=0.02, help="tree-RSS polling period in s (0.02)")
+    ap.add_argument("--interval", type=float, default=0.02, help="tree-RSS polling period of the memory round in s (0.02)")
+    ap.add_argument(
+        "--timing-interval", type=float, default=0.5, help="tree-RSS polling period of the timed rounds in s (0.5)"
+    )
     ap.add_argument("--timeout", type=float, default=1200.0, help="seconds before a run is killed (1200)")
     ap.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     args = ap.parse_args(argv)
@@ -210,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     commands = pi_commands(args)
-    if args.warmup:  # page cache, .pyc files: the first run of a command pays them once
+    byte_compile(args.mc)
+    if args.warmup:  # page cache: the first run of a command pays it once
         small = argparse.Namespace(**{**vars(args), "samples": min(args.warmup, args.samples)})
         for name, cmd in pi_commands(small).items():
             rec = measure(cmd, timeout=args.timeout, interval=args.interval)
@@ -231,7 +252,16 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    runs = run_rounds(commands, args.repeats, args.shuffle_seed, args, show)
+    # Timed rounds poll coarsely: polling /proc every 20 ms costs a few per cent
+    # of a core, which a run using every core pays and a one-worker run does
+    # not. Peak memory comes from one more round polled finely, not timed.
+    runs = run_rounds(commands, args.repeats, args.shuffle_seed, args, show, args.timing_interval)
+    memory = run_rounds(commands, 1, args.shuffle_seed + 2, args, lambda rec: None, args.interval)
+    for name, recs in memory.items():
+        peak = max(r["peak_tree_mb"] for r in recs)
+        print(f"  memory round {name:12s} peak tree {peak:5.0f} MB (polled every {args.interval:g} s)", flush=True)
+        for r in runs[name]:
+            r["peak_tree_mb"] = max(r["peak_tree_mb"], peak)
 
     quick = {"mc --help": [args.mc, "--help"], "mc list": [args.mc, "list"]}
 
@@ -242,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    runs.update(run_rounds(quick, args.quick_repeats, args.shuffle_seed + 1, args, show_quick))
+    runs.update(run_rounds(quick, args.quick_repeats, args.shuffle_seed + 1, args, show_quick, args.interval))
 
     summary = {name: summarise(name, rs, args.samples if name in commands else None) for name, rs in runs.items()}
     mc_w, mc_1, peer = (summary[k] for k in commands)
@@ -306,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         for rs in runs.values():
             for r in rs:
                 r.pop("stdout", None)
+                r.pop("series", None)
         doc = {
             "meta": meta,
             "figures": figures,

@@ -190,6 +190,7 @@ def measure(cmd: list[str], *, timeout: float = 1200.0, interval: float = 0.02, 
         "cpu_s": cpu,
         "peak_tree_mb": watch.peak_rss / MB,
         "peak_procs": watch.peak_procs,
+        "series": [(t, rss) for t, rss, _ in watch.samples],  # (seconds since start, tree RSS bytes)
         "leftover_procs": len(leftover),
         "load1": load1,
         "stdout": stdout,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -405,6 +406,10 @@ def replay_block(spec: RunSpec, index: int, model: Any = None) -> Moments:
 
 
 def _version(dist: str) -> str | None:
+    """Version of an installed distribution (from the module when it is loaded: cheaper)."""
+    module = sys.modules.get(dist)
+    if module is not None and isinstance(getattr(module, "__version__", None), str):
+        return module.__version__
     from importlib.metadata import PackageNotFoundError, version
 
     try:
