@@ -35,6 +35,11 @@ from montecarlo.stopping import Ending, Monitor
 #: that progress, Ctrl-C and load balance stay responsive (~70 ms of π work).
 TASK_SAMPLES = 1 << 24
 
+#: Blocks a task holds at most: a task returns one accumulator per block (the
+#: fold must merge blocks one by one, in order), so this bounds the memory
+#: of results in flight however small the blocks are.
+TASK_BLOCKS = 256
+
 #: Seconds between checks of a clock-based rule (the time limit) while no
 #: block arrives.
 POLL_SECONDS = 0.05
@@ -90,7 +95,7 @@ def blocks_per_task(spec: RunSpec, workers: int) -> int:
     """Task grouping: a scheduling choice only (it never changes a number)."""
     by_balance = -(-spec.blocks // (4 * workers))  # at least ~4 tasks per worker
     by_size = max(1, TASK_SAMPLES // spec.block_size)
-    return max(1, min(by_balance, by_size))
+    return max(1, min(by_balance, by_size, TASK_BLOCKS))
 
 
 def _tasks(spec: RunSpec, first: int, sizes: Callable[[int], int], skip: Collection[int]) -> Iterator[Task]:

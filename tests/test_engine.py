@@ -195,3 +195,14 @@ def test_workers_that_keep_dying_fail_clearly_and_fast():
     with pytest.raises(WorkerDiedError, match=r"a worker process died while running blocks? \d+.*gave up after 1 retry"):
         montecarlo.run(modelzoo.always_die, 10_000, rng=1, workers=2, block_size=1000, retries=1)
     assert time.perf_counter() - t0 < 30
+
+
+def test_tasks_stay_small_whatever_the_block_count():
+    # A task returns one accumulator per block: tiny blocks must not make
+    # huge results (memory stays flat; see benchmarks/tiny_blocks.py).
+    spec, _ = make_spec("pi", 10**7, rng=1, block_size=10)
+    assert engine.blocks_per_task(spec, 2) == engine.TASK_BLOCKS
+    tasks = list(engine.plan(spec, engine.blocks_per_task(spec, 2), workers=2))
+    assert max(len(t.blocks) for t in tasks) == engine.TASK_BLOCKS
+    assert len(tasks[-1].blocks) == 1  # the tail shrinks to single blocks
+    assert [b for t in tasks for b, _ in t.blocks] == list(range(spec.blocks))
