@@ -198,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         default=parse_count("2e6"),
         help="samples of one unrecorded run of each command first (0: none; default 2e6)",
     )
-    ap.add_argument("--interval", type=float, default=0.02, help="tree-RSS polling period of the memory round in s (0.02)")
+    ap.add_argument(
+        "--interval", type=float, default=0.02, help="tree-RSS polling period of the memory round in s (0.02)"
+    )
     ap.add_argument(
         "--timing-interval", type=float, default=0.5, help="tree-RSS polling period of the timed rounds in s (0.5)"
     )

@@ -28,20 +28,39 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="FILE")
     a = ap.parse_args(argv)
     n = a.blocks * a.block_size
-    cmd = [a.mc, "run", "pi", "--samples", str(n), "--block-size", str(a.block_size), "--workers", str(a.workers),
-           "--seed", "1", "--json", "--quiet"]
+    cmd = [
+        a.mc,
+        "run",
+        "pi",
+        "--samples",
+        str(n),
+        "--block-size",
+        str(a.block_size),
+        "--workers",
+        str(a.workers),
+        "--seed",
+        "1",
+        "--json",
+        "--quiet",
+    ]
     rec = measure(cmd, interval=0.02)
     tenths = [0] * 10
     for t, rss in rec["series"]:
         i = min(9, int(10 * t / rec["wall_s"])) if rec["wall_s"] > 0 else 0
         tenths[i] = max(tenths[i], rss)
     ok = rec["rc"] == 0 and json.loads(rec["stdout"])["samples"] == n
-    print(f"{a.blocks:,} blocks of {a.block_size} samples, {a.workers} workers: exit {rec['rc']}, "
-          f"{rec['wall_s']:.1f} s, {a.blocks / rec['wall_s']:,.0f} blocks/s, result complete: {ok}")
-    print(f"peak tree RSS {rec['peak_tree_mb']:.0f} MB; by tenth of the run (MB): "
-          + " ".join(f"{x / MB:.0f}" for x in tenths if x))
+    print(
+        f"{a.blocks:,} blocks of {a.block_size} samples, {a.workers} workers: exit {rec['rc']}, "
+        f"{rec['wall_s']:.1f} s, {a.blocks / rec['wall_s']:,.0f} blocks/s, result complete: {ok}"
+    )
+    print(
+        f"peak tree RSS {rec['peak_tree_mb']:.0f} MB; by tenth of the run (MB): "
+        + " ".join(f"{x / MB:.0f}" for x in tenths if x)
+    )
     if a.json:
-        Path(a.json).write_text(json.dumps({k: v for k, v in rec.items() if k not in ("stdout", "series")}, indent=2, default=str))
+        Path(a.json).write_text(
+            json.dumps({k: v for k, v in rec.items() if k not in ("stdout", "series")}, indent=2, default=str)
+        )
     return 0
 
 

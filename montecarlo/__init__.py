@@ -36,7 +36,27 @@ _LAZY = {
     "WorkerDiedError": "montecarlo.engine",
 }
 
-__all__ = sorted([*_LAZY, "model"]) + ["__version__"]
+__all__ = [
+    "ControlVariate",
+    "Derived",
+    "Estimate",
+    "Model",
+    "ModelError",
+    "Moments",
+    "Output",
+    "Result",
+    "RunSpec",
+    "WorkerDiedError",
+    "builtin_models",
+    "extend",
+    "load_model",
+    "make_spec",
+    "model",
+    "replay_block",
+    "run",
+    "run_spec",
+    "__version__",
+]
 
 # The decorator shares its name with its module: bind it now, so that a later
 # `import montecarlo.model` cannot leave the module object in its place.

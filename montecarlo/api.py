@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from montecarlo import engine
@@ -309,7 +309,13 @@ def run_spec(
     outcome = None
     try:
         outcome = engine.execute_traced(
-            spec, rec, backend, progress=progress, retries=retries, state=state, checkpoint=save,
+            spec,
+            rec,
+            backend,
+            progress=progress,
+            retries=retries,
+            state=state,
+            checkpoint=save,
             checkpoint_every=checkpoint_every,
         )
     finally:
@@ -425,7 +431,7 @@ def provenance(backend: Backend, started: float, elapsed: float, samples: int) -
     from montecarlo import __version__
 
     def iso(t: float) -> str:
-        return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
+        return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
 
     return {
         "montecarlo": __version__,

@@ -118,7 +118,9 @@ def _check(out: Any, m: int, job: BlockJob, index: int, key: tuple) -> np.ndarra
     if x.dtype == np.bool_:
         return x
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-        raise ModelError(f"model returned dtype {x.dtype}; expected real numbers (block {index}, spawn key {key})", index, key)
+        raise ModelError(
+            f"model returned dtype {x.dtype}; expected real numbers (block {index}, spawn key {key})", index, key
+        )
     if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
         bad = np.argwhere(~np.isfinite(x))[0]
         raise ModelError(

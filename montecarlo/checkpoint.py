@@ -15,7 +15,6 @@ import json
 import os
 import time
 from dataclasses import replace
-from typing import Any
 
 from montecarlo.engine import RunState
 from montecarlo.files import write_atomic
@@ -87,7 +86,7 @@ def load(path: str) -> tuple[RunSpec, RunState]:
             "it was left untouched: delete it to start afresh."
         ) from None
     if not isinstance(d, dict) or d.get("schema") != SCHEMA:
-        raise CheckpointError(f"{path!r} is not a montecarlo checkpoint (no \"schema\": \"{SCHEMA}\" field).")
+        raise CheckpointError(f'{path!r} is not a montecarlo checkpoint (no "schema": "{SCHEMA}" field).')
     version = d.get("version")
     if not isinstance(version, int) or version > VERSION:
         raise CheckpointError(

@@ -63,7 +63,9 @@ class Confidence(click.ParamType):
         except ValueError:
             c = float("nan")
         if not 0.0 < c < 1.0:
-            self.fail(f"{value!r} is not accepted; accepted: a number strictly between 0 and 1, such as 0.95.", param, ctx)
+            self.fail(
+                f"{value!r} is not accepted; accepted: a number strictly between 0 and 1, such as 0.95.", param, ctx
+            )
         return c
 
 
@@ -129,14 +131,24 @@ class PlotPath(click.ParamType):
 
         ext = str(value).rsplit(".", 1)[-1].lower() if "." in str(value) else ""
         if ext not in FORMATS:
-            self.fail(f"{value!r} has no plot file extension; accepted: a file name ending in "
-                      f"{', '.join('.' + f for f in FORMATS)}.", param, ctx)
+            self.fail(
+                f"{value!r} has no plot file extension; accepted: a file name ending in "
+                f"{', '.join('.' + f for f in FORMATS)}.",
+                param,
+                ctx,
+            )
         return str(value)
 
 
 #: API argument names in validation messages -> the run command's options.
-_RUN_OPTIONS = {"`target`": "--target", "`min_samples`": "--min-samples", "`tolerance`": "--tolerance",
-                "`rtol`": "--rtol", "`time_limit`": "--time-limit", "`samples`": "--samples/--max-samples"}
+_RUN_OPTIONS = {
+    "`target`": "--target",
+    "`min_samples`": "--min-samples",
+    "`tolerance`": "--tolerance",
+    "`rtol`": "--rtol",
+    "`time_limit`": "--time-limit",
+    "`samples`": "--samples/--max-samples",
+}
 
 
 def _check_output(ctx: click.Context, path: str | None, option: str) -> None:
@@ -181,40 +193,179 @@ def _require_matplotlib() -> None:
 
 @cli.command("run")
 @click.argument("model")
-@click.option("-n", "--samples", type=SamplesType(), default=None, help="Total samples: 1e9, 1_000_000 or 1000000; with a stopping rule, the cap.  [default: 1e6; 1e10 with a stopping rule]")
-@click.option("-s", "--seed", type=click.IntRange(min=0), default=None, help="Root seed (a non-negative integer); default: fresh OS entropy, recorded in the result.")
+@click.option(
+    "-n",
+    "--samples",
+    type=SamplesType(),
+    default=None,
+    help="Total samples: 1e9, 1_000_000 or 1000000; with a stopping rule, the cap.  [default: 1e6; 1e10 with a stopping rule]",
+)
+@click.option(
+    "-s",
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Root seed (a non-negative integer); default: fresh OS entropy, recorded in the result.",
+)
 @click.option("-w", "--workers", type=PositiveInt(), default=None, help="Parallel workers  [default: all cores]")
-@click.option("--executor", type=click.Choice(["processes", "threads", "serial", "dask"]), default="processes", show_default=True, help="Where blocks run; results are identical for all.")
-@click.option("--scheduler", default=None, metavar="ADDRESS", help="With --executor dask: a running scheduler, e.g. tcp://HOST:8786  [default: a LocalCluster]")
+@click.option(
+    "--executor",
+    type=click.Choice(["processes", "threads", "serial", "dask"]),
+    default="processes",
+    show_default=True,
+    help="Where blocks run; results are identical for all.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="With --executor dask: a running scheduler, e.g. tcp://HOST:8786  [default: a LocalCluster]",
+)
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Model parameter (repeatable).")
-@click.option("-c", "--confidence", type=Confidence(), default=0.95, show_default=True, help="Confidence level of the intervals.")
-@click.option("--interval", type=click.Choice(["auto", "t", "normal", "wilson", "clopper-pearson"]), default="auto", show_default=True, help="Interval method (auto: Wilson for probabilities, Student t otherwise).")
-@click.option("--bit-generator", type=click.Choice(["sfc64", "pcg64", "pcg64dxsm", "philox"]), default="sfc64", show_default=True, help="numpy bit generator.")
+@click.option(
+    "-c", "--confidence", type=Confidence(), default=0.95, show_default=True, help="Confidence level of the intervals."
+)
+@click.option(
+    "--interval",
+    type=click.Choice(["auto", "t", "normal", "wilson", "clopper-pearson"]),
+    default="auto",
+    show_default=True,
+    help="Interval method (auto: Wilson for probabilities, Student t otherwise).",
+)
+@click.option(
+    "--bit-generator",
+    type=click.Choice(["sfc64", "pcg64", "pcg64dxsm", "philox"]),
+    default="sfc64",
+    show_default=True,
+    help="numpy bit generator.",
+)
 @click.option("--block-size", type=PositiveInt(), default=None, help="Samples per seeded block  [default: the model's]")
 @click.option("--batch-size", type=PositiveInt(), default=None, help="Samples per model call  [default: the model's]")
-@click.option("--tolerance", type=PositiveFloat("1e-3"), default=None, metavar="ABS", help="Stop when the interval half-width is <= ABS (checked after each block, in block order).")
-@click.option("--rtol", type=PositiveFloat("1e-4"), default=None, metavar="REL", help="Stop when the half-width is <= REL x |estimate| (with --tolerance: whichever is met first).")
-@click.option("--target", "targets", multiple=True, metavar="OUTPUT", help="Output the precision target applies to (repeatable)  [default: every output]")
-@click.option("--min-samples", type=SamplesType(), default=None, metavar="N", help="Check precision targets only from N samples on (limits the bias of early stopping).")
-@click.option("--max-samples", type=SamplesType(), default=None, metavar="N", help="The cap of a stopping run (same as --samples).  [default: 1e10]")
-@click.option("--time-limit", type=PositiveFloat("60"), default=None, metavar="SECONDS", help="Stop after SECONDS of wall time; the stopping point is then not reproducible (flagged).")
-@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True, help="Times dead worker processes are replaced before the run fails.")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, metavar="FILE", help="Save progress to FILE (JSON, atomic) every few seconds and on exit.")
-@click.option("--resume", is_flag=True, help="Continue the run saved in --checkpoint FILE (same options; the seed is taken from the file if not given).")
-@click.option("--checkpoint-every", type=PositiveFloat("5"), default=5.0, show_default=True, metavar="SECONDS", help="Seconds between checkpoint writes.")
+@click.option(
+    "--tolerance",
+    type=PositiveFloat("1e-3"),
+    default=None,
+    metavar="ABS",
+    help="Stop when the interval half-width is <= ABS (checked after each block, in block order).",
+)
+@click.option(
+    "--rtol",
+    type=PositiveFloat("1e-4"),
+    default=None,
+    metavar="REL",
+    help="Stop when the half-width is <= REL x |estimate| (with --tolerance: whichever is met first).",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="OUTPUT",
+    help="Output the precision target applies to (repeatable)  [default: every output]",
+)
+@click.option(
+    "--min-samples",
+    type=SamplesType(),
+    default=None,
+    metavar="N",
+    help="Check precision targets only from N samples on (limits the bias of early stopping).",
+)
+@click.option(
+    "--max-samples",
+    type=SamplesType(),
+    default=None,
+    metavar="N",
+    help="The cap of a stopping run (same as --samples).  [default: 1e10]",
+)
+@click.option(
+    "--time-limit",
+    type=PositiveFloat("60"),
+    default=None,
+    metavar="SECONDS",
+    help="Stop after SECONDS of wall time; the stopping point is then not reproducible (flagged).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Times dead worker processes are replaced before the run fails.",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Save progress to FILE (JSON, atomic) every few seconds and on exit.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the run saved in --checkpoint FILE (same options; the seed is taken from the file if not given).",
+)
+@click.option(
+    "--checkpoint-every",
+    type=PositiveFloat("5"),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between checkpoint writes.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (schema: docs/json.md).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Also write the JSON result to this file (atomically).")
-@click.option("--plot", "plot_file", type=PlotPath(), default=None, help="Also write the convergence plot to FILE (.png, .svg or .pdf; needs montecarlo[plot]).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write the JSON result to this file (atomically).",
+)
+@click.option(
+    "--plot",
+    "plot_file",
+    type=PlotPath(),
+    default=None,
+    help="Also write the convergence plot to FILE (.png, .svg or .pdf; needs montecarlo[plot]).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@click.option("--replay-block", type=click.IntRange(min=0), default=None, metavar="INDEX", help="Re-run only block INDEX in-process and show the model's own traceback.")
+@click.option(
+    "--replay-block",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="INDEX",
+    help="Re-run only block INDEX in-process and show the model's own traceback.",
+)
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.pass_context
-def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | None, workers: int | None, executor: str,
-            scheduler: str | None, params: tuple[str, ...], confidence: float, interval: str, bit_generator: str, block_size: int | None,
-            batch_size: int | None, tolerance: float | None, rtol: float | None, targets: tuple[str, ...],
-            min_samples: int | None, max_samples: int | None, time_limit: float | None, retries: int,
-            checkpoint: str | None, resume: bool, checkpoint_every: float, as_json: bool, output: str | None, plot_file: str | None, quiet: bool, replay_block: int | None,
-            debug: bool) -> None:
+def run_cmd(
+    ctx: click.Context,
+    model: str,
+    samples: int | None,
+    seed: int | None,
+    workers: int | None,
+    executor: str,
+    scheduler: str | None,
+    params: tuple[str, ...],
+    confidence: float,
+    interval: str,
+    bit_generator: str,
+    block_size: int | None,
+    batch_size: int | None,
+    tolerance: float | None,
+    rtol: float | None,
+    targets: tuple[str, ...],
+    min_samples: int | None,
+    max_samples: int | None,
+    time_limit: float | None,
+    retries: int,
+    checkpoint: str | None,
+    resume: bool,
+    checkpoint_every: float,
+    as_json: bool,
+    output: str | None,
+    plot_file: str | None,
+    quiet: bool,
+    replay_block: int | None,
+    debug: bool,
+) -> None:
     """Run MODEL: a built-in name (see `mc list`) or package.module:function.
 
     With --tolerance, --rtol or --time-limit the run stops early: at the first
@@ -231,7 +382,9 @@ def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | Non
     if samples is not None and max_samples is not None:
         raise click.UsageError(
             f"--samples {samples} and --max-samples {max_samples} are both given; they are the same setting "
-            "(the cap of a stopping run): give one of them.", ctx)
+            "(the cap of a stopping run): give one of them.",
+            ctx,
+        )
     if plot_file is not None:
         _require_matplotlib()  # before the run, not after it
     if scheduler is not None and executor != "dask":
@@ -240,11 +393,22 @@ def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | Non
         raise click.UsageError("--resume needs --checkpoint FILE (the file to resume from).", ctx)
     _check_output(ctx, output, "--output")
     try:  # everything is checked before any worker starts
-        spec, rec = make_spec(model, samples if samples is not None else max_samples, rng=seed,
-                              params=_parse_params(params), confidence=confidence, interval=interval,
-                              bit_generator=bit_generator, block_size=block_size, batch_size=batch_size,
-                              tolerance=tolerance, rtol=rtol, target=targets or None, min_samples=min_samples,
-                              time_limit=time_limit)
+        spec, rec = make_spec(
+            model,
+            samples if samples is not None else max_samples,
+            rng=seed,
+            params=_parse_params(params),
+            confidence=confidence,
+            interval=interval,
+            bit_generator=bit_generator,
+            block_size=block_size,
+            batch_size=batch_size,
+            tolerance=tolerance,
+            rtol=rtol,
+            target=targets or None,
+            min_samples=min_samples,
+            time_limit=time_limit,
+        )
     except (LookupError, ValueError, TypeError) as exc:
         from montecarlo.model import ParameterError
 
@@ -270,9 +434,18 @@ def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | Non
             raise click.UsageError(_plain(exc), ctx) from None
     bar = ProgressBar() if not quiet else None
     try:
-        result = run_spec(spec, rec, workers=workers, executor=backend, progress=bar, retries=retries,
-                          checkpoint=checkpoint, resume=resume, seeded=seed is not None,
-                          checkpoint_every=checkpoint_every)
+        result = run_spec(
+            spec,
+            rec,
+            workers=workers,
+            executor=backend,
+            progress=bar,
+            retries=retries,
+            checkpoint=checkpoint,
+            resume=resume,
+            seeded=seed is not None,
+            checkpoint_every=checkpoint_every,
+        )
     except CheckpointError as exc:
         raise click.UsageError(_plain(exc), ctx) from None
     except ModelError as exc:
@@ -303,13 +476,33 @@ def run_cmd(ctx: click.Context, model: str, samples: int | None, seed: int | Non
 @click.argument("result_file", metavar="RESULT.json", type=click.Path(exists=True, dir_okay=False))
 @click.option("-n", "--samples", type=SamplesType(), required=True, help="The new total sample count.")
 @click.option("-w", "--workers", type=PositiveInt(), default=None, help="Parallel workers  [default: all cores]")
-@click.option("--executor", type=click.Choice(["processes", "threads", "serial"]), default="processes", show_default=True, help="Where blocks run.")
+@click.option(
+    "--executor",
+    type=click.Choice(["processes", "threads", "serial"]),
+    default="processes",
+    show_default=True,
+    help="Where blocks run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the extended result to this file (atomically).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the extended result to this file (atomically).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def extend_cmd(ctx: click.Context, result_file: str, samples: int, workers: int | None, executor: str,
-               as_json: bool, output: str | None, quiet: bool) -> None:
+def extend_cmd(
+    ctx: click.Context,
+    result_file: str,
+    samples: int,
+    workers: int | None,
+    executor: str,
+    as_json: bool,
+    output: str | None,
+    quiet: bool,
+) -> None:
     """Continue the run in RESULT.json to --samples N samples.
 
     The numbers equal those of one run of N samples with the same seed and
@@ -326,7 +519,9 @@ def extend_cmd(ctx: click.Context, result_file: str, samples: int, workers: int 
     if samples < previous.samples:
         raise click.UsageError(
             f"--samples {samples} is fewer than the {previous.samples} samples {result_file} already has; "
-            f"accepted: at least {previous.samples}.", ctx)
+            f"accepted: at least {previous.samples}.",
+            ctx,
+        )
     from montecarlo.model import load_model
 
     try:
@@ -346,12 +541,32 @@ def extend_cmd(ctx: click.Context, result_file: str, samples: int, workers: int 
 
 @cli.command("plot")
 @click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", "out", type=PlotPath(), default=None, help="Plot file (.png, .svg or .pdf).  [default: RESULT.png beside the (first) result]")
-@click.option("--sweep", "parameter", default=None, metavar="PARAM", help="With several results: the swept model parameter  [default: the one that differs]")
-@click.option("--estimate", "name", default=None, metavar="NAME", help="Output or derived estimate to plot  [default: every output; the first for a sweep]")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=PlotPath(),
+    default=None,
+    help="Plot file (.png, .svg or .pdf).  [default: RESULT.png beside the (first) result]",
+)
+@click.option(
+    "--sweep",
+    "parameter",
+    default=None,
+    metavar="PARAM",
+    help="With several results: the swept model parameter  [default: the one that differs]",
+)
+@click.option(
+    "--estimate",
+    "name",
+    default=None,
+    metavar="NAME",
+    help="Output or derived estimate to plot  [default: every output; the first for a sweep]",
+)
 @click.pass_context
-def plot_cmd(ctx: click.Context, results: tuple[str, ...], out: str | None, parameter: str | None,
-             name: str | None) -> None:
+def plot_cmd(
+    ctx: click.Context, results: tuple[str, ...], out: str | None, parameter: str | None, name: str | None
+) -> None:
     """Plot RESULT.json: the estimate and its interval against samples.
 
     With several result files of one model (a sweep), plot the estimates with

@@ -250,8 +250,16 @@ def execute_traced(
     deaths = 0
     last_save = time.monotonic()
 
+    # What a checkpoint saves is published in one assignment after a block's
+    # fold and trace point are complete: a Ctrl-C or SIGTERM, raised between
+    # any two statements, can then never save a block twice or a trace that
+    # an uninterrupted run would not record.
+    published = (next_block, total, len(monitor.trace))
+
     def snapshot(complete: bool = False) -> RunState:
-        return RunState(next_block, total, dict(held), list(monitor.trace), complete)
+        done, folded_total, points = published
+        early = {b: m for b, m in held.items() if b >= done}
+        return RunState(done, folded_total, early, monitor.trace[:points], complete)
 
     def fill() -> None:
         while len(in_flight) < window:
@@ -307,7 +315,7 @@ def execute_traced(
             while ending is None:
                 if next_block in failed:
                     raise failed[next_block]
-                m = held.pop(next_block, None)
+                m = held.get(next_block)
                 if m is None:
                     break
                 # Stopping is decided block by block, not task by task, so
@@ -318,6 +326,8 @@ def execute_traced(
                     prefix, prefix_blocks = total, next_block
                 folded = True
                 ending = monitor.after_block(total, next_block)
+                published = (next_block, total, len(monitor.trace))
+                del held[next_block - 1]
             if folded and progress is not None:
                 progress(total.count, spec.samples)
             if ending is None and monitor.polls:
@@ -343,6 +353,7 @@ def execute_traced(
     ending = monitor.finish(total, next_block, ending)
     if checkpoint is not None:
         held.clear()
+        published = (next_block, total, len(monitor.trace))
         checkpoint(snapshot(complete=True))
     return Outcome(total, ending, tuple(monitor.trace), discarded, prefix, prefix_blocks)
 

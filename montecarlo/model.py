@@ -286,7 +286,9 @@ def _range(name: str, spec: Sequence[Any]) -> tuple[Any, Any, str]:
     spec = tuple(spec)
     bounds = spec[2] if len(spec) == 3 else "[]"
     if len(spec) not in (2, 3) or bounds not in ("[]", "()", "(]", "[)"):
-        raise ValueError(f"range of parameter {name!r} must be (low, high) or (low, high, '[]'|'()'|'(]'|'[)'), got {spec!r}")
+        raise ValueError(
+            f"range of parameter {name!r} must be (low, high) or (low, high, '[]'|'()'|'(]'|'[)'), got {spec!r}"
+        )
     return spec[0], spec[1], bounds
 
 
@@ -309,7 +311,9 @@ def _estimators(outs: tuple[Output, ...], derived: Any, controls: Any) -> tuple[
             raise TypeError(f"`controls` must hold montecarlo.derived.ControlVariate records, got {c!r}")
         for i in (c.target, *c.controls):
             if i not in [o.name for o in outs]:
-                raise ValueError(f"control variate {c.name!r}: {i!r} is not an output; outputs: {[o.name for o in outs]}")
+                raise ValueError(
+                    f"control variate {c.name!r}: {i!r} is not an output; outputs: {[o.name for o in outs]}"
+                )
         names.append(c.name)
     if len(set(names)) != len(names):
         raise ValueError(f"output, derived and control-variate names must be distinct, got {names}")

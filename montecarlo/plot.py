@@ -104,8 +104,15 @@ def plot_convergence(result: Result, ax: Any = None, output: str | None = None) 
     # Points with an infinite interval (fewer than two samples) have no band.
     keep = [k for k in range(len(n)) if math.isfinite(lo[k]) and math.isfinite(hi[k])]
     level = f"{est.confidence * 100:g}%"
-    ax.fill_between([n[k] for k in keep], [lo[k] for k in keep], [hi[k] for k in keep],
-                    color="C0", alpha=0.25, linewidth=0, label=f"{level} interval ({est.method})")
+    ax.fill_between(
+        [n[k] for k in keep],
+        [lo[k] for k in keep],
+        [hi[k] for k in keep],
+        color="C0",
+        alpha=0.25,
+        linewidth=0,
+        label=f"{level} interval ({est.method})",
+    )
     ax.plot(n, y, color="C0", marker="." if len(n) < 60 else None, linewidth=1.2, label="estimate")
     centre = est.exact if est.exact is not None else est.estimate
     h = (est.interval[1] - est.interval[0]) / 2.0
@@ -219,8 +226,17 @@ def plot_sweep(
     curve = _exact_curve(rows, parameter, ests[0].name, x)
     if curve is not None:
         ax.plot(curve[0], curve[1], color="C3", linestyle="--", linewidth=1.0, label="exact", zorder=1)
-    ax.errorbar(x, y, yerr=[below, above], fmt="o", color="C0", markersize=4, capsize=3,
-                label=f"estimate, {level} interval", zorder=2)
+    ax.errorbar(
+        x,
+        y,
+        yerr=[below, above],
+        fmt="o",
+        color="C0",
+        markersize=4,
+        capsize=3,
+        label=f"estimate, {level} interval",
+        zorder=2,
+    )
     ax.set_xlabel(parameter)
     ax.set_ylabel(ests[0].name)
     ax.set_title(f"{rows[0].model}: {ests[0].name} against {parameter}", fontsize="medium")
@@ -239,14 +255,17 @@ def _exact_curve(rows: list, parameter: str, name: str, x: list[float]) -> tuple
             base = dict(rows[0].spec.params)
             integer = isinstance(base[parameter], int)
             lo, hi = x[0], x[-1]
-            grid = sorted({round(lo + (hi - lo) * k / 200) for k in range(201)}) if integer else \
-                [lo + (hi - lo) * k / 200 for k in range(201)]
+            grid = (
+                sorted({round(lo + (hi - lo) * k / 200) for k in range(201)})
+                if integer
+                else [lo + (hi - lo) * k / 200 for k in range(201)]
+            )
             ys = [rec.exact_values({**base, parameter: int(g) if integer else g}).get(name) for g in grid]
             if all(v is not None and math.isfinite(v) for v in ys):
                 return list(grid), ys
         except Exception:  # a model that cannot be imported here: use the recorded values
             pass
-    pts = [(xi, r[name].exact) for xi, r in zip(x, rows) if r[name].exact is not None]
+    pts = [(xi, r[name].exact) for xi, r in zip(x, rows, strict=True) if r[name].exact is not None]
     if len(pts) < 1:
         return None
     return [p[0] for p in pts], [p[1] for p in pts]
@@ -285,13 +304,14 @@ def save_convergence(result: Result, path: str | os.PathLike, output: str | None
     for name in names:
         _output_index(result, name)  # a bad name fails before a figure is made
     fig, axes = _figure(len(names))
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=True):
         plot_convergence(result, ax=ax, output=name)
     return _save(fig, path)
 
 
-def save_sweep(results: Sequence[Result], path: str | os.PathLike, parameter: str | None = None,
-               output: str | None = None) -> str:
+def save_sweep(
+    results: Sequence[Result], path: str | os.PathLike, parameter: str | None = None, output: str | None = None
+) -> str:
     """Write the sweep plot of ``results`` to ``path``."""
     path = check_path(path)
     fig, axes = _figure(1)

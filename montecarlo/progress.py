@@ -51,8 +51,7 @@ class ProgressBar:
         eta = (total - done) / rate if rate > 0 else 0.0
         bar = "#" * filled + "-" * (self.width - filled)
         self.stream.write(
-            f"\r[{bar}] {frac * 100:5.1f}%  {_si(done)}/{_si(total)} samples  "
-            f"{_si(rate)}/s  ETA {_clock(eta)} "
+            f"\r[{bar}] {frac * 100:5.1f}%  {_si(done)}/{_si(total)} samples  {_si(rate)}/s  ETA {_clock(eta)} "
         )
         self.stream.flush()
         self.drawn = True

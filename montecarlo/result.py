@@ -367,7 +367,7 @@ class Result:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Result:
         if not isinstance(d, Mapping) or d.get("schema") != SCHEMA:
-            raise ResultFormatError("not a montecarlo result (no \"schema\": \"montecarlo.result\" field)")
+            raise ResultFormatError('not a montecarlo result (no "schema": "montecarlo.result" field)')
         if d.get("version") != SCHEMA_VERSION:
             raise ResultFormatError(
                 f"result format version {d.get('version')!r} is not supported; this release reads version {SCHEMA_VERSION}"

@@ -68,9 +68,7 @@ def root_entropy(rng: Any) -> tuple[int, tuple[int, ...]]:
     if isinstance(rng, np.random.Generator):
         words = rng.integers(0, 2**32, size=ENTROPY_BITS // 32, dtype=np.uint64)
         return _int_from_words(words), ()
-    raise TypeError(
-        f"`rng` must be an int, SeedSequence, Generator or None, not {type(rng).__name__}."
-    )
+    raise TypeError(f"`rng` must be an int, SeedSequence, Generator or None, not {type(rng).__name__}.")
 
 
 def _int_from_words(words: Any) -> int:

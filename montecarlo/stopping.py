@@ -302,8 +302,10 @@ def make_stop(
             raise TypeError(f"`stop` = {stop!r} must be a StoppingRule or a list of them.")
         for r in given:
             if not isinstance(r, StoppingRule):
-                raise TypeError(f"`stop` = {stop!r}: {r!r} is not a StoppingRule; accepted: Tolerance, "
-                                "RelativeTolerance, TimeLimit or a StoppingRule subclass.")
+                raise TypeError(
+                    f"`stop` = {stop!r}: {r!r} is not a StoppingRule; accepted: Tolerance, "
+                    "RelativeTolerance, TimeLimit or a StoppingRule subclass."
+                )
             for name in getattr(r, "outputs", ()):
                 if name not in outputs:
                     raise ValueError(
@@ -318,7 +320,9 @@ def make_stop(
                 f"`min_samples` = {min_samples!r} needs a precision target (`tolerance`, `rtol` or a target rule in `stop`)."
             )
         if floor > samples:
-            raise ValueError(f"`min_samples` = {floor} is larger than the cap `samples` = {samples}; accepted: at most {samples}.")
+            raise ValueError(
+                f"`min_samples` = {floor} is larger than the cap `samples` = {samples}; accepted: at most {samples}."
+            )
     return Stop(tuple(rules), floor)
 
 
@@ -447,7 +451,9 @@ class Monitor:
                     return self._ending(rule, True, prefix)
         return self.check_budgets(moments, blocks, ests, prefix)
 
-    def check_budgets(self, moments: Any, blocks: int, ests: tuple | None = None, prefix: Prefix | None = None) -> Ending | None:
+    def check_budgets(
+        self, moments: Any, blocks: int, ests: tuple | None = None, prefix: Prefix | None = None
+    ) -> Ending | None:
         """Ask the budget rules (the engine also calls this while waiting for blocks)."""
         if moments.count == 0 or not self.stop.budgets:
             return None

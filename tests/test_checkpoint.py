@@ -25,8 +25,9 @@ def numbers(d):
 
 def mc_process(args, **kw):
     env = dict(os.environ, PYTHONPATH=TESTS)
-    return subprocess.Popen([MC, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True, **kw)
+    return subprocess.Popen(
+        [MC, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True, **kw
+    )
 
 
 def wait_for_checkpoint(path, proc, min_samples):
@@ -74,11 +75,46 @@ def test_resume_of_a_finished_run_and_adopting_the_entropy(tmp_path, capsys, mon
     monkeypatch.syspath_prepend(TESTS)
     ck = tmp_path / "c.json"
     # No --seed: fresh entropy, recorded in the checkpoint and adopted on resume.
-    assert invoke(["run", "modelzoo:exp_mean", "-n", "50000", "--block-size", "1000", "--executor", "serial",
-                   "--checkpoint", str(ck), "--json", "-q"]) == 0
+    assert (
+        invoke(
+            [
+                "run",
+                "modelzoo:exp_mean",
+                "-n",
+                "50000",
+                "--block-size",
+                "1000",
+                "--executor",
+                "serial",
+                "--checkpoint",
+                str(ck),
+                "--json",
+                "-q",
+            ]
+        )
+        == 0
+    )
     first = json.loads(capsys.readouterr().out)
-    assert invoke(["run", "modelzoo:exp_mean", "-n", "50000", "--block-size", "1000", "--executor", "serial",
-                   "--checkpoint", str(ck), "--resume", "--json", "-q"]) == 0
+    assert (
+        invoke(
+            [
+                "run",
+                "modelzoo:exp_mean",
+                "-n",
+                "50000",
+                "--block-size",
+                "1000",
+                "--executor",
+                "serial",
+                "--checkpoint",
+                str(ck),
+                "--resume",
+                "--json",
+                "-q",
+            ]
+        )
+        == 0
+    )
     again = json.loads(capsys.readouterr().out)
     assert numbers(again) == numbers(first)
     assert again["provenance"]["resumed_at_samples"] == 50000

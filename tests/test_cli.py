@@ -63,7 +63,9 @@ def test_json_identical_for_workers_and_executors(capsys):
 
 
 def test_param_and_module_reference(capsys):
-    code, out, err = mc(capsys, "run", "modelzoo:exp_mean", "-n", "1e5", "-s", "2", "-p", "a=2", "-c", "0.999", "--json", "-q")
+    code, out, err = mc(
+        capsys, "run", "modelzoo:exp_mean", "-n", "1e5", "-s", "2", "-p", "a=2", "-c", "0.999", "--json", "-q"
+    )
     assert code == 0, err
     d = json.loads(out)
     assert d["spec"]["params"] == {"a": 2.0}
@@ -92,19 +94,31 @@ BAD = [
     (["run", "pi", "--samples", "1e9.5"], "'--samples': '1e9.5' is not an integer"),
     (["run", "pi", "--samples", "inf"], "'--samples': 'inf' is not an integer"),
     (["run", "pi", "--samples", "nan"], "'--samples': 'nan' is not an integer"),
-    (["run", "pi", "--samples", "1e30"], "'--samples': '1e30' is too large; accepted: an integer >= 1 and at most 1e\\+15"),
+    (
+        ["run", "pi", "--samples", "1e30"],
+        "'--samples': '1e30' is too large; accepted: an integer >= 1 and at most 1e\\+15",
+    ),
     (["run", "pi", "--workers", "0"], "'--workers': 0 is not accepted; accepted: an integer >= 1"),
     (["run", "pi", "--workers", "-3"], "'--workers': -3 is not accepted; accepted: an integer >= 1"),
     (["run", "pi", "--workers", "x"], "'--workers': 'x' is not an integer; accepted: an integer >= 1"),
-    (["run", "pi", "--confidence", "0"], "'--confidence': '0' is not accepted; accepted: a number strictly between 0 and 1"),
-    (["run", "pi", "--confidence", "1"], "'--confidence': '1' is not accepted; accepted: a number strictly between 0 and 1"),
+    (
+        ["run", "pi", "--confidence", "0"],
+        "'--confidence': '0' is not accepted; accepted: a number strictly between 0 and 1",
+    ),
+    (
+        ["run", "pi", "--confidence", "1"],
+        "'--confidence': '1' is not accepted; accepted: a number strictly between 0 and 1",
+    ),
     (["run", "pi", "--confidence", "1.5"], "'--confidence': '1.5' is not accepted"),
     (["run", "pj"], "unknown model 'pj'. Did you mean 'pi'\\?"),
     (["run", "pi", "-p", "zz=1"], "model 'pi' has no parameter zz. Valid parameters: none"),
     (["run", "modelzoo:exp_mean", "-p", "b=1"], "no parameter b.*Valid parameters: a"),
     (["run", "modelzoo:exp_mean", "-p", "a=x"], "parameter a = 'x': expected a number"),
     (["run", "modelzoo:coin", "-p", "p"], "'p' is not of the form NAME=VALUE"),
-    (["run", "nosuchpkg.mod:f"], "model 'nosuchpkg.mod:f': cannot import module 'nosuchpkg.mod' \\(ModuleNotFoundError"),
+    (
+        ["run", "nosuchpkg.mod:f"],
+        "model 'nosuchpkg.mod:f': cannot import module 'nosuchpkg.mod' \\(ModuleNotFoundError",
+    ),
     (["run", "modelzoo:nosuch"], "module 'modelzoo' has no attribute 'nosuch'"),
     (["run", "pi", "--bit-generator", "mt"], "'--bit-generator': 'mt' is not one of 'sfc64', 'pcg64'"),
 ]
@@ -143,8 +157,24 @@ def test_replay_block_shows_the_models_own_exception(capsys):
     code, out, err = mc(capsys, "run", "modelzoo:raises", "-n", "1e4", "-s", "3", "--block-size", "100", "-q")
     block = int(err.split("(block ")[1].split(",")[0])
     with pytest.raises(ValueError, match="boom"):
-        invoke(["run", "modelzoo:raises", "-n", "1e4", "-s", "3", "--block-size", "100", "--replay-block", str(block), "--debug"])
+        invoke(
+            [
+                "run",
+                "modelzoo:raises",
+                "-n",
+                "1e4",
+                "-s",
+                "3",
+                "--block-size",
+                "100",
+                "--replay-block",
+                str(block),
+                "--debug",
+            ]
+        )
     capsys.readouterr()
-    code, out, err = mc(capsys, "run", "modelzoo:raises", "-n", "1e4", "-s", "3", "--block-size", "100", "--replay-block", "0")
+    code, out, err = mc(
+        capsys, "run", "modelzoo:raises", "-n", "1e4", "-s", "3", "--block-size", "100", "--replay-block", "0"
+    )
     # block 0 may or may not fail; either way the command says what happened
     assert code in (0, 1)

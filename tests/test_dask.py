@@ -2,9 +2,9 @@
 the numbers of local processes, including when a worker dies mid-run."""
 
 import distributed  # a test dependency: the cluster tests must run, not skip
+import modelzoo
 import pytest
 
-import modelzoo
 import montecarlo
 
 

@@ -6,10 +6,10 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import modelzoo
 import numpy as np
 import pytest
 
-import modelzoo
 import montecarlo
 from montecarlo import engine
 from montecarlo.api import make_spec
@@ -149,9 +149,7 @@ def test_pi_interval_coverage_over_many_seeds():
     from scipy.stats import binom
 
     reps = 400
-    hits = sum(
-        montecarlo.run("pi", samples=2000, rng=s, executor="serial")["pi"].covers(math.pi) for s in range(reps)
-    )
+    hits = sum(montecarlo.run("pi", samples=2000, rng=s, executor="serial")["pi"].covers(math.pi) for s in range(reps))
     lo, hi = binom.ppf([0.0005, 0.9995], reps, 0.95)
     assert lo <= hits <= hi, hits
 
@@ -192,7 +190,9 @@ def test_a_killed_worker_is_replaced_and_the_result_is_unchanged(tmp_path):
 
 def test_workers_that_keep_dying_fail_clearly_and_fast():
     t0 = time.perf_counter()
-    with pytest.raises(WorkerDiedError, match=r"a worker process died while running blocks? \d+.*gave up after 1 retry"):
+    with pytest.raises(
+        WorkerDiedError, match=r"a worker process died while running blocks? \d+.*gave up after 1 retry"
+    ):
         montecarlo.run(modelzoo.always_die, 10_000, rng=1, workers=2, block_size=1000, retries=1)
     assert time.perf_counter() - t0 < 30
 

@@ -85,8 +85,11 @@ def test_plot_errors(pi_result):
     old = dataclasses.replace(pi_result, trace=())
     with pytest.raises(PlotError, match=r"this result has no convergence trace"):
         plot_convergence(old)
-    with pytest.raises(PlotError, match=r"`output` = 'x.txt': cannot tell the file format from its extension; "
-                                        r"accepted: a file name ending in .png, .svg, .pdf"):
+    with pytest.raises(
+        PlotError,
+        match=r"`output` = 'x.txt': cannot tell the file format from its extension; "
+        r"accepted: a file name ending in .png, .svg, .pdf",
+    ):
         save_convergence(pi_result, "x.txt")
 
 
@@ -134,8 +137,11 @@ def test_mc_plot_usage_errors(tmp_path, pi_result):
 def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path, pi_result):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
     assert "pip install 'montecarlo[plot]'" in INSTALL_HINT
-    with pytest.raises(MatplotlibMissing, match=r"plotting needs matplotlib, which is not installed; install it with: "
-                                                r"pip install 'montecarlo\[plot\]'"):
+    with pytest.raises(
+        MatplotlibMissing,
+        match=r"plotting needs matplotlib, which is not installed; install it with: "
+        r"pip install 'montecarlo\[plot\]'",
+    ):
         pi_result.plot()
     src = tmp_path / "pi.json"
     pi_result.save(str(src))
@@ -172,14 +178,20 @@ def test_sweep_errors(strike_results, pi_result):
         plot_sweep([])
     with pytest.raises(PlotError, match=r"`results` mix models european_option, pi; accepted: results of one model"):
         plot_sweep([*strike_results, pi_result], "strike")
-    with pytest.raises(PlotError, match=r"`parameter` = 'sigma' is not a parameter of model 'european_option'; accepted: spot"):
+    with pytest.raises(
+        PlotError, match=r"`parameter` = 'sigma' is not a parameter of model 'european_option'; accepted: spot"
+    ):
         plot_sweep(strike_results, "sigma")
     with pytest.raises(PlotError, match=r"`parameter` = 'kind' has the value 'call'; accepted: a numeric parameter"):
         plot_sweep(strike_results, "kind")
-    two = montecarlo.run("european_option", samples=2**16, rng=1, params={"strike": 90.0, "spot": 90.0},
-                         executor="serial")
-    with pytest.raises(PlotError, match=r"cannot tell the swept parameter: parameters that differ between the "
-                                        r"results: spot, strike; name it"):
+    two = montecarlo.run(
+        "european_option", samples=2**16, rng=1, params={"strike": 90.0, "spot": 90.0}, executor="serial"
+    )
+    with pytest.raises(
+        PlotError,
+        match=r"cannot tell the swept parameter: parameters that differ between the "
+        r"results: spot, strike; name it",
+    ):
         plot_sweep([*strike_results, two])
 
 
@@ -197,5 +209,7 @@ def test_mc_plot_sweep(tmp_path, strike_results):
     # Every result has the same volatility: it is a parameter, just not a swept one.
     res = CliRunner().invoke(cli, ["plot", *paths, "--sweep", "volatility"])
     assert res.exit_code == 2
-    assert "--sweep 'volatility' has the same value 0.2 in every result; accepted: a parameter that differs" in res.output
+    assert (
+        "--sweep 'volatility' has the same value 0.2 in every result; accepted: a parameter that differs" in res.output
+    )
     assert json.loads((tmp_path / "k80.json").read_text())["spec"]["params"]["volatility"] == 0.2

@@ -65,7 +65,12 @@ def test_signals_stop_the_run_and_its_workers(sig, to_group, code, word):
 def test_installed_mc_runs_and_is_deterministic():
     outs = []
     for w in ("1", "2"):
-        p = subprocess.run([MC, "run", "pi", "-n", "3e6", "-s", "11", "-w", w, "--json", "-q"], capture_output=True, text=True, timeout=60)
+        p = subprocess.run(
+            [MC, "run", "pi", "-n", "3e6", "-s", "11", "-w", w, "--json", "-q"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert p.returncode == 0, p.stderr
         outs.append(json.loads(p.stdout)["outputs"])
     assert outs[0] == outs[1]
@@ -100,7 +105,9 @@ def test_a_model_defined_in_a_scripts_main_runs_on_worker_processes(tmp_path):
     )
     results = []
     for method in ("fork", "spawn"):
-        p = subprocess.run([sys.executable, str(script), method], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        p = subprocess.run(
+            [sys.executable, str(script), method], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        )
         assert p.returncode == 0, p.stderr
         results.append(json.loads(p.stdout))
     assert results[0]["executor"] == "processes"

@@ -28,6 +28,7 @@ from montecarlo.executors.serial import SerialBackend
 from montecarlo.executors.threads import ThreadBackend
 from montecarlo.result import Result
 from montecarlo.spec import RunSpec
+from montecarlo.stats import Moments
 from montecarlo.stopping import (
     TRACE_PER_DECADE,
     Monitor,
@@ -39,7 +40,6 @@ from montecarlo.stopping import (
     Tolerance,
     half_width,
 )
-from montecarlo.stats import Moments
 
 
 @montecarlo.model(outputs=["a", "b"], block_size=1000)
@@ -71,7 +71,15 @@ def pi_reference() -> Result:
 
 @pytest.mark.parametrize(
     "executor, workers",
-    [("serial", 1), ("threads", 1), ("threads", 2), ("threads", 4), ("processes", 1), ("processes", 2), ("processes", 4)],
+    [
+        ("serial", 1),
+        ("threads", 1),
+        ("threads", 2),
+        ("threads", 4),
+        ("processes", 1),
+        ("processes", 2),
+        ("processes", 4),
+    ],
 )
 def test_pi_tolerance_same_stop_for_every_executor(pi_reference, executor, workers):
     r = montecarlo.run("pi", rng=2024, tolerance=1e-3, executor=executor, workers=workers)
@@ -183,8 +191,9 @@ def test_rtol_and_tolerance_combine_as_either():
 
 
 def test_time_limit_is_flagged_non_reproducible():
-    r = montecarlo.run(slow, samples=10**6, block_size=100, batch_size=100, rng=1, time_limit=0.3,
-                       executor="threads", workers=2)
+    r = montecarlo.run(
+        slow, samples=10**6, block_size=100, batch_size=100, rng=1, time_limit=0.3, executor="threads", workers=2
+    )
     s = r.stopping
     assert s["rule"] == "time_limit" and s["reproducible"] is False and s["target_met"] is None
     assert 0 < r.samples < 10**6 and "not reproducible" in s["message"]
@@ -198,15 +207,17 @@ def test_time_limit_holds_while_a_block_runs():
     # One block of 50 calls of 20 ms = 1 s: the limit (0.1 s) passes mid-block;
     # the run still ends after its first block, not at the cap.
     t0 = time.perf_counter()
-    r = montecarlo.run(slow, samples=10**5, block_size=5000, batch_size=100, rng=1, time_limit=0.1,
-                       executor="threads", workers=2)
+    r = montecarlo.run(
+        slow, samples=10**5, block_size=5000, batch_size=100, rng=1, time_limit=0.1, executor="threads", workers=2
+    )
     assert r.stopping["rule"] == "time_limit" and r.samples in (5000, 10000)
     assert time.perf_counter() - t0 < 5.0
 
 
 def test_time_limit_with_a_target_not_met():
-    r = montecarlo.run(slow, samples=10**6, block_size=100, batch_size=100, rng=1, time_limit=0.2,
-                       tolerance=1e-9, executor="serial")
+    r = montecarlo.run(
+        slow, samples=10**6, block_size=100, batch_size=100, rng=1, time_limit=0.2, tolerance=1e-9, executor="serial"
+    )
     assert r.stopping["rule"] == "time_limit" and r.stopping["target_met"] is False
 
 
@@ -231,7 +242,7 @@ def test_trace_is_geometric_and_bounded_whatever_n():
         assert sum(10**decade <= n < 10 ** (decade + 1) for n in ns) <= TRACE_PER_DECADE + 1
     # Where blocks are fine compared with the spacing, points are evenly spaced in log n.
     fine = [n for n in ns[:-1] if n >= 10**13]
-    ratios = [b / a for a, b in zip(fine, fine[1:])]
+    ratios = [b / a for a, b in zip(fine, fine[1:], strict=False)]
     assert 10 ** (0.5 / TRACE_PER_DECADE) < min(ratios) and max(ratios) < 10 ** (1.5 / TRACE_PER_DECADE)
 
 
@@ -260,8 +271,9 @@ class IntervalExcludes(StoppingRule):
 
 
 def test_stop_round_trips_through_runspec_json():
-    spec, _ = make_spec("pi", samples=10**8, rng=1, tolerance=1e-3, rtol=1e-4, target="pi",
-                        min_samples=10**6, time_limit=5)
+    spec, _ = make_spec(
+        "pi", samples=10**8, rng=1, tolerance=1e-3, rtol=1e-4, target="pi", min_samples=10**6, time_limit=5
+    )
     back = RunSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert back == spec and back.digest() == spec.digest()
     assert back.stop.rules == (Tolerance(1e-3, ("pi",)), RelativeTolerance(1e-4, ("pi",)), TimeLimit(5.0))
@@ -299,16 +311,31 @@ def test_result_json_has_stopping_and_trace():
         ({"tolerance": "1e-3"}, ValueError, r"`tolerance` = '1e-3' must be a finite number > 0"),
         ({"rtol": math.inf}, ValueError, r"`rtol` = inf must be a finite number > 0, such as 1e-4"),
         ({"time_limit": 0}, ValueError, r"`time_limit` = 0 must be a finite number > 0, such as 60"),
-        ({"tolerance": 1e-3, "target": "nope"}, ValueError, r"`target` = 'nope' is not an output of the model; accepted: pi"),
+        (
+            {"tolerance": 1e-3, "target": "nope"},
+            ValueError,
+            r"`target` = 'nope' is not an output of the model; accepted: pi",
+        ),
         ({"tolerance": 1e-3, "target": 3}, TypeError, r"`target` = 3 must be an output name or a list of output names"),
         ({"target": "pi"}, ValueError, r"`target` = 'pi' needs `tolerance` or `rtol`"),
         ({"min_samples": 10}, ValueError, r"`min_samples` = 10 needs a precision target"),
         ({"time_limit": 5, "min_samples": 10}, ValueError, r"`min_samples` = 10 needs a precision target"),
-        ({"tolerance": 1e-3, "min_samples": 0}, ValueError, r"`min_samples` = 0 is not accepted; accepted: an integer >= 1"),
-        ({"tolerance": 1e-3, "samples": 100, "min_samples": 1000}, ValueError,
-         r"`min_samples` = 1000 is larger than the cap `samples` = 100; accepted: at most 100"),
+        (
+            {"tolerance": 1e-3, "min_samples": 0},
+            ValueError,
+            r"`min_samples` = 0 is not accepted; accepted: an integer >= 1",
+        ),
+        (
+            {"tolerance": 1e-3, "samples": 100, "min_samples": 1000},
+            ValueError,
+            r"`min_samples` = 1000 is larger than the cap `samples` = 100; accepted: at most 100",
+        ),
         ({"stop": "tolerance"}, TypeError, r"`stop` = 'tolerance' must be a StoppingRule or a list of them"),
-        ({"stop": [Tolerance(1), 3]}, TypeError, r"3 is not a StoppingRule; accepted: Tolerance, RelativeTolerance, TimeLimit"),
+        (
+            {"stop": [Tolerance(1), 3]},
+            TypeError,
+            r"3 is not a StoppingRule; accepted: Tolerance, RelativeTolerance, TimeLimit",
+        ),
         ({"stop": Tolerance(1, "x")}, ValueError, r"names output 'x'; accepted: pi"),
     ],
 )
@@ -335,7 +362,13 @@ def mc(*args: str):
 
 def test_cli_tolerance_same_numbers_for_workers_and_executors():
     outs = set()
-    for extra in (["--executor", "serial"], ["-w", "1"], ["-w", "2"], ["-w", "4"], ["--executor", "threads", "-w", "2"]):
+    for extra in (
+        ["--executor", "serial"],
+        ["-w", "1"],
+        ["-w", "2"],
+        ["-w", "4"],
+        ["--executor", "threads", "-w", "2"],
+    ):
         res = mc("run", "pi", "--tolerance", "1e-3", "--seed", "11", "--json", "-q", *extra)
         assert res.exit_code == 0, res.output
         d = json.loads(res.output)
@@ -359,8 +392,22 @@ def test_cli_target_met_line():
 
 
 def test_cli_time_limit_flag():
-    res = mc("run", "tests.test_stopping:slow", "--time-limit", "0.2", "--block-size", "100", "--batch-size", "100",
-             "--executor", "serial", "-s", "1", "-q", "--json")
+    res = mc(
+        "run",
+        "tests.test_stopping:slow",
+        "--time-limit",
+        "0.2",
+        "--block-size",
+        "100",
+        "--batch-size",
+        "100",
+        "--executor",
+        "serial",
+        "-s",
+        "1",
+        "-q",
+        "--json",
+    )
     assert res.exit_code == 0
     d = json.loads(res.stdout)
     assert d["stopping"]["reproducible"] is False and d["stopping"]["rule"] == "time_limit"
@@ -370,18 +417,38 @@ def test_cli_time_limit_flag():
 @pytest.mark.parametrize(
     "args, match",
     [
-        (["--tolerance", "0"], r"Invalid value for '--tolerance': '0' is not accepted; accepted: a finite number > 0, such as 1e-3"),
-        (["--tolerance", "abc"], r"Invalid value for '--tolerance': 'abc' is not a number; accepted: a finite number > 0"),
-        (["--rtol", "-1"], r"Invalid value for '--rtol': '-1' is not accepted; accepted: a finite number > 0, such as 1e-4"),
-        (["--time-limit", "inf"], r"Invalid value for '--time-limit': 'inf' is not accepted; accepted: a finite number > 0, such as 60"),
-        (["--min-samples", "0", "--tolerance", "1"], r"Invalid value for '--min-samples': '0' is not accepted; accepted: an integer >= 1"),
+        (
+            ["--tolerance", "0"],
+            r"Invalid value for '--tolerance': '0' is not accepted; accepted: a finite number > 0, such as 1e-3",
+        ),
+        (
+            ["--tolerance", "abc"],
+            r"Invalid value for '--tolerance': 'abc' is not a number; accepted: a finite number > 0",
+        ),
+        (
+            ["--rtol", "-1"],
+            r"Invalid value for '--rtol': '-1' is not accepted; accepted: a finite number > 0, such as 1e-4",
+        ),
+        (
+            ["--time-limit", "inf"],
+            r"Invalid value for '--time-limit': 'inf' is not accepted; accepted: a finite number > 0, such as 60",
+        ),
+        (
+            ["--min-samples", "0", "--tolerance", "1"],
+            r"Invalid value for '--min-samples': '0' is not accepted; accepted: an integer >= 1",
+        ),
         (["-n", "1e6", "--max-samples", "1e7"], r"--samples 1000000 and --max-samples 10000000 are both given"),
         (["--tolerance", "1", "--target", "nope"], r"--target = 'nope' is not an output of the model; accepted: pi"),
         (["--target", "pi"], r"--target = \('pi',\) needs --tolerance or --rtol"),
         (["--min-samples", "10"], r"--min-samples = 10 needs a precision target"),
-        (["--tolerance", "1", "--max-samples", "10", "--min-samples", "100"],
-         r"--min-samples = 100 is larger than the cap --samples/--max-samples = 10"),
-        (["--plot", "out.txt"], r"Invalid value for '--plot': 'out.txt' has no plot file extension; accepted: a file name ending in .png, .svg, .pdf"),
+        (
+            ["--tolerance", "1", "--max-samples", "10", "--min-samples", "100"],
+            r"--min-samples = 100 is larger than the cap --samples/--max-samples = 10",
+        ),
+        (
+            ["--plot", "out.txt"],
+            r"Invalid value for '--plot': 'out.txt' has no plot file extension; accepted: a file name ending in .png, .svg, .pdf",
+        ),
     ],
 )
 def test_cli_usage_errors(args, match):

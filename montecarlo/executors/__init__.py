@@ -49,4 +49,6 @@ def make_backend(executor: Any, workers: int, scheduler: str | None = None) -> B
         from montecarlo.executors.processes import ProcessBackend
 
         return ProcessBackend(workers)
-    raise ValueError(f"`executor` = {executor!r} is not one of: {', '.join(EXECUTORS)}, or a concurrent.futures.Executor.")
+    raise ValueError(
+        f"`executor` = {executor!r} is not one of: {', '.join(EXECUTORS)}, or a concurrent.futures.Executor."
+    )

@@ -8,8 +8,9 @@ the same numbers as a laptop for the same RunSpec.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 from montecarlo.executors.base import Backend
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable
+from typing import Any
 
 from montecarlo.executors.base import Backend
 
