@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from datetime import UTC, datetime
 from typing import Any
 
 from montecarlo import engine
@@ -17,6 +14,7 @@ from montecarlo.engine import RunState
 from montecarlo.executors import EXECUTORS, default_workers, is_dask_client, make_backend
 from montecarlo.executors.base import Backend
 from montecarlo.model import Model, load_model
+from montecarlo.provenance import run_provenance
 from montecarlo.result import Result, estimates
 from montecarlo.seeding import DEFAULT_BIT_GENERATOR, root_entropy
 from montecarlo.spec import (
@@ -308,7 +306,7 @@ def run_spec(
     owned = backend is not executor  # a Backend the caller passed in stays open
     outcome = None
     try:
-        outcome = engine.execute_traced(
+        outcome = engine.execute(
             spec,
             rec,
             backend,
@@ -325,7 +323,7 @@ def run_spec(
             backend.close(cancel=outcome is not None and outcome.discarded > 0)
     elapsed = time.perf_counter() - t0
     moments = outcome.moments
-    prov = provenance(backend, started, elapsed, moments.count)
+    prov = run_provenance(backend.name, backend.workers, started, elapsed, moments.count)
     if state is not None:
         prov["resumed_at_samples"] = state.total.count
     stopping = outcome.ending.to_dict(spec.samples, spec.stop)
@@ -409,41 +407,3 @@ def replay_block(spec: RunSpec, index: int, model: Any = None) -> Moments:
     own exception propagate (for a `ModelError` from a run)."""
     rec = load_model(model if model is not None else spec.model)
     return engine.replay_block(spec, rec, index)
-
-
-def _version(dist: str) -> str | None:
-    """Version of an installed distribution (from the module when it is loaded: cheaper)."""
-    module = sys.modules.get(dist)
-    if module is not None and isinstance(getattr(module, "__version__", None), str):
-        return module.__version__
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
-
-
-def provenance(backend: Backend, started: float, elapsed: float, samples: int) -> dict:
-    """How a run was executed: versions, machine, executor, times (never part of its numbers)."""
-    import numpy
-
-    from montecarlo import __version__
-
-    def iso(t: float) -> str:
-        return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
-
-    return {
-        "montecarlo": __version__,
-        "numpy": numpy.__version__,
-        "scipy": _version("scipy"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "executor": backend.name,
-        "workers": backend.workers,
-        "started": iso(started),
-        "finished": iso(started + elapsed),
-        "elapsed_s": elapsed,
-        "throughput": samples / elapsed if elapsed > 0 else None,
-    }

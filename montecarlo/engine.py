@@ -49,7 +49,7 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class Outcome:
-    """What `execute_traced` returns: the folded prefix, why it ended, its trace."""
+    """What `execute` returns: the folded prefix, why it ended, its trace."""
 
     moments: Moments
     ending: Ending
@@ -170,23 +170,6 @@ def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob:
 
 
 def execute(
-    spec: RunSpec,
-    model: Model,
-    backend: Backend,
-    *,
-    progress: Progress | None = None,
-    retries: int = 2,
-    group: int | None = None,
-    window: int | None = None,
-) -> Moments:
-    """Run the blocks of ``spec`` on ``backend`` and fold them in block order.
-
-    The folded accumulator of `execute_traced` (which see).
-    """
-    return execute_traced(spec, model, backend, progress=progress, retries=retries, group=group, window=window).moments
-
-
-def execute_traced(
     spec: RunSpec,
     model: Model,
     backend: Backend,

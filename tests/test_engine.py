@@ -45,7 +45,7 @@ def test_task_grouping_changes_nothing(group, executor):
     ref = montecarlo.run(modelzoo.moments3, 23_456, rng=9, executor="serial")
     backend = make_backend(executor, 3)
     try:
-        m = engine.execute(spec, rec, backend, group=group, window=4)
+        m = engine.execute(spec, rec, backend, group=group, window=4).moments
     finally:
         backend.close()
     assert m == ref.accumulator

@@ -125,10 +125,10 @@ def test_pi_tolerance_stops_at_the_first_block_meeting_it(pi_reference):
 def test_task_grouping_never_moves_the_stopping_block(group, window):
     # Many small blocks: the stopping block falls inside a task for most groupings.
     spec, rec = make_spec("pi", rng=5, tolerance=2e-2, block_size=1000)
-    ref = engine.execute_traced(spec, rec, SerialBackend(), group=1, window=1)
+    ref = engine.execute(spec, rec, SerialBackend(), group=1, window=1)
     backend = ThreadBackend(3)
     try:
-        out = engine.execute_traced(spec, rec, backend, group=group, window=window)
+        out = engine.execute(spec, rec, backend, group=group, window=window)
     finally:
         backend.close()
     assert out.moments == ref.moments

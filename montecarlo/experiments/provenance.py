@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 from datetime import UTC, datetime
-from typing import Any
 
 #: Seconds a `git` call may take before provenance goes without it.
 GIT_TIMEOUT = 10.0
@@ -50,30 +49,6 @@ def git_state(path: str) -> dict | None:
     }
 
 
-def iso(t: float) -> str:
-    """A POSIX time as an ISO 8601 UTC timestamp with milliseconds."""
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
-
-
 def folder_stamp(t: float) -> str:
     """A POSIX time as a compact UTC timestamp for folder names (sorts by time)."""
     return datetime.fromtimestamp(t, UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def software() -> dict[str, Any]:
-    """Versions and machine: what may change a number's last bits across installs."""
-    import platform
-
-    import numpy
-
-    from montecarlo import __version__
-    from montecarlo.api import _version
-
-    return {
-        "montecarlo": __version__,
-        "numpy": numpy.__version__,
-        "scipy": _version("scipy"),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-    }

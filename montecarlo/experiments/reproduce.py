@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from montecarlo.experiments.config import ExperimentError
-from montecarlo.experiments.provenance import software
 from montecarlo.experiments.runner import SCHEMA as EXPERIMENT_SCHEMA
 from montecarlo.experiments.runner import ExperimentResult, shared_backend
+from montecarlo.provenance import software
 from montecarlo.result import SCHEMA as RESULT_SCHEMA
 from montecarlo.result import Result, ResultFormatError
 from montecarlo.spec import RunSpec

@@ -12,7 +12,8 @@ from typing import Any
 
 from montecarlo.executors import default_workers, make_backend
 from montecarlo.experiments.config import Experiment
-from montecarlo.experiments.provenance import git_state, iso, software
+from montecarlo.experiments.provenance import git_state
+from montecarlo.provenance import iso, software
 from montecarlo.result import Result, ResultFormatError
 
 #: JSON document type and version of an experiment result (docs/experiments.md).

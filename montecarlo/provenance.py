@@ -1,0 +1,56 @@
+"""Provenance: the software, machine and times behind a result (never part of its numbers)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+
+def version_of(dist: str) -> str | None:
+    """Version of an installed distribution (from the module when it is loaded: cheaper)."""
+    module = sys.modules.get(dist)
+    if module is not None and isinstance(getattr(module, "__version__", None), str):
+        return module.__version__
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def iso(t: float) -> str:
+    """A POSIX time as an ISO 8601 UTC timestamp with milliseconds."""
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
+
+
+def software() -> dict[str, Any]:
+    """Versions and machine: what may change a number's last bits across installs."""
+    import numpy
+
+    from montecarlo import __version__
+
+    return {
+        "montecarlo": __version__,
+        "numpy": numpy.__version__,
+        "scipy": version_of("scipy"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def run_provenance(executor: str, workers: int, started: float, elapsed: float, samples: int) -> dict[str, Any]:
+    """`software` plus how and when one run was executed."""
+    return {
+        **software(),
+        "executor": executor,
+        "workers": workers,
+        "started": iso(started),
+        "finished": iso(started + elapsed),
+        "elapsed_s": elapsed,
+        "throughput": samples / elapsed if elapsed > 0 else None,
+    }
