@@ -432,7 +432,7 @@ def run_cmd(
             backend = make_backend("dask", workers or _default_workers(), scheduler=scheduler)
         except (ImportError, ConnectionError) as exc:
             raise click.UsageError(_plain(exc), ctx) from None
-    bar = ProgressBar() if not quiet else None
+    bar = ProgressBar(open_ended=bool(spec.stop)) if not quiet else None
     try:
         result = run_spec(
             spec,

@@ -25,10 +25,14 @@ class ProgressBar:
     """``progress(done, total)`` callback drawing on ``stream``.
 
     Draws nothing during the first ``delay`` seconds (short runs stay silent)
-    and nothing at all when ``stream`` is not a terminal.
+    and nothing at all when ``stream`` is not a terminal. With ``open_ended``
+    (a run that stops on a precision target) ``total`` is only a cap: the
+    bar shows samples and rate, without a percentage or time left.
     """
 
-    def __init__(self, stream: TextIO | None = None, delay: float = 1.0, width: int = 30) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, delay: float = 1.0, width: int = 30, open_ended: bool = False
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self.delay = delay
@@ -36,6 +40,7 @@ class ProgressBar:
         self.start = time.perf_counter()
         self.last = 0.0
         self.drawn = False
+        self.open_ended = open_ended
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:
@@ -50,9 +55,11 @@ class ProgressBar:
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else 0.0
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(
-            f"\r[{bar}] {frac * 100:5.1f}%  {_si(done)}/{_si(total)} samples  {_si(rate)}/s  ETA {_clock(eta)} "
-        )
+        if self.open_ended:
+            text = f"\r{_si(done)} samples (cap {_si(total)})  {_si(rate)}/s  {_clock(elapsed)} elapsed "
+        else:
+            text = f"\r[{bar}] {frac * 100:5.1f}%  {_si(done)}/{_si(total)} samples  {_si(rate)}/s  ETA {_clock(eta)} "
+        self.stream.write(text)
         self.stream.flush()
         self.drawn = True
 

@@ -185,3 +185,20 @@ def test_extend_from_the_command_line(tmp_path, capsys):
     assert numbers(extended) == numbers(json.loads(capsys.readouterr().out))
     assert invoke(["extend", str(first), "-n", "1e5", "-q"]) == 2
     assert "fewer than the 1000000 samples" in capsys.readouterr().err
+
+
+def test_a_worker_killed_by_sigkill_mid_run_changes_nothing(straight):
+    import psutil
+
+    proc = mc_process(SLOW)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 20
+    while len(parent.children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # inside the run, blocks in flight
+    victim = parent.children()[0]
+    victim.send_signal(signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert not victim.is_running()
+    assert numbers(json.loads(out)) == numbers(straight)
