@@ -53,10 +53,19 @@ def test_unseeded_runs_report_their_entropy_and_repeat(capsys):
     assert json.loads(out)["outputs"] == first["outputs"]
 
 
-def test_json_identical_for_workers_and_executors(capsys):
+@pytest.mark.parametrize("seed", ["0", "1", str(2**32)])
+def test_json_identical_for_workers_and_executors(capsys, seed):
     outs = set()
-    for args in (["-w", "1"], ["-w", "2"], ["-w", "3"], ["--executor", "threads", "-w", "2"], ["--executor", "serial"]):
-        code, out, _ = mc(capsys, "run", "pi", "-n", "2e7", "-s", "1", "--json", "-q", *args)
+    runs = (
+        ["-w", "1"],
+        ["-w", "2"],
+        ["-w", "3"],
+        ["-w", "4"],
+        ["--executor", "threads", "-w", "3"],
+        ["--executor", "serial"],
+    )
+    for args in runs:
+        code, out, _ = mc(capsys, "run", "pi", "-n", "2e7", "-s", seed, "--json", "-q", *args)
         d = json.loads(out)
         outs.add(json.dumps([d["outputs"], d["covariance"], d["accumulator"]]))
     assert len(outs) == 1

@@ -1,8 +1,16 @@
 """A real Dask cluster (distributed.LocalCluster with worker processes) gives
 the numbers of local processes, including when a worker dies mid-run."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import distributed  # a test dependency: the cluster tests must run, not skip
 import modelzoo
+import psutil
 import pytest
 
 import montecarlo
@@ -46,3 +54,31 @@ def test_executor_dask_by_name_starts_and_closes_a_local_cluster():
     r = montecarlo.run("pi", samples=10**7, rng=1, workers=2, executor="dask")
     assert r.provenance["executor"] == "dask"
     assert numbers(r) == numbers(montecarlo.run("pi", samples=10**7, rng=1, executor="serial"))
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "Interrupted"), (signal.SIGTERM, 143, "Terminated")])
+def test_signals_stop_a_dask_run_and_its_local_cluster(sig, code, word):
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mc"), "run", "pi", "-n", "1e12", "--executor", "dask", "-w", "2", "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    while len(parent.children(recursive=True)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2)  # the cluster is up and computing
+    children = parent.children(recursive=True)
+    t0 = time.monotonic()
+    os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C reaches the whole group
+    try:
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == code, err
+    assert time.monotonic() - t0 < 5
+    assert word in err and "Traceback" not in err
+    assert not psutil.wait_procs(children, timeout=5)[1]

@@ -8,7 +8,10 @@ the same numbers as a laptop for the same RunSpec.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -23,6 +26,22 @@ def _distributed() -> Any:
     except ImportError as exc:  # pragma: no cover - exercised without the extra
         raise ImportError(INSTALL_HINT) from exc
     return distributed
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start child processes with SIGINT ignored (they inherit it), as the
+    process pool's workers do: a terminal's Ctrl-C reaches the whole process
+    group, and only the main process should act on it."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: nothing to arrange
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class DaskBackend(Backend):
@@ -47,12 +66,15 @@ class DaskBackend(Backend):
         self._owned: list[Any] = []
         if client is None:
             if scheduler is None:
-                cluster = distributed.LocalCluster(
-                    n_workers=workers or 1,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",
-                )
+                with _sigint_ignored():  # Ctrl-C is for this process, which closes the cluster
+                    cluster = distributed.LocalCluster(
+                        n_workers=workers or 1,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",
+                        # cancelled tasks at shutdown are expected, not news
+                        silence_logs=logging.ERROR,
+                    )
                 self._owned.append(cluster)
                 client = distributed.Client(cluster)
             else:
