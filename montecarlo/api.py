@@ -327,9 +327,11 @@ def run_spec(
     if state is not None:
         prov["resumed_at_samples"] = state.total.count
     stopping = outcome.ending.to_dict(spec.samples, spec.stop)
-    continuation: dict = {"blocks": outcome.prefix_blocks}
-    if outcome.prefix is not None and outcome.prefix_blocks != outcome.ending.blocks:
-        continuation["accumulator"] = outcome.prefix.to_dict()
+    continuation: dict = {}
+    if outcome.prefix is not None:
+        continuation["blocks"] = outcome.prefix_blocks
+        if outcome.prefix_blocks != outcome.ending.blocks:
+            continuation["accumulator"] = outcome.prefix.to_dict()
     return make_result(spec, rec, moments, prov, stopping=stopping, trace=outcome.trace, continuation=continuation)
 
 
@@ -370,7 +372,10 @@ def extend(
         )
     cont = result.continuation
     if "blocks" not in cont:
-        raise ValueError("`result` has no continuation record (it was written by an older release); re-run it instead.")
+        raise ValueError(
+            "`result` has no continuation record (it was resumed from a checkpoint of a finished run); "
+            "re-run it with the larger `samples` instead."
+        )
     prefix = Moments.from_dict(cont["accumulator"]) if "accumulator" in cont else result.accumulator
     spec = dataclasses.replace(result.spec, samples=samples, stop=Stop())
     rec = load_model(model if model is not None else spec.model)

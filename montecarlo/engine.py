@@ -228,8 +228,10 @@ def execute(
     failed: dict[int, BaseException] = {}  # a task's model error, by its first block
     next_block = state.next_block
     total = state.total
-    # The whole-block prefix: what an extension of this run continues from.
-    prefix, prefix_blocks = total, next_block
+    # The whole-block prefix: what an extension of this run continues from
+    # (unknown when a resumed state had already folded a short last block).
+    whole = total.count == next_block * spec.block_size
+    prefix, prefix_blocks = (total, next_block) if whole else (None, 0)
     deaths = 0
     last_save = time.monotonic()
 

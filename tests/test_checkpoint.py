@@ -75,46 +75,11 @@ def test_resume_of_a_finished_run_and_adopting_the_entropy(tmp_path, capsys, mon
     monkeypatch.syspath_prepend(TESTS)
     ck = tmp_path / "c.json"
     # No --seed: fresh entropy, recorded in the checkpoint and adopted on resume.
-    assert (
-        invoke(
-            [
-                "run",
-                "modelzoo:exp_mean",
-                "-n",
-                "50000",
-                "--block-size",
-                "1000",
-                "--executor",
-                "serial",
-                "--checkpoint",
-                str(ck),
-                "--json",
-                "-q",
-            ]
-        )
-        == 0
-    )
+    args = ["run", "modelzoo:exp_mean", "-n", "50000", "--block-size", "1000", "--executor", "serial"]
+    args += ["--checkpoint", str(ck), "--json", "-q"]
+    assert invoke(args) == 0
     first = json.loads(capsys.readouterr().out)
-    assert (
-        invoke(
-            [
-                "run",
-                "modelzoo:exp_mean",
-                "-n",
-                "50000",
-                "--block-size",
-                "1000",
-                "--executor",
-                "serial",
-                "--checkpoint",
-                str(ck),
-                "--resume",
-                "--json",
-                "-q",
-            ]
-        )
-        == 0
-    )
+    assert invoke([*args, "--resume"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert numbers(again) == numbers(first)
     assert again["provenance"]["resumed_at_samples"] == 50000
@@ -202,3 +167,19 @@ def test_a_worker_killed_by_sigkill_mid_run_changes_nothing(straight):
     assert proc.returncode == 0, err
     assert not victim.is_running()
     assert numbers(json.loads(out)) == numbers(straight)
+
+
+def test_a_result_resumed_after_its_short_last_block_cannot_be_extended_wrongly(tmp_path):
+    # The checkpoint of a finished run folded its short last block: the
+    # whole-block prefix is gone, so extending must refuse rather than guess.
+    ck = tmp_path / "c.json"
+    montecarlo.run("pi", samples=(1 << 22) + 5, rng=1, executor="serial", checkpoint=ck)
+    again = montecarlo.run("pi", samples=(1 << 22) + 5, rng=1, executor="serial", checkpoint=ck, resume=True)
+    assert again.continuation == {}
+    with pytest.raises(ValueError, match="no continuation record"):
+        montecarlo.extend(again, 10**7)
+    # A run that stopped on a whole block extends exactly.
+    whole = montecarlo.run("pi", samples=1 << 23, rng=1, executor="serial")
+    assert (
+        montecarlo.extend(whole, 10**7).to_dict()["outputs"] == montecarlo.run("pi", 10**7, rng=1).to_dict()["outputs"]
+    )
