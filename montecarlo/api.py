@@ -78,7 +78,7 @@ def make_spec(
     batch_size = check_positive_int(min(rec.batch_size, block_size) if batch_size is None else batch_size, "batch_size")
     entropy, spawn_key = root_entropy(rng)
     spec = RunSpec(
-        model=rec.reference or f"__main__:{rec.name}",
+        model=rec.reference or _recorded_name(rec),
         params=bound,
         samples=samples,
         entropy=entropy,
@@ -91,6 +91,12 @@ def make_spec(
         stop=stop_spec,
     )
     return spec, rec
+
+
+def _recorded_name(rec: Model) -> str:
+    """``module:qualname`` of a function that cannot be imported by name (kept for the record)."""
+    fn = rec.simulate
+    return f"{getattr(fn, '__module__', None) or '__main__'}:{getattr(fn, '__qualname__', rec.name)}"
 
 
 def _estimate_names(rec: Model) -> tuple[str, ...]:

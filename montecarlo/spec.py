@@ -61,7 +61,7 @@ class RunSpec:
     model : str
         Registered name or ``"package.module:function"``; for a function that
         cannot be imported by name (defined in ``__main__`` or a notebook)
-        ``"__main__:<name>"``, kept for the record.
+        ``"<module>:<qualname>"`` (e.g. ``"__main__:simulate"``), kept for the record.
     params : dict
         Model parameters with defaults filled in.
     samples : int
