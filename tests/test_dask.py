@@ -56,15 +56,39 @@ def test_executor_dask_by_name_starts_and_closes_a_local_cluster():
     assert numbers(r) == numbers(montecarlo.run("pi", samples=10**7, rng=1, executor="serial"))
 
 
-@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "Interrupted"), (signal.SIGTERM, 143, "Terminated")])
-def test_signals_stop_a_dask_run_and_its_local_cluster(sig, code, word):
-    proc = subprocess.Popen(
+def start_dask_run():
+    return subprocess.Popen(
         [str(Path(sys.executable).parent / "mc"), "run", "pi", "-n", "1e12", "--executor", "dask", "-w", "2", "-q"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("delay", [0.0, 0.4])
+def test_a_signal_while_the_local_cluster_starts_is_not_lost(delay, sig, code):
+    proc = start_dask_run()
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    while not parent.children(recursive=True) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(delay)
+    children = parent.children(recursive=True)
+    os.killpg(proc.pid, sig)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == code, err
+    assert not psutil.wait_procs(children, timeout=5)[1]
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "Interrupted"), (signal.SIGTERM, 143, "Terminated")])
+def test_signals_stop_a_dask_run_and_its_local_cluster(sig, code, word):
+    proc = start_dask_run()
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + 60
     while len(parent.children(recursive=True)) < 3 and time.monotonic() < deadline:

@@ -29,19 +29,34 @@ def _distributed() -> Any:
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Start child processes with SIGINT ignored (they inherit it), as the
-    process pool's workers do: a terminal's Ctrl-C reaches the whole process
-    group, and only the main process should act on it."""
+def _signals_deferred() -> Iterator[list[int]]:
+    """Hold a Ctrl-C or SIGTERM that arrives while a local cluster starts (an
+    interrupted start could leave its processes behind); the caller delivers
+    it again once the handlers are back."""
+    pending: list[int] = []
+    previous: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda n, frame: pending.append(n))
     except ValueError:  # not the main thread: nothing to arrange
-        yield
-        return
+        pass
     try:
-        yield
+        yield pending
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class _CancelledCascade(logging.Filter):
+    """Drops the error distributed's concurrent.futures bridge logs when a run
+    cancels its tasks (it hands a cancelled task to an already-settled future):
+    expected when a run stops, and not about the run's numbers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "_cascade_future" not in record.getMessage()
+
+
+_CANCEL_FILTER = _CancelledCascade()
 
 
 class DaskBackend(Backend):
@@ -66,17 +81,19 @@ class DaskBackend(Backend):
         self._owned: list[Any] = []
         if client is None:
             if scheduler is None:
-                with _sigint_ignored():  # Ctrl-C is for this process, which closes the cluster
-                    cluster = distributed.LocalCluster(
-                        n_workers=workers or 1,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=":0",
-                        # cancelled tasks at shutdown are expected, not news
-                        silence_logs=logging.ERROR,
-                    )
-                self._owned.append(cluster)
-                client = distributed.Client(cluster)
+                with _signals_deferred() as pending:
+                    try:
+                        client = self._start_local_cluster(distributed, workers or 1)
+                    except Exception:
+                        if not pending:
+                            raise
+                        # A Ctrl-C in the start-up also reaches the workers
+                        # being started, which then fail the start: it is the
+                        # Ctrl-C that the user should hear about.
+                if pending:
+                    self._close_owned()
+                    signal.raise_signal(pending[0])  # now to the caller's own handler
+                    raise KeyboardInterrupt  # (should that handler not raise)
             else:
                 try:
                     client = distributed.Client(scheduler, timeout="10s")
@@ -85,12 +102,30 @@ class DaskBackend(Backend):
                         f"`scheduler` = {scheduler!r}: no Dask scheduler answered ({exc}); "
                         "accepted: the address a running `dask scheduler` prints, such as tcp://HOST:8786."
                     ) from None
-            self._owned.insert(0, client)
+                self._owned.insert(0, client)
         self.client = client
         nthreads = sum(client.nthreads().values()) or 1
         super().__init__(nthreads)
+        logging.getLogger("tornado.application").addFilter(_CANCEL_FILTER)  # once: filters are a set
         # pure=False: a retried task must run again, not be served from cache.
         self.executor = client.get_executor(pure=False)
+
+    def _start_local_cluster(self, distributed: Any, workers: int) -> Any:
+        cluster = distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            # its workers lose their scheduler when a run stops: expected, not news
+            silence_logs=logging.CRITICAL,
+        )
+        self._owned.append(cluster)
+        client = distributed.Client(cluster)
+        self._owned.insert(0, client)
+        from montecarlo.executors.dask_plugins import IgnoreSigint
+
+        client.register_plugin(IgnoreSigint())
+        return client
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         return self.executor.submit(fn, *args)
@@ -107,6 +142,9 @@ class DaskBackend(Backend):
 
     def close(self, cancel: bool = False) -> None:
         self.executor.shutdown(wait=not cancel)
-        for obj in self._owned:
+        self._close_owned()
+
+    def _close_owned(self) -> None:
+        for obj in self._owned:  # the client first, then its cluster
             obj.close()
         self._owned.clear()
