@@ -105,12 +105,12 @@ def _estimate_names(rec: Model) -> tuple[str, ...]:
     return rec.output_names + tuple(x.name for x in extra)
 
 
-def _backend_for(spec: RunSpec, executor: Any, workers: int) -> Backend:
+def _backend_for(spec: RunSpec, executor: Any, workers: int, scheduler: str | None) -> Backend:
     # A run of one block, or on one worker, needs no pool: in-process gives the
     # same numbers without the start-up cost.
     if executor in ("processes", "threads") and (workers == 1 or spec.blocks == 1):
         executor = "serial"
-    return make_backend(executor, workers)
+    return make_backend(executor, workers, scheduler=scheduler)
 
 
 def run(
@@ -136,6 +136,7 @@ def run(
     stop: StoppingRule | Sequence[StoppingRule] | None = None,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
+    scheduler: str | None = None,
 ) -> Result:
     """Run a Monte Carlo simulation and return its estimates with intervals.
 
@@ -163,9 +164,10 @@ def run(
         Model parameters; checked against the model's signature.
     workers : int, optional
         Parallel workers (default: every core this process may use).
-    executor : {"processes", "threads", "serial"} or concurrent.futures.Executor
+    executor : {"processes", "threads", "serial", "dask"}, concurrent.futures.Executor or distributed.Client
         Where blocks run. Runs of one block, or with one worker, run
-        in-process (same numbers).
+        in-process (same numbers). "dask" starts a ``LocalCluster`` of
+        ``workers`` processes, or connects to ``scheduler``.
     confidence : float
         Confidence level of the intervals, strictly between 0 and 1.
     interval : {"auto", "t", "normal", "wilson", "clopper-pearson"}
@@ -180,6 +182,9 @@ def run(
     retries : int
         Times dead worker processes are replaced (their blocks re-run with the
         same seeds) before the run fails.
+    scheduler : str, optional
+        With ``executor="dask"``: the address of a running scheduler, such
+        as ``"tcp://HOST:8786"``.
     tolerance : float, optional
         Stop once every targeted interval's half-width is <= ``tolerance``
         (`montecarlo.stopping.Tolerance`).
@@ -245,6 +250,7 @@ def run(
         checkpoint=checkpoint,
         resume=resume,
         seeded=rng is not None,
+        scheduler=scheduler,
     )
 
 
@@ -277,6 +283,7 @@ def run_spec(
     seeded: bool = True,
     state: RunState | None = None,
     checkpoint_every: float = 5.0,
+    scheduler: str | None = None,
 ) -> Result:
     """Run a `RunSpec` (for example one read back from a result file).
 
@@ -306,7 +313,9 @@ def run_spec(
 
     elif resume:
         raise ValueError("`resume` = True needs a `checkpoint` file to resume from.")
-    backend = _backend_for(spec, executor, workers)
+    if scheduler is not None and executor != "dask":
+        raise ValueError(f"`scheduler` = {scheduler!r} needs executor='dask'.")
+    backend = _backend_for(spec, executor, workers, scheduler)
     started = time.time()
     t0 = time.perf_counter()
     owned = backend is not executor  # a Backend the caller passed in stays open

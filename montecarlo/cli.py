@@ -176,12 +176,6 @@ def _save(result: Any, path: str | None, option: str) -> None:
         ) from None
 
 
-def _default_workers() -> int:
-    from montecarlo.executors import default_workers
-
-    return default_workers()
-
-
 def _require_matplotlib() -> None:
     from montecarlo.plot import MatplotlibMissing, _matplotlib
 
@@ -424,28 +418,23 @@ def run_cmd(
         moments = replay(spec, replay_block, rec)
         click.echo(f"block {replay_block} ran without error: {moments.count} samples, mean {moments.mean.tolist()}")
         return
-    backend = executor
-    if executor == "dask":
-        from montecarlo.executors import make_backend
-
-        try:
-            backend = make_backend("dask", workers or _default_workers(), scheduler=scheduler)
-        except (ImportError, ConnectionError) as exc:
-            raise click.UsageError(_plain(exc), ctx) from None
     bar = ProgressBar(open_ended=bool(spec.stop)) if not quiet else None
     try:
         result = run_spec(
             spec,
             rec,
             workers=workers,
-            executor=backend,
+            executor=executor,
             progress=bar,
             retries=retries,
             checkpoint=checkpoint,
             resume=resume,
             seeded=seed is not None,
             checkpoint_every=checkpoint_every,
+            scheduler=scheduler,
         )
+    except (ImportError, ConnectionError) as exc:  # dask not installed, or no scheduler at the address
+        raise click.UsageError(_plain(exc), ctx) from None
     except CheckpointError as exc:
         raise click.UsageError(_plain(exc), ctx) from None
     except ModelError as exc:
@@ -454,8 +443,6 @@ def run_cmd(
     finally:
         if bar is not None:
             bar.close()
-        if backend is not executor:
-            backend.close()
     click.echo(result.to_json() if as_json else result.table())
     _save(result, output, "--output")
     if plot_file:

@@ -106,3 +106,12 @@ def test_signals_stop_a_dask_run_and_its_local_cluster(sig, code, word):
     assert time.monotonic() - t0 < 5
     assert word in err and "Traceback" not in err
     assert not psutil.wait_procs(children, timeout=5)[1]
+
+
+def test_a_scheduler_address_needs_the_dask_executor(capsys):
+    from montecarlo.cli import invoke
+
+    with pytest.raises(ValueError, match="`scheduler` = 'tcp://x:1' needs executor='dask'"):
+        montecarlo.run("pi", 10, scheduler="tcp://x:1")
+    assert invoke(["run", "pi", "--scheduler", "tcp://x:1", "-q"]) == 2
+    assert "--scheduler tcp://x:1 needs --executor dask" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import numpy as np
 
 from montecarlo.derived import ControlVariate
 from montecarlo.model import Output, model
+from montecarlo.models.european_option import MARKET_RANGES
 
 
 def geometric_asian_call(
@@ -40,14 +41,7 @@ def _exact(spot, strike, rate, volatility, maturity, steps):
     name="asian_option",
     outputs=[Output("arithmetic"), Output("geometric")],
     exact=_exact,
-    ranges={
-        "spot": (0.0, None, "()"),
-        "strike": (0.0, None, "()"),
-        "rate": (-1.0, 1.0),
-        "volatility": (0.0, 5.0, "(]"),
-        "maturity": (0.0, 100.0, "(]"),
-        "steps": (1, 1000),
-    },
+    ranges={**MARKET_RANGES, "steps": (1, 1000)},
     controls=[
         ControlVariate(
             "arithmetic_cv",

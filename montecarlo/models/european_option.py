@@ -8,7 +8,8 @@ import numpy as np
 
 from montecarlo.model import Output, model
 
-_RANGES = {
+#: Bounds of the market parameters (shared by the option models).
+MARKET_RANGES = {
     "spot": (0.0, None, "()"),
     "strike": (0.0, None, "()"),
     "rate": (-1.0, 1.0),
@@ -40,7 +41,7 @@ def _exact(spot, strike, rate, volatility, maturity, kind, antithetic):
     name="european_option",
     outputs=[Output("price")],
     exact=_exact,
-    ranges=_RANGES,
+    ranges=MARKET_RANGES,
     choices={"kind": ("call", "put")},
     block_size=1 << 20,
     batch_size=1 << 15,
