@@ -1,0 +1,68 @@
+"""Golden values: every number of representative multi-block runs, pinned to the bit.
+
+The cases cover 0/1 and float outputs, several outputs with covariances,
+derived quantities and control variates, a short last block, a precision
+target and a spawn-key prefix. Their numbers were recorded by
+``python tests/test_golden.py --write`` and must never change: a change here
+changes every published number (a fold in another order, a different block
+stream, another formula). Regenerate only for a deliberate, documented change.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+import montecarlo
+
+FILE = pathlib.Path(__file__).with_name("golden") / "runs.json"
+
+#: name -> (model, keyword arguments of montecarlo.run). Each has at least a dozen blocks.
+CASES = {
+    "pi_multiblock": ("pi", {"samples": 13 * (1 << 22) + 7, "rng": 20260101}),
+    "european_12_blocks": ("european_option", {"samples": 12 * (1 << 16) + 99, "rng": 2, "block_size": 1 << 16}),
+    "european_antithetic_put": (
+        "european_option",
+        {"samples": 300_000, "rng": 3, "block_size": 20_000, "params": {"kind": "put", "antithetic": True}},
+    ),
+    "asian_controls": ("asian_option", {"samples": 60_000, "rng": 4, "block_size": 4_000}),
+    "buffon_derived": ("buffon", {"samples": 500_000, "rng": 5, "block_size": 30_000}),
+    "genz_gaussian_d8": (
+        "integrate",
+        {"samples": 200_000, "rng": 6, "block_size": 15_000, "params": {"family": "gaussian", "dim": 8}},
+    ),
+    "gamblers_ruin_unfair": (
+        "gamblers_ruin",
+        {"samples": 100_000, "rng": 7, "block_size": 7_000, "params": {"p": 0.47}},
+    ),
+    "tail_importance": ("tail_probability", {"samples": 250_000, "rng": 8, "block_size": 16_000}),
+    "pi_tolerance_spawn_key": (
+        "pi",
+        {"samples": 10**9, "rng": np.random.SeedSequence(9, spawn_key=(4,)), "block_size": 50_000, "tolerance": 2e-3},
+    ),
+}
+
+
+def numbers(result: montecarlo.Result) -> dict:
+    """Every number a run's RunSpec fixes (no timings), as JSON."""
+    d = json.loads(result.to_json())
+    keep = ("samples", "outputs", "derived", "covariance", "accumulator", "trace", "stopping", "continuation")
+    return {k: d[k] for k in keep}
+
+
+def compute(name: str) -> dict:
+    model, kwargs = CASES[name]
+    return numbers(montecarlo.run(model, **kwargs))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_run(name):
+    assert compute(name) == json.loads(FILE.read_text())[name]
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
+    FILE.write_text(json.dumps({name: compute(name) for name in sorted(CASES)}, indent=1) + "\n")
