@@ -3,8 +3,8 @@
     python benchmarks/bitgen.py [--samples 2e8] [--repeats 5] [--json out.json]
 
 Backs the README's "Choice of bit generator": each round runs
-``montecarlo.run("pi", samples=N, rng=SEED, workers=1, executor="serial",
-bit_generator=NAME)`` in this process for every bit generator, in an order
+``montecarlo.run("pi", samples=N, rng=SEED, execution="serial",
+sampling=Sampling(bit_generator=NAME))`` in this process for every bit generator, in an order
 shuffled by a seeded generator, so that load on a shared machine falls on all
 of them alike. Reported per generator: median throughput in M samples/s (wall
 clock and CPU time of this process) and the speed relative to pcg64, the
@@ -33,7 +33,9 @@ def timed_run(bit_generator: str, samples: int, seed: int) -> dict:
     import montecarlo
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    result = montecarlo.run("pi", samples=samples, rng=seed, workers=1, executor="serial", bit_generator=bit_generator)
+    result = montecarlo.run(
+        "pi", samples=samples, rng=seed, execution="serial", sampling=montecarlo.Sampling(bit_generator=bit_generator)
+    )
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     return {
         "bit_generator": bit_generator,

@@ -11,9 +11,14 @@ SeedSequence spawn keys), and block statistics are folded in block order.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from montecarlo._version import __version__
+
+# The decorator shares its name with its module: bind it now, so that a later
+# `import montecarlo.model` cannot leave the module object in its place.
+from montecarlo.model import model
 
 # Public names, imported on first use so that `mc --help` starts fast.
 _LAZY = {
@@ -24,29 +29,44 @@ _LAZY = {
     "extend": "montecarlo.api",
     "Model": "montecarlo.model",
     "Output": "montecarlo.model",
-    "load_model": "montecarlo.model",
-    "builtin_models": "montecarlo.model",
+    "load_model": "montecarlo.registry",
+    "builtin_models": "montecarlo.registry",
     "Derived": "montecarlo.derived",
     "ControlVariate": "montecarlo.derived",
     "Result": "montecarlo.result",
-    "Estimate": "montecarlo.result",
+    "Estimate": "montecarlo.estimate",
     "RunSpec": "montecarlo.spec",
     "Moments": "montecarlo.stats",
-    "ModelError": "montecarlo.blocks",
-    "WorkerDiedError": "montecarlo.engine",
+    "Stopping": "montecarlo.options",
+    "StoppingRule": "montecarlo.stopping",
+    "Sampling": "montecarlo.options",
+    "Execution": "montecarlo.options",
+    "Checkpointing": "montecarlo.options",
+    "ValidationError": "montecarlo.errors",
+    "ParameterError": "montecarlo.errors",
+    "ModelError": "montecarlo.errors",
+    "WorkerDiedError": "montecarlo.errors",
 }
 
 __all__ = [
+    "Checkpointing",
     "ControlVariate",
     "Derived",
     "Estimate",
+    "Execution",
     "Model",
     "ModelError",
     "Moments",
     "Output",
+    "ParameterError",
     "Result",
     "RunSpec",
+    "Sampling",
+    "Stopping",
+    "StoppingRule",
+    "ValidationError",
     "WorkerDiedError",
+    "__version__",
     "builtin_models",
     "extend",
     "load_model",
@@ -55,30 +75,26 @@ __all__ = [
     "replay_block",
     "run",
     "run_spec",
-    "__version__",
 ]
-
-# The decorator shares its name with its module: bind it now, so that a later
-# `import montecarlo.model` cannot leave the module object in its place.
-from montecarlo.model import model  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.api import extend, make_spec, replay_block, run, run_spec
-    from montecarlo.blocks import ModelError
     from montecarlo.derived import ControlVariate, Derived
-    from montecarlo.engine import WorkerDiedError
-    from montecarlo.model import Model, Output, builtin_models, load_model, model
-    from montecarlo.result import Estimate, Result
+    from montecarlo.errors import ModelError, ParameterError, ValidationError, WorkerDiedError
+    from montecarlo.estimate import Estimate
+    from montecarlo.model import Model, Output
+    from montecarlo.options import Checkpointing, Execution, Sampling, Stopping
+    from montecarlo.registry import builtin_models, load_model
+    from montecarlo.result import Result
     from montecarlo.spec import RunSpec
     from montecarlo.stats import Moments
+    from montecarlo.stopping import StoppingRule
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'montecarlo' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -1,209 +1,208 @@
-"""`run`: the library entry point (the CLI and config files call it too)."""
+"""The library's entry points: build a `RunSpec`, run it, extend a result, replay a block.
+
+Spec first: `make_spec` validates everything that fixes the numbers and
+returns the `RunSpec` (nothing runs); `run_spec` runs one as an `Execution`
+says, optionally with `Checkpointing`. `run` is both in one call. The
+command line and experiment files go through the same functions.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor
+from collections.abc import Mapping
 from typing import Any
 
-from montecarlo import engine
-from montecarlo.engine import RunState
-from montecarlo.executors import EXECUTORS, default_workers, is_dask_client, make_backend
-from montecarlo.executors.base import Backend
-from montecarlo.model import Model, load_model
-from montecarlo.provenance import run_provenance
-from montecarlo.result import Result, estimates
-from montecarlo.seeding import DEFAULT_BIT_GENERATOR, root_entropy
-from montecarlo.spec import (
-    RunSpec,
-    check_bit_generator,
-    check_confidence,
-    check_interval,
-    check_positive_int,
-    check_samples,
+from montecarlo.checkpoint import resume
+from montecarlo.checkpoint import save as save_checkpoint
+from montecarlo.engine.fold import RunState
+from montecarlo.engine.scheduler import Outcome, execute
+from montecarlo.engine.scheduler import replay_block as replay_in_process
+from montecarlo.errors import ValidationError
+from montecarlo.executors import make_backend
+from montecarlo.files import check_writable
+from montecarlo.model import Model
+from montecarlo.options import (
+    DEFAULT_MAX_SAMPLES,
+    DEFAULT_SAMPLES,
+    INTERVAL_METHODS,
+    Checkpointing,
+    Execution,
+    Sampling,
+    Stopping,
 )
+from montecarlo.provenance import run_provenance
+from montecarlo.registry import load_model
+from montecarlo.result import Result, result_of
+from montecarlo.seeding import fresh_entropy, root_entropy
+from montecarlo.spec import RunSpec
 from montecarlo.stats import Moments
-from montecarlo.stopping import StoppingRule, make_stop
-
-#: Samples of a run without stopping rules, when none are given.
-DEFAULT_SAMPLES = 1_000_000
-#: The cap of a run with stopping rules, when none is given: enough for π to
-#: ±1e-4 at 95% (about 1.04e9 samples), and reached in under a minute by the
-#: π model on two cores.
-DEFAULT_MAX_SAMPLES = 10**10
+from montecarlo.validate import check_choice, check_count, check_int, check_level, suggest_keywords
 
 
+@suggest_keywords
 def make_spec(
     model: Any,
-    samples: Any = None,
+    samples: int | str | None = None,
     *,
     rng: Any = None,
     params: Mapping[str, Any] | None = None,
     confidence: float = 0.95,
     interval: str = "auto",
-    bit_generator: str = DEFAULT_BIT_GENERATOR,
-    block_size: int | None = None,
-    batch_size: int | None = None,
     tolerance: float | None = None,
     rtol: float | None = None,
-    target: str | Sequence[str] | None = None,
-    min_samples: int | None = None,
-    time_limit: float | None = None,
-    stop: StoppingRule | Sequence[StoppingRule] | None = None,
+    stopping: Stopping | None = None,
+    sampling: Sampling | None = None,
 ) -> tuple[RunSpec, Model]:
-    """Validate the arguments of a run and build its `RunSpec` (nothing runs).
+    """Validate what fixes a run's numbers and build its `RunSpec` (nothing runs).
 
     The arguments are those of `run`.
+
+    Returns
+    -------
+    spec : RunSpec
+        ``spec.entropy`` is None without ``rng``: fresh entropy is drawn when
+        the spec runs (or taken from the checkpoint it resumes).
+    model : Model
+        The resolved model record.
+
+    Examples
+    --------
+    >>> import montecarlo
+    >>> spec, model = montecarlo.make_spec("pi", 10**6, rng=1)
+    >>> spec.blocks, spec.block_size
+    (1, 4194304)
+    >>> montecarlo.run_spec(spec, model, execution="serial").samples
+    1000000
     """
     rec = load_model(model)
     bound = rec.bind(params)
-    rules_given = any(x is not None for x in (tolerance, rtol, time_limit, stop))
-    if samples is None:
-        samples = DEFAULT_MAX_SAMPLES if rules_given else DEFAULT_SAMPLES
-    samples = check_samples(samples)
-    stop_spec = make_stop(
-        tolerance=tolerance,
-        rtol=rtol,
-        target=target,
-        min_samples=min_samples,
-        time_limit=time_limit,
-        stop=stop,
-        outputs=_estimate_names(rec),
-        samples=samples,
-    )
-    block_size = check_positive_int(rec.block_size if block_size is None else block_size, "block_size")
-    batch_size = check_positive_int(min(rec.batch_size, block_size) if batch_size is None else batch_size, "batch_size")
-    entropy, spawn_key = root_entropy(rng)
+    sampling = sampling if sampling is not None else Sampling()
+    if not isinstance(sampling, Sampling):
+        raise ValidationError("sampling", sampling, "a montecarlo.Sampling")
+    stop, samples = _stopping(rec, samples, tolerance, rtol, stopping)
+    block_size = sampling.block_size or rec.block_size
+    batch_size = sampling.batch_size or min(rec.batch_size, block_size)
+    entropy, spawn_key = (None, ()) if rng is None else root_entropy(rng)
     spec = RunSpec(
-        model=rec.reference or _recorded_name(rec),
+        model=rec.recorded_name,
         params=bound,
         samples=samples,
         entropy=entropy,
         spawn_key=spawn_key,
-        bit_generator=check_bit_generator(bit_generator),
+        bit_generator=sampling.bit_generator,
         block_size=block_size,
         batch_size=batch_size,
-        confidence=check_confidence(confidence),
-        interval=check_interval(interval),
-        stop=stop_spec,
+        confidence=check_level(confidence),
+        interval=check_choice(interval, "interval", INTERVAL_METHODS),
+        stop=stop,
     )
     return spec, rec
 
 
-def _recorded_name(rec: Model) -> str:
-    """``module:qualname`` of a function that cannot be imported by name (kept for the record)."""
-    fn = rec.simulate
-    return f"{getattr(fn, '__module__', None) or '__main__'}:{getattr(fn, '__qualname__', rec.name)}"
+def _stopping(rec: Model, samples: Any, tolerance: Any, rtol: Any, stopping: Stopping | None) -> tuple[Stopping, int]:
+    """The run's stopping (cap folded into ``samples``) and its sample count or cap."""
+    if stopping is None:
+        stopping = Stopping(tolerance, rtol)
+    elif not isinstance(stopping, Stopping):
+        raise ValidationError("stopping", stopping, "a montecarlo.Stopping")
+    elif tolerance is not None or rtol is not None:
+        given = "tolerance" if tolerance is not None else "rtol"
+        raise ValidationError(
+            given,
+            tolerance if tolerance is not None else rtol,
+            f"{given} inside `stopping` when it is given",
+            "is given beside `stopping`",
+        )
+    names = rec.estimate_names
+    for rule in stopping.rules:
+        for name in rule.outputs_named():
+            if name not in names:
+                raise ValidationError("target", name, "one of " + ", ".join(names), "is not an estimate of the model")
+    if samples is not None:
+        samples = check_count(samples)
+    if not stopping:
+        return stopping, samples if samples is not None else DEFAULT_SAMPLES
+    cap = stopping.max_samples
+    if samples is not None and cap is not None and samples != cap:
+        raise ValidationError(
+            "samples", samples, "one of the two: they are the same setting, the cap of a stopping run",
+            f"and {{max_samples}} = {cap} are both given",
+        )  # fmt: skip
+    cap = cap if cap is not None else samples if samples is not None else DEFAULT_MAX_SAMPLES
+    if stopping.min_samples > cap:
+        raise ValidationError(
+            "min_samples", stopping.min_samples, f"at most the cap, {{samples}} = {cap}", "is larger than the cap"
+        )
+    return stopping.with_cap(None), cap
 
 
-def _estimate_names(rec: Model) -> tuple[str, ...]:
-    """Outputs, then the derived and control-variate estimates the model declares."""
-    extra = (*getattr(rec, "derived", ()), *getattr(rec, "controls", ()))
-    return rec.output_names + tuple(x.name for x in extra)
-
-
-def _backend_for(spec: RunSpec, executor: Any, workers: int, scheduler: str | None) -> Backend:
-    # A run of one block, or on one worker, needs no pool: in-process gives the
-    # same numbers without the start-up cost.
-    if executor in ("processes", "threads") and (workers == 1 or spec.blocks == 1):
-        executor = "serial"
-    return make_backend(executor, workers, scheduler=scheduler)
-
-
+@suggest_keywords
 def run(
     model: Any,
-    samples: Any = None,
+    samples: int | str | None = None,
     *,
     rng: Any = None,
     params: Mapping[str, Any] | None = None,
-    workers: int | None = None,
-    executor: str | Executor | Backend = "processes",
     confidence: float = 0.95,
     interval: str = "auto",
-    bit_generator: str = DEFAULT_BIT_GENERATOR,
-    block_size: int | None = None,
-    batch_size: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    retries: int = 2,
     tolerance: float | None = None,
     rtol: float | None = None,
-    target: str | Sequence[str] | None = None,
-    min_samples: int | None = None,
-    time_limit: float | None = None,
-    stop: StoppingRule | Sequence[StoppingRule] | None = None,
-    checkpoint: str | os.PathLike | None = None,
-    resume: bool = False,
-    scheduler: str | None = None,
+    stopping: Stopping | None = None,
+    sampling: Sampling | None = None,
+    execution: Execution | str | Any = None,
+    checkpoint: Checkpointing | str | os.PathLike | None = None,
 ) -> Result:
     """Run a Monte Carlo simulation and return its estimates with intervals.
 
-    The numbers depend only on the model, ``params``, ``samples``, ``rng``,
-    ``bit_generator``, ``block_size``, ``batch_size``, ``confidence``,
-    ``interval`` and the stopping rules -- never on ``workers``, ``executor``
-    or timing (the time limit excepted: a result it stopped says so).
+    The numbers depend only on what fixes the `RunSpec` -- the model,
+    ``params``, ``samples``, ``rng``, ``confidence``, ``interval``, the
+    stopping rules and ``sampling`` -- never on ``execution`` or timing (the
+    time limit excepted: a result it stopped says so).
 
     Parameters
     ----------
     model : str or callable
-        A registered name (``"pi"``), a ``"package.module:function"``
-        reference, or a function ``simulate(rng, n, **params)`` returning an
-        array of shape ``(n,)`` or ``(n, k)``, plain or decorated with
-        `montecarlo.model`. Functions defined in a script or a notebook work
-        with every executor.
+        A registered name (``"pi"``), a ``"package.module:function"`` or
+        ``"path/to/file.py:function"`` reference, or a function
+        ``simulate(rng, n, **params)`` returning an array of shape ``(n,)``
+        or ``(n, k)``, plain or decorated with `montecarlo.model`. Functions
+        defined in a script or a notebook work with every executor.
     samples : int, optional
-        Total number of samples (``1e6`` is accepted when it is an integer);
-        with stopping rules, the cap. Default: 1e6, or 1e10 with rules.
+        Total number of samples (``1e6`` and ``"1e6"`` are accepted when they
+        are integers). With stopping rules it is the cap, the same setting
+        as ``Stopping(max_samples=...)``. Default: 1e6, or 1e10 with rules.
     rng : None, int, SeedSequence or Generator
         Root of the run's randomness. ``None`` draws 128 bits of entropy from
         the OS; it is recorded in ``result.spec.entropy`` so the run can be
         repeated.
     params : dict, optional
         Model parameters; checked against the model's signature.
-    workers : int, optional
-        Parallel workers (default: every core this process may use).
-    executor : {"processes", "threads", "serial", "dask"}, concurrent.futures.Executor or distributed.Client
-        Where blocks run. Runs of one block, or with one worker, run
-        in-process (same numbers). "dask" starts a ``LocalCluster`` of
-        ``workers`` processes, or connects to ``scheduler``.
     confidence : float
         Confidence level of the intervals, strictly between 0 and 1.
     interval : {"auto", "t", "normal", "wilson", "clopper-pearson"}
         "auto" uses Wilson for probability outputs and Student t otherwise;
         the binomial methods apply to probability outputs only.
-    bit_generator : {"sfc64", "pcg64", "pcg64dxsm", "philox"}
-    block_size, batch_size : int, optional
-        Samples per seeded block and per model call (default: the model's).
-    progress : callable, optional
-        ``progress(samples_done, samples_total)``, called from this thread as
-        blocks are folded.
-    retries : int
-        Times dead worker processes are replaced (their blocks re-run with the
-        same seeds) before the run fails.
-    scheduler : str, optional
-        With ``executor="dask"``: the address of a running scheduler, such
-        as ``"tcp://HOST:8786"``.
     tolerance : float, optional
-        Stop once every targeted interval's half-width is <= ``tolerance``
-        (`montecarlo.stopping.Tolerance`).
+        Shortcut for ``stopping=Stopping(tolerance=...)``: stop once every
+        output's interval half-width is at most this.
     rtol : float, optional
-        Stop once every targeted half-width is <= ``rtol × |estimate|``
-        (`montecarlo.stopping.RelativeTolerance`). With ``tolerance`` too, the
-        first one met stops the run.
-    target : str or sequence of str, optional
-        Outputs ``tolerance`` and ``rtol`` apply to (default: all).
-    min_samples : int, optional
-        Precision targets are not checked before this many samples; limits
-        the small bias of sequential stopping (see docs/stopping.md).
-    time_limit : float, optional
-        Stop after this many seconds of wall time (after at least one block).
-        The only rule whose stopping point is not reproducible; a result it
-        stopped has ``result.stopping["reproducible"] == False``.
-    stop : StoppingRule or sequence of them, optional
-        Rule objects, built-in or subclasses of
-        `montecarlo.stopping.StoppingRule`; combined with the keywords above.
+        Shortcut for ``stopping=Stopping(rtol=...)``: stop once every
+        half-width is at most ``rtol × |estimate|``.
+    stopping : Stopping, optional
+        All stopping options: targets on chosen outputs, ``min_samples``,
+        ``max_samples``, ``time_limit`` and rules of your own.
+    sampling : Sampling, optional
+        Bit generator, block and batch sizes (default: the model's).
+    execution : Execution, str, concurrent.futures.Executor or distributed.Client, optional
+        Where blocks run: ``Execution(executor, workers, scheduler,
+        retries, progress)``, or just an executor name (``"processes"``,
+        the default, ``"threads"``, ``"serial"``, ``"dask"``) or object.
+        Runs of one block, or with one worker, run in-process (same numbers).
+    checkpoint : Checkpointing or path, optional
+        Save progress to a file, and resume from it
+        (``Checkpointing(path, every=5.0, resume=True)``).
 
     Returns
     -------
@@ -216,149 +215,106 @@ def run(
     Examples
     --------
     >>> import montecarlo
-    >>> r = montecarlo.run("pi", samples=10**6, rng=42, workers=1)
+    >>> r = montecarlo.run("pi", samples=10**6, rng=42, execution="serial")
     >>> r.interval[0] < 3.1416 < r.interval[1]
     True
-    >>> r = montecarlo.run("pi", rng=42, tolerance=1e-3, workers=1)
+    >>> r = montecarlo.run("pi", rng=42, tolerance=1e-3, execution=montecarlo.Execution(workers=2))
     >>> r.stopping["target_met"], r.interval[1] - r.interval[0] <= 2e-3
     (True, True)
     """
     spec, rec = make_spec(
-        model,
-        samples,
-        rng=rng,
-        params=params,
-        confidence=confidence,
-        interval=interval,
-        bit_generator=bit_generator,
-        block_size=block_size,
-        batch_size=batch_size,
-        tolerance=tolerance,
-        rtol=rtol,
-        target=target,
-        min_samples=min_samples,
-        time_limit=time_limit,
-        stop=stop,
-    )
-    return run_spec(
-        spec,
-        rec,
-        workers=workers,
-        executor=executor,
-        progress=progress,
-        retries=retries,
-        checkpoint=checkpoint,
-        resume=resume,
-        seeded=rng is not None,
-        scheduler=scheduler,
-    )
+        model, samples, rng=rng, params=params, confidence=confidence, interval=interval,
+        tolerance=tolerance, rtol=rtol, stopping=stopping, sampling=sampling,
+    )  # fmt: skip
+    return run_spec(spec, rec, execution=execution, checkpoint=checkpoint)
 
 
-def check_execution(workers: Any, executor: Any, retries: Any, progress: Any) -> int:
-    """Validate how a run executes; returns the worker count."""
-    if workers is None:
-        workers = getattr(executor, "_max_workers", None) or default_workers()
-    workers = check_positive_int(workers, "workers")
-    if not isinstance(executor, (Executor, Backend)) and not is_dask_client(executor) and executor not in EXECUTORS:
-        raise ValueError(
-            f"`executor` = {executor!r} is not one of: {', '.join(EXECUTORS)}, a concurrent.futures.Executor or a distributed.Client."
-        )
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"`retries` = {retries!r} must be an integer >= 0.")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"`progress` must be callable as progress(done, total), got {progress!r}.")
-    return workers
-
-
+@suggest_keywords
 def run_spec(
     spec: RunSpec,
-    model: Model | None = None,
+    model: Any = None,
     *,
-    workers: int | None = None,
-    executor: Any = "processes",
-    progress: Callable[[int, int], None] | None = None,
-    retries: int = 2,
-    checkpoint: str | os.PathLike | None = None,
-    resume: bool = False,
-    seeded: bool = True,
-    state: RunState | None = None,
-    checkpoint_every: float = 5.0,
-    scheduler: str | None = None,
+    execution: Execution | str | Any = None,
+    checkpoint: Checkpointing | str | os.PathLike | None = None,
 ) -> Result:
-    """Run a `RunSpec` (for example one read back from a result file).
+    """Run a `RunSpec` (from `make_spec`, or read back from a result file).
 
-    ``checkpoint``, ``resume`` and ``workers``, ``executor``, ``progress``,
-    ``retries`` are those of `run`; ``seeded`` false lets a resumed run adopt
-    the checkpoint's entropy; ``state`` starts from a folded prefix (see
-    `extend`).
+    Parameters
+    ----------
+    spec : RunSpec
+        Without entropy (unseeded), fresh entropy is drawn, or taken from the
+        checkpoint being resumed.
+    model : optional
+        The model, when ``spec.model`` cannot be imported by name (a function
+        from ``__main__`` or a notebook); default: loaded from ``spec.model``.
+    execution, checkpoint
+        As in `run`.
+
+    Returns
+    -------
+    Result
     """
-    from montecarlo import checkpoint as ckpt
+    rec = load_model(model if model is not None else spec.model)
+    return _execute(spec, rec, Execution.of(execution), Checkpointing.of(checkpoint), None)
 
-    rec = model if model is not None else load_model(spec.model)
-    workers = check_execution(workers, executor, retries, progress)
+
+def _execute(
+    spec: RunSpec, rec: Model, execution: Execution, checkpointing: Checkpointing | None, state: RunState | None
+) -> Result:
+    """Run ``spec`` from ``state`` (a finished run's prefix) or a checkpoint; assemble the result."""
     save = None
-    if checkpoint is not None:
-        path = ckpt.check_writable(checkpoint, "checkpoint")
-        if resume:
-            spec, state = ckpt.resume(path, spec, entropy_given=seeded)
+    if checkpointing is not None:
+        path = check_writable(checkpointing.path, "checkpoint")
+        if checkpointing.resume:
+            spec, state = resume(path, spec)
         elif os.path.exists(path):
-            raise ckpt.CheckpointError(
-                f"`checkpoint` = {path!r} already exists; accepted: resume=True (--resume) to continue that run, "
-                "or a new file."
+            raise ValidationError(
+                "checkpoint", path, "resume=True (--resume) to continue that run, or a new file", "already exists"
             )
-        final_spec = spec
+        final = spec if spec.entropy is not None else dataclasses.replace(spec, entropy=fresh_entropy())
+        spec = final
 
         def save(st: RunState) -> None:
-            ckpt.save(path, final_spec, st)
+            save_checkpoint(path, final, st)
 
-    elif resume:
-        raise ValueError("`resume` = True needs a `checkpoint` file to resume from.")
-    if scheduler is not None and executor != "dask":
-        raise ValueError(f"`scheduler` = {scheduler!r} needs executor='dask'.")
-    backend = _backend_for(spec, executor, workers, scheduler)
+    elif spec.entropy is None:
+        spec = dataclasses.replace(spec, entropy=fresh_entropy())
+    backend = make_backend(execution, [spec])
     started = time.time()
     t0 = time.perf_counter()
-    owned = backend is not executor  # a Backend the caller passed in stays open
-    outcome = None
+    owned = backend is not execution.executor  # a Backend the caller passed in stays open
+    outcome: Outcome | None = None
     try:
-        outcome = engine.execute(
-            spec,
-            rec,
-            backend,
-            progress=progress,
-            retries=retries,
-            state=state,
-            checkpoint=save,
-            checkpoint_every=checkpoint_every,
-        )
+        outcome = execute(
+            spec, rec, backend, progress=execution.progress, retries=execution.retries, state=state,
+            checkpoint=save, checkpoint_every=checkpointing.every if checkpointing else 5.0,
+        )  # fmt: skip
     finally:
         if owned:
             # Tasks still running past the stopping block are of no use: stop
             # them rather than wait (a caller's own pool is left alone).
             backend.close(cancel=outcome is not None and outcome.discarded > 0)
     elapsed = time.perf_counter() - t0
-    moments = outcome.moments
-    prov = run_provenance(backend.name, backend.workers, started, elapsed, moments.count)
+    resumed = state.total.count if state is not None else 0
+    prov = run_provenance(backend.name, backend.workers, started, elapsed, outcome.moments.count - resumed)
     if state is not None:
-        prov["resumed_at_samples"] = state.total.count
-    stopping = outcome.ending.to_dict(spec.samples, spec.stop)
+        prov["resumed_at_samples"] = resumed
     continuation: dict = {}
     if outcome.prefix is not None:
         continuation["blocks"] = outcome.prefix_blocks
         if outcome.prefix_blocks != outcome.ending.blocks:
             continuation["accumulator"] = outcome.prefix.to_dict()
-    return make_result(spec, rec, moments, prov, stopping=stopping, trace=outcome.trace, continuation=continuation)
+    stopping = outcome.ending.to_dict(spec.samples, spec.stop)
+    return result_of(spec, rec, outcome.moments, prov, stopping, outcome.trace, continuation)
 
 
+@suggest_keywords
 def extend(
     result: Result | str | os.PathLike,
-    samples: Any,
+    samples: int | str,
     *,
     model: Any = None,
-    workers: int | None = None,
-    executor: Any = "processes",
-    progress: Callable[[int, int], None] | None = None,
-    retries: int = 2,
+    execution: Execution | str | Any = None,
 ) -> Result:
     """Continue a finished run to ``samples`` samples.
 
@@ -369,61 +325,61 @@ def extend(
     Parameters
     ----------
     result : Result or path of a result JSON file
+        The run to continue. Its model is imported to run it: a result file
+        is trusted input here.
     samples : int
         The new total, at least the result's sample count.
     model : optional
         The model, when the result's reference cannot be imported (a function
         from ``__main__`` or a notebook).
-    """
-    from montecarlo.stopping import Stop
+    execution : optional
+        As in `run`.
 
+    Returns
+    -------
+    Result
+    """
     if not isinstance(result, Result):
         result = Result.load(os.fspath(result))
-    samples = check_samples(samples)
+    samples = check_count(samples)
     if samples < result.samples:
-        raise ValueError(
-            f"`samples` = {samples} is fewer than the {result.samples} samples the result already has; "
-            f"accepted: at least {result.samples}."
-        )
+        raise ValidationError("samples", samples, f"at least {result.samples}", "is fewer than the result already has")
     cont = result.continuation
     if "blocks" not in cont:
-        raise ValueError(
-            "`result` has no continuation record (it was resumed from a checkpoint of a finished run); "
-            "re-run it with the larger `samples` instead."
-        )
+        raise ValidationError(
+            "result", "(no continuation record)", "a result of a run that was not resumed from a finished checkpoint",
+            "cannot be extended; re-run it with the larger `samples` instead",
+        )  # fmt: skip
+    blocks = check_int(cont["blocks"], "continuation.blocks", low=0)
     prefix = Moments.from_dict(cont["accumulator"]) if "accumulator" in cont else result.accumulator
-    spec = dataclasses.replace(result.spec, samples=samples, stop=Stop())
+    if prefix.count != blocks * result.spec.block_size:
+        raise ValidationError(
+            "result", f"continuation.blocks = {blocks}", f"{prefix.count // result.spec.block_size} blocks",
+            f"does not match its {prefix.count} samples",
+        )  # fmt: skip
+    spec = dataclasses.replace(result.spec, samples=samples, stop=Stopping())
     rec = load_model(model if model is not None else spec.model)
-    state = RunState(int(cont["blocks"]), prefix, {}, list(result.trace))
-    return run_spec(spec, rec, workers=workers, executor=executor, progress=progress, retries=retries, state=state)
-
-
-def make_result(
-    spec: RunSpec,
-    model: Model,
-    moments: Moments,
-    prov: dict,
-    *,
-    stopping: dict | None = None,
-    trace: tuple = (),
-    continuation: dict | None = None,
-) -> Result:
-    est, cov = estimates(spec, model, moments)
-    return Result(
-        model=model.name,
-        estimates=est,
-        covariance=cov,
-        spec=spec,
-        accumulator=moments,
-        provenance=prov,
-        stopping=dict(stopping or {}),
-        trace=tuple(trace),
-        continuation=dict(continuation or {}),
-    )
+    state = RunState(blocks, prefix, {}, list(result.trace))
+    return _execute(spec, rec, Execution.of(execution), None, state)
 
 
 def replay_block(spec: RunSpec, index: int, model: Any = None) -> Moments:
-    """Re-run block ``index`` of ``spec`` in this process, letting the model's
-    own exception propagate (for a `ModelError` from a run)."""
+    """Re-run block ``index`` of ``spec`` in this process, letting the model's own exception propagate.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        With its entropy (from a `ModelError`'s run: ``result.spec`` or the
+        seed it printed).
+    index : int
+        The block (``ModelError.block``).
+    model : optional
+        As in `run_spec`.
+
+    Returns
+    -------
+    Moments
+        The block's accumulator, when it runs without error.
+    """
     rec = load_model(model if model is not None else spec.model)
-    return engine.replay_block(spec, rec, index)
+    return replay_in_process(spec, rec, index)

@@ -1,5 +1,4 @@
-"""Checkpoint files: the folded prefix of a run, so that a killed run resumes
-to the numbers an uninterrupted run gives.
+"""Checkpoint files: the folded prefix of a run, so a killed run resumes to the same numbers.
 
 A checkpoint is JSON (never pickle), written atomically (temporary file,
 fsync, rename): a SIGKILL or a power cut leaves the previous checkpoint or
@@ -16,7 +15,8 @@ import os
 import time
 from dataclasses import replace
 
-from montecarlo.engine import RunState
+from montecarlo.engine.fold import RunState
+from montecarlo.errors import CheckpointError, CheckpointWriteError, ValidationError
 from montecarlo.files import write_atomic
 from montecarlo.spec import RunSpec
 from montecarlo.stats import Moments
@@ -25,24 +25,8 @@ SCHEMA = "montecarlo.checkpoint"
 VERSION = 1
 
 
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used for this run."""
-
-
-def check_writable(path: str | os.PathLike, what: str) -> str:
-    """Fail before any work starts when ``path`` cannot be written."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CheckpointError(f"`{what}` = {path!r}: folder {folder!r} does not exist.")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise CheckpointError(f"`{what}` = {path!r}: folder {folder!r} is not writable.")
-    if os.path.isdir(path):
-        raise CheckpointError(f"`{what}` = {path!r} is a folder; accepted: a file path.")
-    return path
-
-
 def to_dict(spec: RunSpec, state: RunState) -> dict:
+    """The JSON form of a checkpoint."""
     return {
         "schema": SCHEMA,
         "version": VERSION,
@@ -58,11 +42,8 @@ def to_dict(spec: RunSpec, state: RunState) -> dict:
     }
 
 
-class CheckpointWriteError(OSError):
-    """The checkpoint could not be written (disk full, folder gone, ...)."""
-
-
 def save(path: str, spec: RunSpec, state: RunState) -> None:
+    """Write the checkpoint atomically (the previous one stays whole if this fails)."""
     try:
         write_atomic(path, json.dumps(to_dict(spec, state), allow_nan=False) + "\n")
     except OSError as exc:
@@ -117,17 +98,22 @@ def differences(a: RunSpec, b: RunSpec) -> list[str]:
     return [f"{k}: {da[k]!r} != {db.get(k)!r}" for k in da if da[k] != db.get(k)]
 
 
-def resume(path: str, spec: RunSpec, entropy_given: bool) -> tuple[RunSpec, RunState | None]:
-    """The state to resume ``spec`` from ``path`` (None when there is no file yet).
+def resume(path: str, spec: RunSpec) -> tuple[RunSpec, RunState]:
+    """The state to resume ``spec`` from the checkpoint ``path``.
 
-    Without a seed of its own (``entropy_given`` false) the run adopts the
-    checkpoint's entropy: "the same command" without ``--seed`` draws fresh
-    entropy, which the checkpoint recorded.
+    An unseeded spec (``entropy`` None) adopts the checkpoint's entropy:
+    "the same command" without ``--seed`` draws fresh entropy, which the
+    checkpoint recorded.
     """
     if not os.path.exists(path):
-        return spec, None
+        raise ValidationError(
+            "checkpoint",
+            path,
+            "the path of an existing checkpoint file to resume",
+            "does not exist (nothing to resume)",
+        )
     saved, state = load(path)
-    if not entropy_given:
+    if spec.entropy is None:
         spec = replace(spec, entropy=saved.entropy, spawn_key=saved.spawn_key)
     if saved.digest() != spec.digest():
         diff = "; ".join(differences(saved, spec))

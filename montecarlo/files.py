@@ -1,20 +1,72 @@
-"""Atomic file writes: a crash or Ctrl-C leaves the old file or the new one, never half."""
+"""Files this project writes: checked before a run, written atomically, readable as the umask says.
+
+A crash or Ctrl-C leaves the old file or the new one, never half of one.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
+from typing import BinaryIO
+
+from montecarlo.errors import ValidationError
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, fsync and rename."""
+def check_writable(path: str | os.PathLike, what: str) -> str:
+    """Fail before any work starts when the file ``path`` cannot be written.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    what : str
+        The option that names it, for the message.
+
+    Returns
+    -------
+    str
+        The path.
+    """
+    path = os.fspath(path)
+    accepted = "a file path in an existing, writable folder"
+    if not path:
+        raise ValidationError(what, path, accepted)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValidationError(what, path, accepted, f"is in the folder {folder!r}, which does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValidationError(what, path, accepted, f"is in the folder {folder!r}, which is not writable")
+    if os.path.isdir(path):
+        raise ValidationError(what, path, accepted, "is a folder")
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | os.PathLike, content: str | Callable[[BinaryIO], object]) -> None:
+    """Write ``content`` to ``path`` through a temporary file, fsync and rename.
+
+    ``content`` is text (written as UTF-8) or a function that writes to a
+    binary file object (a figure's ``savefig``). The file gets the
+    permissions a plain ``open`` would give it (``0o666`` less the umask),
+    not the private ones of a temporary file.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            if callable(content):
+                content(f)
+            else:
+                f.write(content.encode("utf-8"))
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -14,6 +14,8 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from montecarlo.errors import ValidationError
+
 if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.result import Result
 
@@ -23,8 +25,8 @@ FORMATS = ("png", "svg", "pdf")
 INSTALL_HINT = "plotting needs matplotlib, which is not installed; install it with: pip install 'montecarlo[plot]'"
 
 
-class PlotError(ValueError):
-    """A plot that cannot be drawn from what was given (the message says why)."""
+class PlotError(ValidationError):
+    """A plot that cannot be drawn from what was given: names the argument, the value and what is accepted."""
 
 
 class MatplotlibMissing(ImportError):
@@ -55,7 +57,7 @@ def _output_index(result: Result, output: str | None) -> int:
         return 0
     names = [e.name for e in result.estimates]
     if output not in names:
-        raise PlotError(f"`output` = {output!r} is not an estimate of this result; accepted: {', '.join(names)}.")
+        raise PlotError("output", output, ", ".join(names), "is not an estimate of this result")
     return names.index(output)
 
 
@@ -89,13 +91,11 @@ def plot_convergence(result: Result, ax: Any = None, output: str | None = None) 
     matplotlib Axes
     """
     if not result.trace:
-        raise PlotError(
-            "this result has no convergence trace (the file was written before traces were recorded); run it again to plot it."
-        )
+        raise PlotError("result", result.model, "a result with a convergence trace (run it again)", "has no trace")
     i = _output_index(result, output)
     est = result.estimates[i]
     if i >= len(result.trace[0]["estimate"]):
-        raise PlotError(f"`output` = {est.name!r} was added after the run and has no convergence trace.")
+        raise PlotError("output", est.name, "an estimate the run made", "was added after the run and has no trace")
     ax = _new_axes(ax)
     n = [int(p["samples"]) for p in result.trace]
     y = [_num(p["estimate"][i]) for p in result.trace]
@@ -141,7 +141,7 @@ def _convergence_title(result: Result, name: str) -> str:
     title = f"{what}, {result.samples:,} samples"
     s = result.stopping
     if s.get("rule") and s.get("rule") != "max_samples":
-        met = {True: ", target met", False: ", target not met"}.get(s.get("target_met"), "")
+        met = {True: ", target met", False: ", target not met", None: ""}[s.get("target_met")]
         title += f" (stopped by {s['rule']}{met})"
     elif s.get("target_met") is False:
         title += " (cap reached, target not met)"
@@ -160,8 +160,7 @@ def sweep_parameter(results: Sequence[Result]) -> str:
     if len(varying) != 1:
         found = ", ".join(varying) if varying else "none"
         raise PlotError(
-            f"cannot tell the swept parameter: parameters that differ between the results: {found}; "
-            "name it (`parameter`, or --sweep on the command line)."
+            "parameter", None, "the name of the swept parameter", f"cannot be told: parameters that differ: {found}"
         )
     return varying[0]
 
@@ -194,26 +193,25 @@ def plot_sweep(
     """
     results = list(results)
     if not results:
-        raise PlotError("`results` is empty; accepted: one or more results of the same model.")
+        raise PlotError("results", [], "one or more results of the same model", "is empty")
     models = sorted({r.model for r in results})
     if len(models) > 1:
-        raise PlotError(f"`results` mix models {', '.join(models)}; accepted: results of one model.")
+        raise PlotError("results", models, "results of one model", "mix models")
     if parameter is None:
         parameter = sweep_parameter(results)
     for r in results:
         if parameter not in r.spec.params:
             raise PlotError(
-                f"`parameter` = {parameter!r} is not a parameter of model {r.model!r}; "
-                f"accepted: {', '.join(r.spec.params) or 'none'}."
+                "parameter", parameter, ", ".join(r.spec.params) or "none", f"is not a parameter of model {r.model!r}"
             )
         value = r.spec.params[parameter]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise PlotError(f"`parameter` = {parameter!r} has the value {value!r}; accepted: a numeric parameter.")
+            raise PlotError("parameter", parameter, "a numeric parameter", f"has the value {value!r}")
     if len(results) > 1 and len({r.spec.params[parameter] for r in results}) == 1:
         raise PlotError(
-            f"`parameter` = {parameter!r} has the same value {results[0].spec.params[parameter]!r} in every result; "
-            "accepted: a parameter that differs between the results."
-        )
+            "parameter", parameter, "a parameter that differs between the results",
+            f"has the same value {results[0].spec.params[parameter]!r} in every result",
+        )  # fmt: skip
     i = _output_index(results[0], output)
     rows = sorted(results, key=lambda r: r.spec.params[parameter])
     x = [float(r.spec.params[parameter]) for r in rows]
@@ -246,11 +244,17 @@ def plot_sweep(
 
 
 def _exact_curve(rows: list, parameter: str, name: str, x: list[float]) -> tuple[list, list] | None:
-    others = {repr({k: v for k, v in r.spec.params.items() if k != parameter}) for r in rows}
-    if len(others) == 1 and len(x) > 1:
-        try:
-            from montecarlo.model import load_model
+    """The exact curve: on a fine grid for a built-in model, else through the recorded exact values.
 
+    A model named in a result file is never imported to draw it (reading a
+    file runs no code); built-in models are part of this package.
+    """
+    from montecarlo.models import BUILTIN
+    from montecarlo.registry import load_model
+
+    others = {repr({k: v for k, v in r.spec.params.items() if k != parameter}) for r in rows}
+    if len(others) == 1 and len(x) > 1 and rows[0].spec.model in BUILTIN:
+        try:
             rec = load_model(rows[0].spec.model)
             base = dict(rows[0].spec.params)
             integer = isinstance(base[parameter], int)
@@ -263,7 +267,7 @@ def _exact_curve(rows: list, parameter: str, name: str, x: list[float]) -> tuple
             ys = [rec.exact_values({**base, parameter: int(g) if integer else g}).get(name) for g in grid]
             if all(v is not None and math.isfinite(v) for v in ys):
                 return list(grid), ys
-        except Exception:  # a model that cannot be imported here: use the recorded values
+        except Exception:  # an exact formula outside its domain: use the recorded values
             pass
     pts = [(xi, r[name].exact) for xi, r in zip(x, rows, strict=True) if r[name].exact is not None]
     if len(pts) < 1:
@@ -282,8 +286,7 @@ def check_path(path: str | os.PathLike, name: str = "output") -> str:
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in FORMATS:
         raise PlotError(
-            f"`{name}` = {path!r}: cannot tell the file format from its extension; "
-            f"accepted: a file name ending in {', '.join('.' + f for f in FORMATS)}."
+            name, path, "a file name ending in " + ", ".join("." + f for f in FORMATS), "has no plot file extension"
         )
     return path
 
@@ -320,16 +323,9 @@ def save_sweep(
 
 
 def _save(fig: Any, path: str) -> str:
-    # Write beside the target and rename, as result files are written: a
-    # failed or interrupted save never leaves half an image.
-    folder = os.path.dirname(os.path.abspath(path))
-    ext = os.path.splitext(path)[1]
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp{ext}")
-    try:
-        fig.savefig(tmp, dpi=110, format=ext.lstrip(".").lower())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # Written as result files are: a failed or interrupted save never leaves half an image.
+    from montecarlo.files import write_atomic
+
+    fmt = os.path.splitext(path)[1].lstrip(".").lower()
+    write_atomic(path, lambda f: fig.savefig(f, dpi=110, format=fmt))
     return path

@@ -43,6 +43,7 @@ class ProgressBar:
         self.open_ended = open_ended
 
     def __call__(self, done: int, total: int) -> None:
+        """Draw the bar for ``done`` of ``total`` samples (at most ten times a second)."""
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -64,6 +65,7 @@ class ProgressBar:
         self.drawn = True
 
     def close(self) -> None:
+        """End the bar's line, if one was drawn."""
         if self.drawn:
             self.stream.write("\n")
             self.stream.flush()

@@ -31,7 +31,7 @@ def software() -> dict[str, Any]:
     """Versions and machine: what may change a number's last bits across installs."""
     import numpy
 
-    from montecarlo import __version__
+    from montecarlo._version import __version__
 
     return {
         "montecarlo": __version__,

@@ -1,163 +1,33 @@
-"""`Estimate` and `Result` records: numbers, intervals, provenance, JSON, table."""
+"""`Result`: the estimates of a run, how they were made, and their JSON form.
+
+Tables and plots of a result live in the presentation layer
+(`montecarlo.table`, `montecarlo.plot`); `Result.table`, ``str(result)`` and
+`Result.plot` delegate to them lazily.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from montecarlo.derived import ControlVariate, Derived
+from montecarlo.errors import ResultFormatError
+from montecarlo.estimate import Estimate, jsonable
+from montecarlo.estimation import control_estimate, derived_estimate, estimates
+from montecarlo.files import write_atomic
 from montecarlo.model import Model
-from montecarlo.spec import RunSpec, to_jsonable
-from montecarlo.stats import Moments, interval
+from montecarlo.spec import RunSpec
+from montecarlo.stats import Moments
 
 #: JSON document type and version of a result file (see docs/json.md).
 SCHEMA = "montecarlo.result"
 SCHEMA_VERSION = 1
-
-#: Kinds of estimates that are not model outputs (functions of the output means).
-ESTIMATOR_KINDS = ("derived", "control-variate")
-
-
-class ResultFormatError(ValueError):
-    """A file that is not a montecarlo result of a version this release reads."""
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """One estimate with its standard error and confidence interval.
-
-    ``kind`` is ``"mean"`` or ``"probability"`` for a model output,
-    ``"derived"`` for a function of output means (delta method) and
-    ``"control-variate"`` for a control-variate estimate; ``details`` holds
-    how the last two were made (inputs and gradient; controls, coefficients,
-    variance-reduction factor).
-    """
-
-    name: str
-    estimate: float
-    standard_error: float
-    interval: tuple[float, float]
-    samples: int
-    confidence: float
-    method: str  # interval method used for this output
-    kind: str = "mean"
-    exact: float | None = None
-    details: dict = field(default_factory=dict, hash=False)
-
-    @property
-    def is_output(self) -> bool:
-        """True for a model output, False for a derived or control-variate estimate."""
-        return self.kind not in ESTIMATOR_KINDS
-
-    @property
-    def error_in_se(self) -> float | None:
-        """(estimate − exact) / standard error, where the exact value is known."""
-        if self.exact is None or not self.standard_error > 0:
-            return None
-        return (self.estimate - self.exact) / self.standard_error
-
-    def covers(self, value: float) -> bool:
-        return self.interval[0] <= value <= self.interval[1]
-
-    def to_dict(self) -> dict:
-        d = {
-            "estimate": to_jsonable(self.estimate),  # NaN for a derived value at a degenerate point
-            "standard_error": to_jsonable(self.standard_error),
-            "interval": [to_jsonable(self.interval[0]), to_jsonable(self.interval[1])],
-            "samples": self.samples,
-            "confidence": self.confidence,
-            "interval_method": self.method,
-            "kind": self.kind,
-        }
-        if self.exact is not None:
-            d["exact"] = self.exact
-            d["error_in_se"] = to_jsonable(self.error_in_se)
-        if self.details:
-            d["details"] = _jsonable(self.details)
-        return d
-
-    @classmethod
-    def from_dict(cls, name: str, d: Mapping[str, Any]) -> Estimate:
-        def num(x: Any, missing: float) -> float:
-            return missing if x is None else float(x)
-
-        lo, hi = d["interval"]
-        return cls(
-            name=name,
-            estimate=num(d["estimate"], math.nan),
-            standard_error=num(d["standard_error"], math.nan),
-            interval=(num(lo, -math.inf), num(hi, math.inf)),
-            samples=int(d["samples"]),
-            confidence=float(d["confidence"]),
-            method=str(d["interval_method"]),
-            kind=str(d.get("kind", "mean")),
-            exact=None if d.get("exact") is None else float(d["exact"]),
-            details=dict(d.get("details", {})),
-        )
-
-
-def _jsonable(x: Any) -> Any:
-    """Nested details with non-finite floats as None (strict JSON)."""
-    if isinstance(x, Mapping):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    return to_jsonable(x)
-
-
-def estimates(spec: RunSpec, model: Model, moments: Moments) -> tuple[tuple[Estimate, ...], np.ndarray]:
-    """Per-output estimates and the covariance matrix of the (scaled) estimates."""
-    n = moments.count
-    se = moments.standard_error() if n >= 2 else np.full(len(model.outputs), np.nan)
-    scale = np.array([o.scale for o in model.outputs])
-    cov = moments.mean_covariance() * np.outer(scale, scale)
-    try:
-        exact = model.exact_values(spec.params)
-    except Exception:  # an exact formula outside its domain: report without it
-        exact = {}
-    out = []
-    for i, o in enumerate(model.outputs):
-        method = spec.interval
-        if method == "auto" or (method in ("wilson", "clopper-pearson") and o.kind != "probability"):
-            method = "wilson" if o.kind == "probability" else "t"
-        lo, hi = interval(method, float(moments.mean[i]), float(se[i]), n, spec.confidence)
-        lo, hi = sorted((o.scale * lo, o.scale * hi))
-        out.append(
-            Estimate(
-                name=o.name,
-                estimate=float(o.scale * moments.mean[i]),
-                standard_error=float(abs(o.scale) * se[i]),
-                interval=(float(lo), float(hi)),
-                samples=n,
-                confidence=spec.confidence,
-                method=method,
-                kind=o.kind,
-                exact=exact.get(o.name),
-            )
-        )
-    return tuple(out) + model_estimators(spec, model, tuple(out), cov), cov
-
-
-def model_estimators(spec: RunSpec, model: Model, outputs: Sequence[Estimate], cov: np.ndarray) -> tuple[Estimate, ...]:
-    """The derived and control-variate estimates a model declares, from its output estimates.
-
-    Functions of the folded means and covariance only: bit-identical for
-    every executor and worker count.
-    """
-    from montecarlo.derived import control_estimate, derived_estimate
-
-    names = [e.name for e in outputs]
-    means = np.array([e.estimate for e in outputs])
-    n = outputs[0].samples if outputs else 0
-    common = {"params": spec.params, "confidence": spec.confidence, "interval": spec.interval}
-    out = [derived_estimate(d, names, means, cov, n, **common) for d in model.derived]
-    exact = {e.name: e.exact for e in outputs}
-    out += [control_estimate(c, names, means, cov, n, exact=exact, **common) for c in model.controls]
-    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -193,7 +63,8 @@ class Result:
                 return e
         raise KeyError(f"no estimate {name!r}; estimates: {', '.join(e.name for e in self.estimates)}")
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Estimate]:
+        """The estimates: outputs first, then derived and control-variate ones."""
         return iter(self.estimates)
 
     @property
@@ -249,14 +120,17 @@ class Result:
         Examples
         --------
         >>> import montecarlo
-        >>> r = montecarlo.run("buffon", samples=10**5, rng=1, executor="serial")
+        >>> r = montecarlo.run("buffon", samples=10**5, rng=1, execution="serial")
         >>> e = r.derive("pi_again", lambda p: 2 * 0.5 / p, inputs=["crossing"])
         >>> e.covers(3.14159)
         True
         """
-        from montecarlo.derived import Derived, derived_estimate
-
-        d = name if isinstance(name, Derived) else Derived(name, func, inputs, gradient, exact)
+        if isinstance(name, Derived):
+            d = name
+        elif func is None:
+            raise TypeError("`func` is required: derive(name, func, inputs=...), or give a complete Derived record")
+        else:
+            d = Derived(name, func, None if inputs is None else tuple(inputs), gradient, exact)
         names, means = self._basis()
         return derived_estimate(
             d, names, means, self.covariance, self.samples,
@@ -291,8 +165,7 @@ class Result:
             the plain variance over the control-variate variance and
             ``details["coefficients"]`` the fitted coefficients.
         """
-        from montecarlo.derived import ControlVariate, control_estimate
-
+        controls = (controls,) if isinstance(controls, str) else tuple(controls)
         c = ControlVariate(name or f"{target}_cv", target, controls, means)
         names, mvec = self._basis()
         exact = {e.name: e.exact for e in self.estimates if e.is_output}
@@ -303,8 +176,6 @@ class Result:
 
     def with_estimates(self, *extra: Estimate) -> Result:
         """A copy with ``extra`` derived or control-variate estimates appended (for the table and JSON)."""
-        import dataclasses
-
         taken = {e.name for e in self.estimates}
         for e in extra:
             if not isinstance(e, Estimate) or e.is_output:
@@ -316,22 +187,27 @@ class Result:
 
     @property
     def estimate(self) -> float:
+        """The first output's estimate."""
         return self.estimates[0].estimate
 
     @property
     def standard_error(self) -> float:
+        """The first output's standard error."""
         return self.estimates[0].standard_error
 
     @property
     def interval(self) -> tuple[float, float]:
+        """The first output's confidence interval."""
         return self.estimates[0].interval
 
     @property
     def samples(self) -> int:
+        """Samples folded into the estimates."""
         return self.accumulator.count
 
     @property
     def elapsed(self) -> float:
+        """Wall-clock seconds of the run."""
         return float(self.provenance.get("elapsed_s", math.nan))
 
     @property
@@ -341,10 +217,13 @@ class Result:
 
     @property
     def entropy(self) -> int:
+        """The root entropy the run used (repeat it with ``rng=entropy``)."""
+        assert self.spec.entropy is not None  # a run always records the entropy it used
         return self.spec.entropy
 
     # -- JSON ---------------------------------------------------------------
     def to_dict(self) -> dict:
+        """The JSON form (docs/json.md)."""
         return {
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,
@@ -352,7 +231,7 @@ class Result:
             "samples": self.samples,
             "outputs": {e.name: e.to_dict() for e in self.estimates if e.is_output},
             "derived": {e.name: e.to_dict() for e in self.estimates if not e.is_output},
-            "covariance": [[to_jsonable(float(v)) for v in row] for row in self.covariance],
+            "covariance": [[jsonable(float(v)) for v in row] for row in self.covariance],
             "spec": self.spec.to_dict(),
             "accumulator": self.accumulator.to_dict(),
             "provenance": self.provenance,
@@ -362,10 +241,12 @@ class Result:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The JSON form as text (strict JSON; docs/json.md)."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Result:
+        """The result back from its `to_dict` form (a `ResultFormatError` if it is not one)."""
         if not isinstance(d, Mapping) or d.get("schema") != SCHEMA:
             raise ResultFormatError('not a montecarlo result (no "schema": "montecarlo.result" field)')
         if d.get("version") != SCHEMA_VERSION:
@@ -391,6 +272,7 @@ class Result:
 
     @classmethod
     def from_json(cls, text: str) -> Result:
+        """The result back from its JSON text."""
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -399,21 +281,23 @@ class Result:
 
     @classmethod
     def load(cls, path: str) -> Result:
+        """Read a result file (``mc run -o``, `save`)."""
         with open(path, encoding="utf-8") as f:
             return cls.from_json(f.read())
 
     def save(self, path: str) -> None:
         """Write the JSON form atomically (a crash never leaves half a file)."""
-        from montecarlo.files import write_atomic
-
         write_atomic(path, self.to_json() + "\n")
 
-    # -- display ------------------------------------------------------------
+    # -- display (montecarlo.table, loaded on first use) -----------------------
     def table(self) -> str:
-        return format_table(self)
+        """The text table ``mc run`` prints."""
+        from montecarlo.table import format_result
+
+        return format_result(self)
 
     def __str__(self) -> str:
-        return format_table(self)
+        return self.table()
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{e.name}={e.estimate!r}±{e.standard_error:.3g}" for e in self.estimates)
@@ -430,74 +314,25 @@ class Result:
         return plot_convergence(self, ax=ax, output=output)
 
 
-def _digits(se: float) -> int:
-    """Decimals that show the estimate to about a tenth of its standard error."""
-    if not (se > 0 and math.isfinite(se)):
-        return 6
-    return max(0, min(15, 1 - math.floor(math.log10(se))))
-
-
-def _num(x: float, d: int) -> str:
-    if not math.isfinite(x):
-        return "inf" if x > 0 else "-inf" if x < 0 else "nan"
-    if x != 0 and (abs(x) >= 1e9 or abs(x) < 1e-4):
-        return f"{x:.{max(3, min(d, 10))}e}"
-    return f"{x:.{d}f}"
-
-
-def format_table(r: Result) -> str:
-    conf = f"{r.spec.confidence * 100:g}%"
-    rows = [["output", "estimate", "std error", f"{conf} interval", "method"]]
-    has_exact = any(e.exact is not None for e in r.estimates)
-    if has_exact:
-        rows[0] += ["exact", "error/se"]
-    for e in r.estimates:
-        d = _digits(e.standard_error)
-        row = [
-            e.name,
-            _num(e.estimate, d),
-            f"{e.standard_error:.3g}",
-            f"[{_num(e.interval[0], d)}, {_num(e.interval[1], d)}]",
-            e.method,
-        ]
-        if has_exact:
-            z = e.error_in_se
-            row += ["" if e.exact is None else _num(e.exact, d), "" if z is None else f"{z:+.2f}"]
-        rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    lines += _estimator_notes(r.estimates)
-    p = r.provenance
-    lines.insert(0, f"{r.model}: {r.samples:,} samples, seed entropy {r.spec.entropy}, {r.spec.bit_generator}")
-    if "elapsed_s" in p:
-        rate = p.get("throughput", 0.0)
-        lines.append(
-            f"{p['elapsed_s']:.2f} s, {_rate(rate)} samples/s, "
-            f"{p.get('workers', '?')} worker(s) ({p.get('executor', '?')})"
-        )
-    return "\n".join(lines)
-
-
-def _estimator_notes(estimates: Sequence[Estimate]) -> list[str]:
-    """One line per derived or control-variate estimate: how it was made."""
-    notes = []
-    for e in estimates:
-        d = e.details
-        if e.kind == "derived" and d:
-            notes.append(f"{e.name} = f({', '.join(d['inputs'])}): delta method, {d['gradient_method']} gradient")
-        elif e.kind == "control-variate" and d:
-            coef = ", ".join(f"{c:.4g}" if c is not None else "nan" for c in d["coefficients"])
-            vrf = d.get("variance_reduction")
-            vr = f"{vrf:.3g}x" if isinstance(vrf, float) and math.isfinite(vrf) else "n/a"
-            notes.append(
-                f"{e.name}: {d['target']} with control(s) {', '.join(d['controls'])}, "
-                f"coefficient(s) {coef}, variance reduction {vr}"
-            )
-    return notes
-
-
-def _rate(x: float) -> str:
-    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if x >= div:
-            return f"{x / div:.3g}{unit}"
-    return f"{x:.3g}"
+def result_of(
+    spec: RunSpec,
+    model: Model,
+    moments: Moments,
+    provenance: dict,
+    stopping: dict | None = None,
+    trace: Sequence[dict] = (),
+    continuation: dict | None = None,
+) -> Result:
+    """The `Result` of a run: estimates from its folded ``moments``, with its records."""
+    est, cov = estimates(spec, model, moments)
+    return Result(
+        model=model.name,
+        estimates=est,
+        covariance=cov,
+        spec=spec,
+        accumulator=moments,
+        provenance=provenance,
+        stopping=dict(stopping or {}),
+        trace=tuple(trace),
+        continuation=dict(continuation or {}),
+    )

@@ -13,17 +13,17 @@ from typing import Any
 
 import numpy as np
 
-#: Bit generators a run may use, by the name recorded in its RunSpec.
+from montecarlo.errors import ValidationError
+from montecarlo.options import DEFAULT_BIT_GENERATOR
+
+RNG_ACCEPTED = "an integer >= 0, a numpy SeedSequence, a numpy Generator or None"
+#: Bit generator classes by the name a RunSpec records (`montecarlo.options.BIT_GENERATORS`).
 BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
     "sfc64": np.random.SFC64,
     "pcg64": np.random.PCG64,
     "pcg64dxsm": np.random.PCG64DXSM,
     "philox": np.random.Philox,
 }
-
-#: SFC64 is the fastest of the four on the π kernel (see README, "Choice of
-#: bit generator"); all four pass PractRand/BigCrush in numpy's own testing.
-DEFAULT_BIT_GENERATOR = "sfc64"
 
 ENTROPY_BITS = 128
 
@@ -53,10 +53,10 @@ def root_entropy(rng: Any) -> tuple[int, tuple[int, ...]]:
     if rng is None:
         return fresh_entropy(), ()
     if isinstance(rng, (bool, np.bool_)):
-        raise TypeError(f"`rng` must be an int, SeedSequence, Generator or None, not {rng!r}.")
+        raise ValidationError("rng", rng, RNG_ACCEPTED)
     if isinstance(rng, (int, np.integer)):
         if rng < 0:
-            raise ValueError(f"`rng` must be a non-negative integer seed, got {rng}.")
+            raise ValidationError("rng", rng, RNG_ACCEPTED, "is negative")
         return int(rng), ()
     if isinstance(rng, np.random.SeedSequence):
         entropy = rng.entropy
@@ -68,7 +68,7 @@ def root_entropy(rng: Any) -> tuple[int, tuple[int, ...]]:
     if isinstance(rng, np.random.Generator):
         words = rng.integers(0, 2**32, size=ENTROPY_BITS // 32, dtype=np.uint64)
         return _int_from_words(words), ()
-    raise TypeError(f"`rng` must be an int, SeedSequence, Generator or None, not {type(rng).__name__}.")
+    raise ValidationError("rng", rng, RNG_ACCEPTED)
 
 
 def _int_from_words(words: Any) -> int:

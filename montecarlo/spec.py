@@ -1,4 +1,4 @@
-"""`RunSpec`: everything that determines the numbers of a run, and its validation.
+"""`RunSpec`: everything that determines the numbers of a run.
 
 Two runs with equal RunSpecs give bit-identical estimates, standard errors and
 intervals, whatever executor, worker count or task grouping computed them.
@@ -6,50 +6,13 @@ intervals, whatever executor, worker count or task grouping computed them.
 
 from __future__ import annotations
 
-import decimal
 import hashlib
 import json
-import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
-from montecarlo.seeding import BIT_GENERATORS
-from montecarlo.stats import INTERVAL_METHODS
-from montecarlo.stopping import Stop
-
-#: Largest sample count a run accepts (block indices and counts stay exact in
-#: float64 arithmetic well past this).
-MAX_SAMPLES = 10**15
-
-
-def parse_count_text(text: str, *, allow_negative: bool = False) -> int:
-    """``"1e9"``, ``"1_000_000"``, ``"1000000"`` -> int, exactly (no float rounding).
-
-    Raises ValueError for anything that is not an integer written in decimal
-    or scientific notation.
-    """
-    s = text.strip().replace("_", "")
-    if not s or s.lower().lstrip("+-") in ("inf", "infinity", "nan", "snan"):
-        raise ValueError(text)
-    try:
-        value = decimal.Decimal(s)
-    except decimal.InvalidOperation:
-        raise ValueError(text) from None
-    if not value.is_finite() or value != value.to_integral_value():
-        raise ValueError(text)
-    if value.adjusted() > 30:  # keep int() cheap for absurd exponents
-        raise ValueError(text)
-    n = int(value)
-    if n < 0 and not allow_negative:
-        raise ValueError(text)
-    return n
-
-
-def to_jsonable(value: Any) -> Any:
-    """Floats that are not finite become None: strict JSON has no inf/NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+from montecarlo.errors import ValidationError
+from montecarlo.options import BIT_GENERATORS, INTERVAL_METHODS, Stopping
+from montecarlo.validate import check_choice, check_count, check_int, check_level
 
 
 @dataclass(frozen=True)
@@ -66,8 +29,10 @@ class RunSpec:
         Model parameters with defaults filled in.
     samples : int
         Total sample count; with stopping rules, the cap.
-    entropy : int
-        Root entropy of the run's SeedSequence.
+    entropy : int or None
+        Root entropy of the run's SeedSequence. ``None`` (unseeded) means:
+        draw fresh entropy from the OS when the run starts, or take it from
+        the checkpoint being resumed; the result's spec holds the entropy used.
     spawn_key : tuple of int
         Spawn key prefix of the root SeedSequence (empty for a plain seed).
     bit_generator : str
@@ -77,34 +42,61 @@ class RunSpec:
     interval : str
         Interval method; ``"auto"`` is Wilson for probability outputs and
         Student t otherwise.
-    stop : Stop
+    stop : Stopping
         Stopping rules, checked on the folded prefix after each block (no
-        rules: exactly ``samples`` samples).
+        rules: exactly ``samples`` samples; with rules ``samples`` is the cap).
     """
 
     model: str
     params: dict = field(default_factory=dict)
     samples: int = 1
-    entropy: int = 0
+    entropy: int | None = 0
     spawn_key: tuple = ()
     bit_generator: str = "sfc64"
     block_size: int = 1 << 16
     batch_size: int = 1 << 14
     confidence: float = 0.95
     interval: str = "auto"
-    stop: Stop = field(default_factory=Stop)
+    stop: Stopping = field(default_factory=Stopping)
+
+    def __post_init__(self) -> None:
+        # A RunSpec is checked whoever makes it (make_spec, or a file read
+        # back): an invalid one cannot exist, so nothing runs from one.
+        if not isinstance(self.model, str) or not self.model:
+            raise ValidationError("model", self.model, "a model name or reference")
+        if not isinstance(self.params, dict):
+            raise ValidationError("params", self.params, "a mapping of parameter names to values")
+        object.__setattr__(self, "samples", check_count(self.samples))
+        if self.entropy is not None and (
+            isinstance(self.entropy, bool) or not isinstance(self.entropy, int) or self.entropy < 0
+        ):
+            raise ValidationError("rng", self.entropy, "an integer >= 0 (the root entropy)")
+        key = tuple(self.spawn_key)
+        if not all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in key):
+            raise ValidationError("spawn_key", self.spawn_key, "a list of integers >= 0")
+        object.__setattr__(self, "spawn_key", key)
+        check_choice(self.bit_generator, "bit_generator", BIT_GENERATORS)
+        check_int(self.block_size, "block_size")
+        check_int(self.batch_size, "batch_size")
+        check_level(self.confidence)
+        check_choice(self.interval, "interval", INTERVAL_METHODS)
+        if not isinstance(self.stop, Stopping):
+            raise ValidationError("stop", self.stop, "a montecarlo.Stopping")
 
     def __hash__(self) -> int:
         return hash(self.digest())
 
     @property
     def blocks(self) -> int:
+        """Number of blocks up to ``samples`` (the last may be short)."""
         return -(-self.samples // self.block_size)
 
     def block_samples(self, index: int) -> int:
+        """Samples in block ``index``."""
         return min(self.block_size, self.samples - index * self.block_size)
 
     def to_dict(self) -> dict:
+        """The JSON form (docs/json.md, "spec")."""
         d = asdict(self)
         d["spawn_key"] = list(self.spawn_key)
         d["stop"] = self.stop.to_dict()
@@ -112,6 +104,7 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> RunSpec:
+        """The RunSpec back from its `to_dict` form (stopping rules by registered name only)."""
         known = set(cls.__dataclass_fields__)
         unknown = set(d) - known
         if unknown:
@@ -119,65 +112,10 @@ class RunSpec:
         d = dict(d)
         d["spawn_key"] = tuple(d.get("spawn_key", ()))
         d["params"] = dict(d.get("params", {}))
-        d["stop"] = Stop.from_dict(d.get("stop"))
+        d["stop"] = Stopping.from_dict(d.get("stop"))
         return cls(**d)
 
     def digest(self) -> str:
         """sha256 of the canonical JSON form."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
-
-
-# --------------------------------------------------------------------------
-# validation: one place, messages name the argument, the value and what is accepted
-# --------------------------------------------------------------------------
-
-
-def check_samples(samples: Any, name: str = "samples") -> int:
-    """An exact integer count in [1, MAX_SAMPLES]; strings such as "1e9" or "1_000" are parsed.
-
-    ``name=""`` leaves the argument name out of messages (the CLI names the option itself).
-    """
-    label = f"`{name}` = {samples!r}" if name else repr(samples)
-    if isinstance(samples, str):
-        try:
-            samples = parse_count_text(samples, allow_negative=True)
-        except ValueError:
-            raise ValueError(
-                f"{label} is not an integer; accepted: an integer >= 1 such as 1000000, 1_000_000 or 1e6."
-            ) from None
-    if isinstance(samples, float) and samples.is_integer():
-        samples = int(samples)
-    if isinstance(samples, bool) or not isinstance(samples, int):
-        raise TypeError(f"{label} is not an integer; accepted: an integer >= 1.")
-    if samples < 1:
-        raise ValueError(f"{label} is not accepted; accepted: an integer >= 1.")
-    if samples > MAX_SAMPLES:
-        raise ValueError(f"{label} is too large; accepted: an integer >= 1 and at most {MAX_SAMPLES:.0e}.")
-    return samples
-
-
-def check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` = {value!r} must be an integer >= 1.")
-    return value
-
-
-def check_confidence(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0.0 < value < 1.0):
-        raise ValueError(f"`confidence` = {value!r} must be a number strictly between 0 and 1, such as 0.95.")
-    return float(value)
-
-
-def check_choice(value: Any, name: str, choices) -> str:
-    if value not in choices:
-        raise ValueError(f"`{name}` = {value!r} is not one of: {', '.join(choices)}.")
-    return value
-
-
-def check_bit_generator(value: Any) -> str:
-    return check_choice(value, "bit_generator", tuple(BIT_GENERATORS))
-
-
-def check_interval(value: Any) -> str:
-    return check_choice(value, "interval", INTERVAL_METHODS)

@@ -15,9 +15,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-#: Interval methods by name; "auto" picks Wilson for probability outputs and
-#: Student t for the others.
-INTERVAL_METHODS = ("auto", "t", "normal", "wilson", "clopper-pearson")
+from montecarlo.options import INTERVAL_METHODS
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +31,7 @@ class Moments:
 
     @classmethod
     def empty(cls, k: int) -> Moments:
+        """The accumulator of no samples of ``k`` outputs."""
         return cls(0, np.zeros(k), np.zeros((k, k)))
 
     @classmethod
@@ -73,6 +72,7 @@ class Moments:
         return self.covariance() / self.count
 
     def standard_error(self) -> np.ndarray:
+        """Standard error of each output's mean."""
         return np.sqrt(np.diag(self.mean_covariance()))
 
     def __eq__(self, other: object) -> bool:  # bitwise equality of every number
@@ -85,10 +85,12 @@ class Moments:
         )
 
     def to_dict(self) -> dict:
+        """The JSON form: count, mean and co-moment matrix as lists."""
         return {"count": self.count, "mean": self.mean.tolist(), "comoment": self.comoment.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict) -> Moments:
+        """The accumulator back from its `to_dict` form."""
         mean = np.asarray(d["mean"], dtype=np.float64)
         return cls(int(d["count"]), mean, np.asarray(d["comoment"], dtype=np.float64).reshape(mean.size, mean.size))
 
@@ -119,6 +121,7 @@ def t_quantile(confidence: float, df: int) -> float:
 
 
 def t_interval(mean: float, se: float, n: int, confidence: float) -> tuple[float, float]:
+    """Student t interval with ``n - 1`` degrees of freedom (unbounded below two samples)."""
     if n < 2 or not math.isfinite(se):
         return (-math.inf, math.inf)
     h = t_quantile(confidence, n - 1) * se
@@ -126,6 +129,7 @@ def t_interval(mean: float, se: float, n: int, confidence: float) -> tuple[float
 
 
 def normal_interval(mean: float, se: float, n: int, confidence: float) -> tuple[float, float]:
+    """Normal interval ``mean ± z se`` (unbounded below two samples)."""
     if n < 2 or not math.isfinite(se):
         return (-math.inf, math.inf)
     h = normal_quantile(confidence) * se

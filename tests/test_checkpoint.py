@@ -4,29 +4,27 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from conftest import MC, mc, numbers
 
 import montecarlo
-from montecarlo.checkpoint import CheckpointError
-from montecarlo.cli import invoke
+from montecarlo import Checkpointing, Execution, Result, ValidationError
+from montecarlo.errors import CheckpointError
 
-MC = str(Path(sys.executable).parent / "mc")
-TESTS = str(Path(__file__).parent)
 SLOW = ["run", "modelzoo:slow", "-n", "300000", "--block-size", "1000", "-s", "5", "-w", "2", "--json", "-q"]
 
 
-def numbers(d):
-    return d["outputs"], d["accumulator"], d["trace"], d["samples"]
+def json_numbers(text):
+    """`numbers` of a result printed with --json."""
+    return numbers(Result.from_json(text))
 
 
 def mc_process(args, **kw):
-    env = dict(os.environ, PYTHONPATH=TESTS)
+    # conftest put the tests folder on PYTHONPATH: `mc` imports modelzoo by name.
     return subprocess.Popen(
-        [MC, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True, **kw
+        [MC, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kw
     )
 
 
@@ -46,10 +44,9 @@ def wait_for_checkpoint(path, proc, min_samples):
 
 @pytest.fixture(scope="module")
 def straight():
-    env = dict(os.environ, PYTHONPATH=TESTS)
-    p = subprocess.run([MC, *SLOW], capture_output=True, text=True, env=env, timeout=120)
+    p = subprocess.run([MC, *SLOW], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
+    return json_numbers(p.stdout)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGKILL, -9), (signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -66,28 +63,26 @@ def test_interrupted_run_resumes_bit_identical(tmp_path, straight, sig, code):
     resumed = mc_process([*args, "--resume"])
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
-    d = json.loads(out)
-    assert numbers(d) == numbers(straight)
-    assert d["provenance"]["resumed_at_samples"] == saved["samples_done"]
+    assert json_numbers(out) == straight
+    assert json.loads(out)["provenance"]["resumed_at_samples"] == saved["samples_done"]
 
 
-def test_resume_of_a_finished_run_and_adopting_the_entropy(tmp_path, capsys, monkeypatch):
-    monkeypatch.syspath_prepend(TESTS)
+def test_resume_of_a_finished_run_and_adopting_the_entropy(tmp_path, capsys):
     ck = tmp_path / "c.json"
     # No --seed: fresh entropy, recorded in the checkpoint and adopted on resume.
     args = ["run", "modelzoo:exp_mean", "-n", "50000", "--block-size", "1000", "--executor", "serial"]
     args += ["--checkpoint", str(ck), "--json", "-q"]
-    assert invoke(args) == 0
-    first = json.loads(capsys.readouterr().out)
-    assert invoke([*args, "--resume"]) == 0
-    again = json.loads(capsys.readouterr().out)
-    assert numbers(again) == numbers(first)
-    assert again["provenance"]["resumed_at_samples"] == 50000
+    code, first, err = mc(capsys, *args)
+    assert code == 0, err
+    code, again, err = mc(capsys, *args, "--resume")
+    assert code == 0, err
+    assert json_numbers(again) == json_numbers(first)
+    assert json.loads(again)["provenance"]["resumed_at_samples"] == 50000
 
 
 def write_checkpoint(tmp_path):
     ck = tmp_path / "c.json"
-    montecarlo.run("pi", samples=10**6, rng=1, executor="serial", checkpoint=ck)
+    montecarlo.run("pi", samples=10**6, rng=1, execution="serial", checkpoint=ck)
     return ck
 
 
@@ -106,7 +101,7 @@ def test_bad_checkpoints_are_refused_and_left_untouched(tmp_path, mangle, messag
     ck.write_text(text)
     before = ck.stat().st_mtime_ns
     with pytest.raises(CheckpointError, match=message):
-        montecarlo.run("pi", samples=10**6, rng=1, executor="serial", checkpoint=ck, resume=True)
+        montecarlo.run("pi", samples=10**6, rng=1, execution="serial", checkpoint=Checkpointing(ck, resume=True))
     assert ck.read_text() == text and ck.stat().st_mtime_ns == before
 
 
@@ -114,42 +109,52 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
     ck = write_checkpoint(tmp_path)
     text = ck.read_text()
     with pytest.raises(CheckpointError, match=r"belongs to a different run \(samples: 1000000 != 2000000"):
-        montecarlo.run("pi", samples=2 * 10**6, rng=1, executor="serial", checkpoint=ck, resume=True)
-    with pytest.raises(CheckpointError, match=r"already exists; accepted: resume=True \(--resume\)"):
-        montecarlo.run("pi", samples=10**6, rng=1, executor="serial", checkpoint=ck)
+        montecarlo.run("pi", samples=2 * 10**6, rng=1, execution="serial", checkpoint=Checkpointing(ck, resume=True))
+    with pytest.raises(ValidationError, match=r"`checkpoint` = .* already exists; accepted: resume=True \(--resume\)"):
+        montecarlo.run("pi", samples=10**6, rng=1, execution="serial", checkpoint=ck)
     assert ck.read_text() == text
+
+
+def test_resuming_a_missing_checkpoint_is_an_error(tmp_path, capsys):
+    ck = tmp_path / "missing.json"
+    with pytest.raises(ValidationError, match=r"`checkpoint` = .*missing\.json.* does not exist") as err:
+        montecarlo.run("pi", samples=10**6, rng=1, execution="serial", checkpoint=Checkpointing(ck, resume=True))
+    assert err.value.argument == "checkpoint"
+    code, out, err = mc(capsys, "run", "pi", "-n", "1e6", "-s", "1", "--checkpoint", ck, "--resume", "-q")
+    assert code == 2 and out == "" and "does not exist" in err
+    assert not ck.exists()
 
 
 def test_cli_checkpoint_errors(tmp_path, capsys):
     ck = write_checkpoint(tmp_path)
-    code = invoke(["run", "pi", "-n", "2e6", "-s", "1", "--checkpoint", str(ck), "--resume", "-q"])
-    err = capsys.readouterr().err
+    code, _, err = mc(capsys, "run", "pi", "-n", "2e6", "-s", "1", "--checkpoint", ck, "--resume", "-q")
     assert code == 2 and err.count("\n") == 1 and "belongs to a different run (samples: 1000000 != 2000000)" in err
-    code = invoke(["run", "pi", "--resume", "-q"])
-    assert code == 2 and "--resume needs --checkpoint FILE" in capsys.readouterr().err
-    code = invoke(["run", "pi", "--checkpoint", str(tmp_path / "no" / "such" / "dir.json"), "-q"])
-    assert code == 2 and "does not exist" in capsys.readouterr().err
+    code, _, err = mc(capsys, "run", "pi", "--resume", "-q")
+    assert code == 2 and err.startswith("Error: --resume needs a checkpoint file; accepted: --checkpoint FILE as well")
+    code, _, err = mc(capsys, "run", "pi", "--checkpoint", tmp_path / "no" / "such" / "dir.json", "-q")
+    assert code == 2 and "does not exist" in err
 
 
 @pytest.mark.parametrize("n1, n2", [(10**6, 4 * 10**6), (5 * 10**6 + 7, 2 * 10**7 + 3)])
 def test_extend_equals_a_single_run(n1, n2):
-    short = montecarlo.run("pi", samples=n1, rng=3, workers=2)
-    longer = montecarlo.extend(short, n2, workers=2)
-    straight_run = montecarlo.run("pi", samples=n2, rng=3, workers=2)
-    a, b = longer.to_dict(), straight_run.to_dict()
-    assert numbers(a) == numbers(b) and a["continuation"] == b["continuation"]
+    two = Execution(workers=2)
+    short = montecarlo.run("pi", samples=n1, rng=3, execution=two)
+    longer = montecarlo.extend(short, n2, execution=two)
+    straight_run = montecarlo.run("pi", samples=n2, rng=3, execution=two)
+    assert numbers(longer) == numbers(straight_run)
+    assert longer.continuation == straight_run.continuation
 
 
 def test_extend_from_the_command_line(tmp_path, capsys):
     first = tmp_path / "r.json"
-    assert invoke(["run", "pi", "-n", "1e6", "-s", "9", "-q", "-o", str(first)]) == 0
-    capsys.readouterr()
-    assert invoke(["extend", str(first), "-n", "4e6", "--json", "-q"]) == 0
-    extended = json.loads(capsys.readouterr().out)
-    assert invoke(["run", "pi", "-n", "4e6", "-s", "9", "--json", "-q"]) == 0
-    assert numbers(extended) == numbers(json.loads(capsys.readouterr().out))
-    assert invoke(["extend", str(first), "-n", "1e5", "-q"]) == 2
-    assert "fewer than the 1000000 samples" in capsys.readouterr().err
+    assert mc(capsys, "run", "pi", "-n", "1e6", "-s", "9", "-q", "-o", first)[0] == 0
+    code, extended, err = mc(capsys, "extend", first, "-n", "4e6", "--json", "-q")
+    assert code == 0, err
+    code, straight_run, err = mc(capsys, "run", "pi", "-n", "4e6", "-s", "9", "--json", "-q")
+    assert code == 0, err
+    assert json_numbers(extended) == json_numbers(straight_run)
+    code, _, err = mc(capsys, "extend", first, "-n", "1e5", "-q")
+    assert code == 2 and "is fewer than the result already has; accepted: at least 1000000." in err
 
 
 def test_a_worker_killed_by_sigkill_mid_run_changes_nothing(straight):
@@ -166,20 +171,22 @@ def test_a_worker_killed_by_sigkill_mid_run_changes_nothing(straight):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert not victim.is_running()
-    assert numbers(json.loads(out)) == numbers(straight)
+    assert json_numbers(out) == straight
 
 
 def test_a_result_resumed_after_its_short_last_block_cannot_be_extended_wrongly(tmp_path):
     # The checkpoint of a finished run folded its short last block: the
     # whole-block prefix is gone, so extending must refuse rather than guess.
     ck = tmp_path / "c.json"
-    montecarlo.run("pi", samples=(1 << 22) + 5, rng=1, executor="serial", checkpoint=ck)
-    again = montecarlo.run("pi", samples=(1 << 22) + 5, rng=1, executor="serial", checkpoint=ck, resume=True)
+    montecarlo.run("pi", samples=(1 << 22) + 5, rng=1, execution="serial", checkpoint=ck)
+    again = montecarlo.run(
+        "pi", samples=(1 << 22) + 5, rng=1, execution="serial", checkpoint=Checkpointing(ck, resume=True)
+    )
     assert again.continuation == {}
     with pytest.raises(ValueError, match="no continuation record"):
         montecarlo.extend(again, 10**7)
     # A run that stopped on a whole block extends exactly.
-    whole = montecarlo.run("pi", samples=1 << 23, rng=1, executor="serial")
+    whole = montecarlo.run("pi", samples=1 << 23, rng=1, execution="serial")
     assert (
         montecarlo.extend(whole, 10**7).to_dict()["outputs"] == montecarlo.run("pi", 10**7, rng=1).to_dict()["outputs"]
     )

@@ -2,16 +2,15 @@
 
 import json
 import math
+import os
+import re
+import subprocess
+from pathlib import Path
 
 import pytest
+from conftest import MC, mc
 
-from montecarlo.cli import invoke
-
-
-def mc(capsys, *args):
-    code = invoke(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+import montecarlo
 
 
 def test_run_prints_a_table(capsys):
@@ -88,48 +87,95 @@ def test_list_and_show(capsys):
     assert code == 0 and "exact" in out and "probability" in out and "3.141592653589793" in out
 
 
-def test_version(capsys):
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(capsys, flag):
     from montecarlo import __version__
 
-    code, out, _ = mc(capsys, "--version")
-    assert code == 0 and __version__ in out
+    code, out, _ = mc(capsys, flag)
+    assert code == 0 and out == f"mc (montecarlo) {__version__}\n"
 
+
+def test_bare_mc_prints_help_and_exits_0(capsys):
+    code, out, err = mc(capsys)
+    assert code == 0 and err == ""
+    assert out.startswith("Usage: mc ") and "run" in out and "experiment" in out
+
+
+@pytest.mark.parametrize("name", ["mc", "montecarlo"])
+def test_installed_commands(name):
+    """`mc` is also installed as `montecarlo`."""
+    from montecarlo import __version__
+
+    done = subprocess.run([str(Path(MC).with_name(name)), "-V"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"mc (montecarlo) {__version__}\n"
+
+
+SAMPLES = r"accepted: an integer >= 1 and at most 1e\+15, such as 1000000, 1_000_000 or 1e6\."
+BUILT_IN = (
+    r"accepted: a built-in model name \(see `mc list`\), 'package\.module:function' or 'path/to/file\.py:function'\."
+)
 
 BAD = [
-    (["run", "pi", "--samples", "abc"], "'--samples': 'abc' is not an integer; accepted: an integer >= 1"),
-    (["run", "pi", "--samples", "0"], "'--samples': '0' is not accepted; accepted: an integer >= 1"),
-    (["run", "pi", "--samples", "-5"], "'--samples': '-5' is not accepted; accepted: an integer >= 1"),
-    (["run", "pi", "--samples", "1.5"], "'--samples': '1.5' is not an integer"),
-    (["run", "pi", "--samples", "1e9.5"], "'--samples': '1e9.5' is not an integer"),
-    (["run", "pi", "--samples", "inf"], "'--samples': 'inf' is not an integer"),
-    (["run", "pi", "--samples", "nan"], "'--samples': 'nan' is not an integer"),
-    (
-        ["run", "pi", "--samples", "1e30"],
-        "'--samples': '1e30' is too large; accepted: an integer >= 1 and at most 1e\\+15",
-    ),
-    (["run", "pi", "--workers", "0"], "'--workers': 0 is not accepted; accepted: an integer >= 1"),
-    (["run", "pi", "--workers", "-3"], "'--workers': -3 is not accepted; accepted: an integer >= 1"),
-    (["run", "pi", "--workers", "x"], "'--workers': 'x' is not an integer; accepted: an integer >= 1"),
+    (["run", "pi", "--samples", "abc"], "--samples abc is not an integer; " + SAMPLES),
+    (["run", "pi", "--samples", "0"], "--samples 0 is not accepted; " + SAMPLES),
+    (["run", "pi", "--samples", "-5"], "--samples -5 is not accepted; " + SAMPLES),
+    (["run", "pi", "--samples", "1.5"], "--samples 1.5 is not an integer; " + SAMPLES),
+    (["run", "pi", "--samples", "1e9.5"], r"--samples 1e9\.5 is not an integer; " + SAMPLES),
+    (["run", "pi", "--samples", "inf"], "--samples inf is not an integer; " + SAMPLES),
+    (["run", "pi", "--samples", "nan"], "--samples nan is not an integer; " + SAMPLES),
+    (["run", "pi", "--samples", "1e30"], "--samples 1e30 is too large; " + SAMPLES),
+    (["run", "pi", "--workers", "0"], r"--workers 0 is not accepted; accepted: an integer >= 1\."),
+    (["run", "pi", "--workers", "-3"], r"--workers -3 is not accepted; accepted: an integer >= 1\."),
+    (["run", "pi", "--workers", "x"], r"--workers x is not an integer; accepted: an integer >= 1\."),
+    (["run", "pi", "--seed", "-1"], r"--seed -1 is not accepted; accepted: an integer >= 0\."),
+    (["run", "pi", "--seed", "x"], r"--seed x is not an integer; accepted: an integer >= 0\."),
     (
         ["run", "pi", "--confidence", "0"],
-        "'--confidence': '0' is not accepted; accepted: a number strictly between 0 and 1",
+        "--confidence 0 is not accepted; accepted: a number strictly between 0 and 1",
     ),
     (
         ["run", "pi", "--confidence", "1"],
-        "'--confidence': '1' is not accepted; accepted: a number strictly between 0 and 1",
+        "--confidence 1 is not accepted; accepted: a number strictly between 0 and 1",
     ),
-    (["run", "pi", "--confidence", "1.5"], "'--confidence': '1.5' is not accepted"),
-    (["run", "pj"], "unknown model 'pj'. Did you mean 'pi'\\?"),
-    (["run", "pi", "-p", "zz=1"], "model 'pi' has no parameter zz. Valid parameters: none"),
-    (["run", "modelzoo:exp_mean", "-p", "b=1"], "no parameter b.*Valid parameters: a"),
-    (["run", "modelzoo:exp_mean", "-p", "a=x"], "parameter a = 'x': expected a number"),
-    (["run", "modelzoo:coin", "-p", "p"], "'p' is not of the form NAME=VALUE"),
+    (
+        ["run", "pi", "--confidence", "1.5"],
+        r"--confidence 1\.5 is not accepted; accepted: a number strictly between 0 and 1",
+    ),
+    (
+        ["run", "pj"],
+        r"`model` = 'pj' is not a known model \(did you mean 'pi'\?\); accepted: one of asian_option, .*\bpi\b",
+    ),
+    # An unknown parameter is named with the value given, and with what the model accepts.
+    (["run", "pi", "-p", "zz=1"], r"-p zz=1 is not a parameter of model 'pi'; accepted: none"),
+    (["run", "modelzoo:exp_mean", "-p", "b=1"], r"-p b=1 is not a parameter of model 'exp_mean'; accepted: one of a\."),
+    (["run", "modelzoo:exp_mean", "-p", "a=x"], r"-p a=x is not accepted; accepted: a number"),
+    (["run", "european_option", "-p", "strike=-1"], r"-p strike=-1 is out of range; accepted: a number > 0"),
+    (["run", "modelzoo:coin", "-p", "p"], r"-p p is not of the form NAME=VALUE\."),
+    (
+        ["run", "modelzoo:exp_mean", "-p", "a=1", "-p", "a=2"],
+        r"-p a is given twice \('1' and '2'\); give it once\.",
+    ),
     (
         ["run", "nosuchpkg.mod:f"],
-        "model 'nosuchpkg.mod:f': cannot import module 'nosuchpkg.mod' \\(ModuleNotFoundError",
+        r"`model` = 'nosuchpkg\.mod:f' cannot be imported: No module named 'nosuchpkg'; " + BUILT_IN,
     ),
-    (["run", "modelzoo:nosuch"], "module 'modelzoo' has no attribute 'nosuch'"),
-    (["run", "pi", "--bit-generator", "mt"], "'--bit-generator': 'mt' is not one of 'sfc64', 'pcg64'"),
+    (
+        ["run", "modelzoo:nosuch"],
+        r"`model` = 'modelzoo:nosuch' names 'nosuch', which module 'modelzoo' does not define; " + BUILT_IN,
+    ),
+    (
+        ["run", "pi", "--bit-generator", "mt"],
+        r"--bit-generator mt is not accepted; accepted: one of sfc64, pcg64, pcg64dxsm, philox\.",
+    ),
+    (
+        ["run", "pi", "--resume"],
+        r"--resume needs a checkpoint file; accepted: --checkpoint FILE as well\.",
+    ),
+    (
+        ["run", "pi", "--checkpoint-every", "5"],
+        r"--checkpoint-every 5 needs a checkpoint file; accepted: --checkpoint FILE as well\.",
+    ),
 ]
 
 
@@ -140,50 +186,80 @@ def test_bad_input_is_a_one_line_usage_error(capsys, args, message):
     assert out == ""
     assert err.count("\n") == 1, err  # one line, no traceback
     assert err.startswith("Error: ")
-    import re
-
     assert re.search(message, err), err
+    assert not re.search(r"[.?];", err), err  # one sentence per part, no stray punctuation
+    assert err.rstrip().endswith("(see 'mc run --help')"), err
+
+
+def test_resume_from_a_missing_checkpoint_is_a_usage_error(capsys, tmp_path):
+    ck = tmp_path / "missing.ckpt"
+    code, out, err = mc(capsys, "run", "pi", "-n", "1e4", "--checkpoint", ck, "--resume", "-q")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1, err
+    assert f"Error: --checkpoint {ck} does not exist (nothing to resume); accepted: the path of an existing" in err
+    assert not ck.exists()
 
 
 @pytest.mark.parametrize(
     "model, message",
     [
-        ("modelzoo:raises", r"model raised ValueError: boom.*\(block \d+, spawn key \(\d+,\)\); seed entropy 3"),
-        ("modelzoo:wrong_shape", r"returned shape \(101,\) for n=100; expected \(100,\) \(block 0, spawn key \(0,\)\)"),
-        ("modelzoo:returns_nan", r"non-finite value \(nan\).*\(block \d+, spawn key \(\d+,\)\)"),
+        ("modelzoo:raises", r"model raised ValueError: boom.*\(block (\d+), spawn key \(\1,\)\)"),
+        (
+            "modelzoo:wrong_shape",
+            r"returned shape \(101,\) for n=100; expected \(100,\) \(block (0), spawn key \(0,\)\)",
+        ),
+        ("modelzoo:returns_nan", r"non-finite value \(nan\).*\(block (\d+), spawn key \(\1,\)\)"),
     ],
 )
 def test_model_failures_exit_1_naming_the_block(capsys, model, message):
-    import re
-
     code, out, err = mc(capsys, "run", model, "-n", "1e4", "-s", "3", "--block-size", "100", "-w", "2", "-q")
     assert code == 1
-    assert err.count("\n") == 1 and re.search(message, err), err
-    assert "--replay-block" in err
+    found = re.search(message, err)
+    assert err.count("\n") == 1 and found, err
+    # the hint repeats the seed, so the block can be replayed
+    assert f" -- debug it with the same command plus --seed 3 --replay-block {found.group(1)}\n" in err
 
 
-def test_replay_block_shows_the_models_own_exception(capsys):
-    code, out, err = mc(capsys, "run", "modelzoo:raises", "-n", "1e4", "-s", "3", "--block-size", "100", "-q")
+REPLAY = ["run", "modelzoo:raises", "-n", "1e4", "-s", "3", "--block-size", "100"]
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]])
+def test_replay_block_shows_the_models_own_exception(capsys, debug):
+    code, out, err = mc(capsys, *REPLAY, "-q")
+    assert code == 1
     block = int(err.split("(block ")[1].split(",")[0])
-    with pytest.raises(ValueError, match="boom"):
-        invoke(
-            [
-                "run",
-                "modelzoo:raises",
-                "-n",
-                "1e4",
-                "-s",
-                "3",
-                "--block-size",
-                "100",
-                "--replay-block",
-                str(block),
-                "--debug",
-            ]
-        )
-    capsys.readouterr()
-    code, out, err = mc(
-        capsys, "run", "modelzoo:raises", "-n", "1e4", "-s", "3", "--block-size", "100", "--replay-block", "0"
-    )
-    # block 0 may or may not fail; either way the command says what happened
-    assert code in (0, 1)
+    code, out, err = mc(capsys, *REPLAY, "--replay-block", block, *debug)
+    assert code == 1 and out == ""
+    lines = err.splitlines()
+    assert lines[0] == "Traceback (model code only):"
+    # the model's own frames, none of montecarlo's
+    assert any("modelzoo.py" in line and "in raises" in line for line in lines)
+    assert 'raise ValueError("boom: the model found something it cannot handle")' in err
+    assert os.path.dirname(montecarlo.__file__) not in err
+    assert lines[-2] == "ValueError: boom: the model found something it cannot handle"
+    assert lines[-1] == f"Error: block {block} raised ValueError: boom: the model found something it cannot handle"
+
+
+def test_replay_block_of_a_block_that_runs(capsys):
+    # blocks before the first failing one run without error
+    code, out, err = mc(capsys, *REPLAY, "--replay-block", "0")
+    assert code == 0, err
+    assert out.startswith("block 0 ran without error: 100 samples, mean [")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-s", "3", "--replay-block", "x"], r"--replay-block x is not an integer; accepted: an integer >= 0\."),
+        (["-s", "3", "--replay-block", "-1"], r"--replay-block -1 is not accepted; accepted: an integer >= 0\."),
+        (
+            ["-s", "3", "--replay-block", "100"],
+            r"--replay-block 100 is not a block of this run; accepted: a block index from 0 to 99\.",
+        ),
+        (["--replay-block", "0"], r"--seed is needed to replay a block; accepted: the seed the failed run printed\."),
+    ],
+)
+def test_replay_block_usage_errors(capsys, args, message):
+    code, out, err = mc(capsys, "run", "modelzoo:raises", "-n", "1e4", "--block-size", "100", *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and re.search(message, err), err

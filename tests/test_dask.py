@@ -4,61 +4,51 @@ the numbers of local processes, including when a worker dies mid-run."""
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-import distributed  # a test dependency: the cluster tests must run, not skip
+import distributed  # noqa: F401  # a test dependency: the cluster tests must run, not skip
 import modelzoo
 import psutil
 import pytest
+from conftest import MC, mc, numbers
 
 import montecarlo
-
-
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
-
-
-def numbers(r):
-    d = r.to_dict()
-    return d["outputs"], d["covariance"], d["accumulator"]
+from montecarlo import Execution, Sampling, ValidationError
 
 
 @pytest.mark.parametrize("seed", [0, 2**32])
-def test_dask_cluster_equals_local_processes(client, seed):
-    local = montecarlo.run("pi", samples=3 * 10**7, rng=seed, workers=2)
-    on_dask = montecarlo.run("pi", samples=3 * 10**7, rng=seed, executor=client)
+def test_dask_cluster_equals_local_processes(dask_client, seed):
+    local = montecarlo.run("pi", samples=3 * 10**7, rng=seed, execution=Execution(workers=2))
+    on_dask = montecarlo.run("pi", samples=3 * 10**7, rng=seed, execution=dask_client)
     assert on_dask.provenance["executor"] == "dask"
     assert numbers(on_dask) == numbers(local)
 
 
-def test_multi_output_model_from_a_test_module(client):
-    local = montecarlo.run(modelzoo.moments3, 50_000, rng=3, executor="serial")
-    assert numbers(montecarlo.run(modelzoo.moments3, 50_000, rng=3, executor=client)) == numbers(local)
+def test_multi_output_model_from_a_test_module(dask_client):
+    local = montecarlo.run(modelzoo.moments3, 50_000, rng=3, execution="serial")
+    assert numbers(montecarlo.run(modelzoo.moments3, 50_000, rng=3, execution=dask_client)) == numbers(local)
 
 
-def test_a_killed_dask_worker_changes_nothing(client, tmp_path):
+def test_a_killed_dask_worker_changes_nothing(dask_client, tmp_path):
     marker = str(tmp_path / "died")
-    ref = montecarlo.run(modelzoo.die_once, 40_000, rng=8, executor="serial", block_size=1000, params={"marker": ""})
-    r = montecarlo.run(modelzoo.die_once, 40_000, rng=8, executor=client, block_size=1000, params={"marker": marker})
+    sampling = Sampling(block_size=1000)
+    ref = montecarlo.run(modelzoo.die_once, 40_000, rng=8, execution="serial", sampling=sampling, params={"marker": ""})
+    r = montecarlo.run(
+        modelzoo.die_once, 40_000, rng=8, execution=dask_client, sampling=sampling, params={"marker": marker}
+    )
     assert (tmp_path / "died").exists()  # a worker process really died
     assert r.to_dict()["outputs"] == ref.to_dict()["outputs"]
 
 
 def test_executor_dask_by_name_starts_and_closes_a_local_cluster():
-    r = montecarlo.run("pi", samples=10**7, rng=1, workers=2, executor="dask")
+    r = montecarlo.run("pi", samples=10**7, rng=1, execution=Execution("dask", workers=2))
     assert r.provenance["executor"] == "dask"
-    assert numbers(r) == numbers(montecarlo.run("pi", samples=10**7, rng=1, executor="serial"))
+    assert numbers(r) == numbers(montecarlo.run("pi", samples=10**7, rng=1, execution="serial"))
 
 
 def start_dask_run():
     return subprocess.Popen(
-        [str(Path(sys.executable).parent / "mc"), "run", "pi", "-n", "1e12", "--executor", "dask", "-w", "2", "-q"],
+        [MC, "run", "pi", "-n", "1e12", "--executor", "dask", "-w", "2", "-q"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -86,14 +76,34 @@ def test_a_signal_while_the_local_cluster_starts_is_not_lost(delay, sig, code):
     assert not psutil.wait_procs(children, timeout=5)[1]
 
 
+def wait_for_started_workers(parent, n):
+    """Until ``n`` worker processes have imported distributed and started their threads.
+
+    A worker still importing (slow on a loaded machine) is not yet part of
+    the cluster, so a Ctrl-C then would test start-up rather than a running
+    cluster (that is the test above).
+    """
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        started = 0
+        for child in parent.children():
+            try:
+                if "--multiprocessing-fork" in child.cmdline() and child.num_threads() > 1:
+                    started += 1
+            except psutil.Error:
+                pass
+        if started >= n:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the cluster's workers did not start")
+
+
 @pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "Interrupted"), (signal.SIGTERM, 143, "Terminated")])
 def test_signals_stop_a_dask_run_and_its_local_cluster(sig, code, word):
     proc = start_dask_run()
-    parent = psutil.Process(proc.pid)
-    deadline = time.monotonic() + 60
-    while len(parent.children(recursive=True)) < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_started_workers(psutil.Process(proc.pid), 2)
     time.sleep(2)  # the cluster is up and computing
+    parent = psutil.Process(proc.pid)
     children = parent.children(recursive=True)
     t0 = time.monotonic()
     os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C reaches the whole group
@@ -109,9 +119,7 @@ def test_signals_stop_a_dask_run_and_its_local_cluster(sig, code, word):
 
 
 def test_a_scheduler_address_needs_the_dask_executor(capsys):
-    from montecarlo.cli import invoke
-
-    with pytest.raises(ValueError, match="`scheduler` = 'tcp://x:1' needs executor='dask'"):
-        montecarlo.run("pi", 10, scheduler="tcp://x:1")
-    assert invoke(["run", "pi", "--scheduler", "tcp://x:1", "-q"]) == 2
-    assert "--scheduler tcp://x:1 needs --executor dask" in capsys.readouterr().err
+    with pytest.raises(ValidationError, match="`scheduler` = 'tcp://x:1' needs the dask executor"):
+        montecarlo.run("pi", 10, execution=Execution(scheduler="tcp://x:1"))
+    code, _, err = mc(capsys, "run", "pi", "--scheduler", "tcp://x:1", "-q")
+    assert code == 2 and "--scheduler tcp://x:1 needs the dask executor" in err

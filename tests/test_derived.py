@@ -6,10 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from conftest import numbers
 from scipy.stats import binom
 
 import montecarlo
-from montecarlo.derived import ControlVariate, Derived, control_variate_fit, delta_method, gradient
+from montecarlo import Execution, Sampling
+from montecarlo.derived import ControlVariate, Derived
+from montecarlo.estimation import control_variate_fit, delta_method, gradient
 from montecarlo.model import Output, model
 from montecarlo.result import Result
 
@@ -67,7 +70,7 @@ def test_central_difference_gradient_is_accurate(func, grad, x):
 
 
 def test_derived_receives_the_parameters_its_signature_names():
-    r = montecarlo.run("buffon", samples=2_000, rng=1, executor="serial", params={"length": 0.5, "spacing": 1.0})
+    r = montecarlo.run("buffon", samples=2_000, rng=1, execution="serial", params={"length": 0.5, "spacing": 1.0})
     got = r.derive("pi2", lambda p, length, spacing: 2 * length / (spacing * p), inputs=["crossing"])
     assert got.estimate == r["pi"].estimate
     assert got.standard_error == pytest.approx(r["pi"].standard_error, rel=1e-8)  # FD vs analytic gradient
@@ -107,7 +110,7 @@ def test_control_variate_with_constant_control_reports_nan():
 
 
 def test_declared_estimators_appear_in_result_table_and_json():
-    r = montecarlo.run(exp_uniform, samples=20_000, rng=5, executor="serial")
+    r = montecarlo.run(exp_uniform, samples=20_000, rng=5, execution="serial")
     assert r.outputs == ("y", "u")
     assert [e.name for e in r.derived] == ["log_y", "ratio", "y_cv"]
     assert r.covariance.shape == (2, 2)
@@ -125,7 +128,7 @@ def test_declared_estimators_appear_in_result_table_and_json():
 
 
 def test_post_hoc_estimators_equal_declared_ones_bitwise():
-    r = montecarlo.run(exp_uniform, samples=20_000, rng=5, executor="serial")
+    r = montecarlo.run(exp_uniform, samples=20_000, rng=5, execution="serial")
     assert r.derive("log_y", lambda y: math.log(y), inputs=["y"], exact=math.log(E1)) == r["log_y"]
     assert r.control_variate("y", "u", name="y_cv") == r["y_cv"]
     cv = r.control_variate("y", ["u"], means=[0.5])
@@ -133,7 +136,7 @@ def test_post_hoc_estimators_equal_declared_ones_bitwise():
 
 
 def test_json_round_trip_is_exact_with_derived_estimates():
-    r = montecarlo.run(exp_uniform, samples=5_000, rng=8, executor="serial")
+    r = montecarlo.run(exp_uniform, samples=5_000, rng=8, execution="serial")
     extra = r.derive("u_squared", lambda u: u * u, inputs=["u"], exact=0.25)
     r2 = r.with_estimates(extra)
     text = r2.to_json()
@@ -145,7 +148,7 @@ def test_json_round_trip_is_exact_with_derived_estimates():
 
 
 def test_buffon_pi_is_a_delta_method_estimate():
-    r = montecarlo.run("buffon", samples=100_000, rng=2, executor="serial")
+    r = montecarlo.run("buffon", samples=100_000, rng=2, execution="serial")
     p, pi = r["crossing"], r["pi"]
     assert pi.estimate == pytest.approx(2 * 1.0 / (2.0 * p.estimate), rel=1e-15)
     # se(π̂) = π̂ se(p̂) / p̂ by the delta method
@@ -158,23 +161,18 @@ def test_buffon_pi_is_a_delta_method_estimate():
 # --------------------------------------------------------------------------
 
 
-def _numbers(r):
-    d = r.to_dict()
-    return d["outputs"], d["derived"], d["covariance"], d["accumulator"]
-
-
 @pytest.mark.parametrize(
     ("model", "params"),
     [("asian_option", {}), ("buffon", {"length": 0.5, "spacing": 1.0}), (exp_uniform, {})],
 )
 def test_estimators_identical_across_executors(model, params):
-    kw = {"samples": 6_000, "rng": 99, "params": params, "block_size": 500, "batch_size": 250}
-    serial = montecarlo.run(model, workers=1, executor="serial", **kw)
-    procs = montecarlo.run(model, workers=2, executor="processes", **kw)
-    threads = montecarlo.run(model, workers=3, executor="threads", **kw)
+    kw = {"samples": 6_000, "rng": 99, "params": params, "sampling": Sampling(block_size=500, batch_size=250)}
+    serial = montecarlo.run(model, execution=Execution("serial", workers=1), **kw)
+    procs = montecarlo.run(model, execution=Execution("processes", workers=2), **kw)
+    threads = montecarlo.run(model, execution=Execution("threads", workers=3), **kw)
     assert serial.derived
     assert procs.provenance["executor"] == "processes" and threads.provenance["executor"] == "threads"
-    assert _numbers(serial) == _numbers(procs) == _numbers(threads)
+    assert numbers(serial) == numbers(procs) == numbers(threads)
 
 
 # --------------------------------------------------------------------------
@@ -183,7 +181,7 @@ def test_estimators_identical_across_executors(model, params):
 
 
 def test_estimator_errors():
-    r = montecarlo.run(exp_uniform, samples=1_000, rng=1, executor="serial")
+    r = montecarlo.run(exp_uniform, samples=1_000, rng=1, execution="serial")
     with pytest.raises(KeyError, match=r"`inputs` \['w'\] are not outputs; outputs: y, u"):
         r.derive("bad", lambda w: w, inputs=["w"])
     with pytest.raises(KeyError, match=r"`target` 'w' is not an output; outputs: y, u"):
@@ -201,7 +199,7 @@ def test_estimator_errors():
 
 
 def test_control_mean_must_be_known():
-    r = montecarlo.run("asian_option", samples=1_000, rng=1, executor="serial")
+    r = montecarlo.run("asian_option", samples=1_000, rng=1, execution="serial")
     with pytest.raises(ValueError, match=r"the mean of control\(s\) \['arithmetic'\] is not known; give `means`"):
         r.control_variate("geometric", "arithmetic")
 
@@ -247,7 +245,7 @@ BAND = (binom.ppf(0.0005, REPS, 0.95), binom.ppf(0.9995, REPS, 0.95))
 @pytest.mark.slow
 def test_buffon_delta_method_pi_interval_covers_at_nominal_rate():
     hits = sum(
-        montecarlo.run("buffon", samples=1_000, rng=s, executor="serial", params={"length": 0.5, "spacing": 1.0})[
+        montecarlo.run("buffon", samples=1_000, rng=s, execution="serial", params={"length": 0.5, "spacing": 1.0})[
             "pi"
         ].covers(math.pi)
         for s in range(REPS)
@@ -259,7 +257,7 @@ def test_buffon_delta_method_pi_interval_covers_at_nominal_rate():
 def test_control_variate_and_finite_difference_intervals_cover_at_nominal_rate():
     hits = {"y_cv": 0, "log_y": 0, "ratio": 0}
     for s in range(REPS):
-        r = montecarlo.run(exp_uniform, samples=200, rng=s, executor="serial")
+        r = montecarlo.run(exp_uniform, samples=200, rng=s, execution="serial")
         for k in hits:
             hits[k] += r[k].covers(r[k].exact)
     for k, h in hits.items():
@@ -268,13 +266,15 @@ def test_control_variate_and_finite_difference_intervals_cover_at_nominal_rate()
 
 def test_degenerate_prefixes_give_nan_not_errors():
     # One sample: no covariance; Buffon with no crossing: π = 2l/(t·0).
-    r = montecarlo.run("buffon", samples=1, rng=0, executor="serial")
+    r = montecarlo.run("buffon", samples=1, rng=0, execution="serial")
     assert math.isnan(r["pi"].standard_error) and r["pi"].interval == (-math.inf, math.inf)
     seed = next(
-        s for s in range(100) if montecarlo.run("buffon", samples=3, rng=s, executor="serial")["crossing"].estimate == 0
+        s
+        for s in range(100)
+        if montecarlo.run("buffon", samples=3, rng=s, execution="serial")["crossing"].estimate == 0
     )
-    r = montecarlo.run("buffon", samples=3, rng=seed, executor="serial")
+    r = montecarlo.run("buffon", samples=3, rng=seed, execution="serial")
     assert math.isnan(r["pi"].estimate) and r["pi"].interval == (-math.inf, math.inf)
     assert "pi" in r.table() and Result.from_json(r.to_json()).to_json() == r.to_json()
-    cv = montecarlo.run("asian_option", samples=2, rng=0, executor="serial")["arithmetic_cv"]
+    cv = montecarlo.run("asian_option", samples=2, rng=0, execution="serial")["arithmetic_cv"]
     assert math.isnan(cv.estimate) and cv.details["df"] == 0

@@ -9,20 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 import modelzoo
 import numpy as np
 import pytest
+from conftest import numbers
 
 import montecarlo
-from montecarlo import engine
+from montecarlo import Execution, Sampling
 from montecarlo.api import make_spec
-from montecarlo.blocks import ModelError
-from montecarlo.engine import WorkerDiedError
+from montecarlo.engine import plan, scheduler
+from montecarlo.errors import ModelError, WorkerDiedError
 from montecarlo.executors import make_backend
-
-
-def numbers(result):
-    """Every number of a result that the contract fixes (no timings)."""
-    d = result.to_dict()
-    return d["outputs"], d["covariance"], d["accumulator"], d["samples"]
-
 
 # --------------------------------------------------------------------------
 # same numbers whatever the execution
@@ -31,10 +25,10 @@ def numbers(result):
 
 @pytest.mark.parametrize("seed", [0, 1, 2**32])
 def test_pi_identical_for_every_worker_count_and_executor(seed):
-    ref = montecarlo.run("pi", samples=2 * 10**7, rng=seed, executor="serial")
+    ref = montecarlo.run("pi", samples=2 * 10**7, rng=seed, execution="serial")
     for workers in (1, 2, 3, 4):
         for executor in ("processes", "threads"):
-            r = montecarlo.run("pi", samples=2 * 10**7, rng=seed, workers=workers, executor=executor)
+            r = montecarlo.run("pi", samples=2 * 10**7, rng=seed, execution=Execution(executor, workers=workers))
             assert numbers(r) == numbers(ref), (workers, executor)
 
 
@@ -42,10 +36,10 @@ def test_pi_identical_for_every_worker_count_and_executor(seed):
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_task_grouping_changes_nothing(group, executor):
     spec, rec = make_spec(modelzoo.moments3, 23_456, rng=9)
-    ref = montecarlo.run(modelzoo.moments3, 23_456, rng=9, executor="serial")
-    backend = make_backend(executor, 3)
+    ref = montecarlo.run(modelzoo.moments3, 23_456, rng=9, execution="serial")
+    backend = make_backend(Execution(executor, workers=3), [spec])
     try:
-        m = engine.execute(spec, rec, backend, group=group, window=4).moments
+        m = scheduler.execute(spec, rec, backend, group=group, window=4).moments
     finally:
         backend.close()
     assert m == ref.accumulator
@@ -59,31 +53,33 @@ def test_out_of_order_completion_changes_nothing():
         time.sleep(random.random() * 0.003)
         return rng.normal(size=(n, 2))
 
-    ref = montecarlo.run(jittery, 30_000, rng=4, executor="serial", block_size=500)
+    sampling = Sampling(block_size=500)
+    ref = montecarlo.run(jittery, 30_000, rng=4, execution="serial", sampling=sampling)
     for _ in range(3):
-        r = montecarlo.run(jittery, 30_000, rng=4, workers=4, executor="threads", block_size=500)
+        r = montecarlo.run(jittery, 30_000, rng=4, execution=Execution("threads", workers=4), sampling=sampling)
         assert numbers(r) == numbers(ref)
 
 
 def test_a_callers_executor_is_accepted_and_left_open():
-    ref = montecarlo.run(modelzoo.exp_mean, 50_000, rng=2, executor="serial", block_size=4096)
+    sampling = Sampling(block_size=4096)
+    ref = montecarlo.run(modelzoo.exp_mean, 50_000, rng=2, execution="serial", sampling=sampling)
     with ThreadPoolExecutor(3) as pool:
-        r = montecarlo.run(modelzoo.exp_mean, 50_000, rng=2, executor=pool, block_size=4096)
+        r = montecarlo.run(modelzoo.exp_mean, 50_000, rng=2, execution=pool, sampling=sampling)
         assert numbers(r) == numbers(ref)
         assert pool.submit(lambda: 5).result() == 5  # still usable
 
 
 def test_tiny_runs_skip_the_pool_with_the_same_numbers():
-    r1 = montecarlo.run("pi", samples=1000, rng=3, workers=4)
+    r1 = montecarlo.run("pi", samples=1000, rng=3, execution=Execution(workers=4))
     assert r1.provenance["executor"] == "serial"
-    r2 = montecarlo.run("pi", samples=1000, rng=3, executor="serial")
+    r2 = montecarlo.run("pi", samples=1000, rng=3, execution="serial")
     assert numbers(r1) == numbers(r2)
 
 
 def test_blocks_are_a_lazy_plan():
     # 1e12 samples: the plan is a generator; only the first tasks are made.
     spec, _ = make_spec("pi", 10**12, rng=1)
-    tasks = engine.plan(spec, 4)
+    tasks = plan.plan(spec, 4)
     first = next(tasks)
     assert first.blocks[0] == (0, spec.block_size) and len(first.blocks) == 4
     assert spec.blocks == math.ceil(10**12 / spec.block_size)
@@ -92,13 +88,14 @@ def test_blocks_are_a_lazy_plan():
 def test_last_block_is_short():
     spec, _ = make_spec("pi", 10 * (1 << 22) + 5, rng=1)
     assert spec.blocks == 11 and spec.block_samples(10) == 5
-    r = montecarlo.run("pi", samples=10 * (1 << 22) + 5, rng=1, workers=2)
+    r = montecarlo.run("pi", samples=10 * (1 << 22) + 5, rng=1, execution=Execution(workers=2))
     assert r.samples == 10 * (1 << 22) + 5
 
 
 def test_progress_callback_sees_every_sample():
     seen = []
-    montecarlo.run("pi", samples=3 * (1 << 22), rng=1, workers=2, progress=lambda d, t: seen.append((d, t)))
+    execution = Execution(workers=2, progress=lambda d, t: seen.append((d, t)))
+    montecarlo.run("pi", samples=3 * (1 << 22), rng=1, execution=execution)
     assert seen[-1] == (3 * (1 << 22), 3 * (1 << 22))
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
@@ -110,7 +107,7 @@ def test_progress_callback_sees_every_sample():
 
 def test_golden_pi():
     # Pinned: seed 12345, 10**6 samples, default bit generator and block size.
-    r = montecarlo.run("pi", samples=10**6, rng=12345, workers=1)
+    r = montecarlo.run("pi", samples=10**6, rng=12345, execution=Execution(workers=1))
     assert r.estimate == GOLDEN_PI
     assert r.accumulator.count == 10**6
 
@@ -120,14 +117,16 @@ GOLDEN_PI = 3.138272  # 784568 hits of 10**6
 
 @pytest.mark.parametrize("seed", [0, 1, 7, 2**32, 2**100])
 def test_pi_inside_its_own_999_interval(seed):
-    r = montecarlo.run("pi", samples=4 * 10**6, rng=seed, confidence=0.999, workers=2)
+    r = montecarlo.run("pi", samples=4 * 10**6, rng=seed, confidence=0.999, execution=Execution(workers=2))
     assert r["pi"].covers(math.pi)
     assert r["pi"].exact == math.pi
 
 
 @pytest.mark.parametrize("interval", ["t", "normal", "wilson", "clopper-pearson"])
 def test_multi_output_accuracy_and_covariance(interval):
-    r = montecarlo.run(modelzoo.moments3, 200_000, rng=5, confidence=0.999, interval=interval, workers=2)
+    r = montecarlo.run(
+        modelzoo.moments3, 200_000, rng=5, confidence=0.999, interval=interval, execution=Execution(workers=2)
+    )
     for name, exact in {"u": 0.5, "u2": 1 / 3, "hit": 0.25}.items():
         assert r[name].covers(exact), (name, r[name])
     # Cov(U, U^2) = E[U^3] - E[U]E[U^2] = 1/4 - 1/6 = 1/12, over n for the means.
@@ -136,7 +135,7 @@ def test_multi_output_accuracy_and_covariance(interval):
 
 
 def test_probability_output_with_zero_hits_gets_a_wilson_interval():
-    r = montecarlo.run(modelzoo.coin, 500, rng=1, params={"p": 0.0}, executor="serial")
+    r = montecarlo.run(modelzoo.coin, 500, rng=1, params={"p": 0.0}, execution="serial")
     e = r["heads"]
     assert e.estimate == 0.0 and e.method == "wilson"
     assert e.interval[0] == 0.0 and 0.0 < e.interval[1] < 0.01
@@ -149,7 +148,7 @@ def test_pi_interval_coverage_over_many_seeds():
     from scipy.stats import binom
 
     reps = 400
-    hits = sum(montecarlo.run("pi", samples=2000, rng=s, executor="serial")["pi"].covers(math.pi) for s in range(reps))
+    hits = sum(montecarlo.run("pi", samples=2000, rng=s, execution="serial")["pi"].covers(math.pi) for s in range(reps))
     lo, hi = binom.ppf([0.0005, 0.9995], reps, 0.95)
     assert lo <= hits <= hi, hits
 
@@ -162,9 +161,11 @@ def test_pi_interval_coverage_over_many_seeds():
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_model_exception_names_block_and_spawn_key(executor):
     with pytest.raises(ModelError, match=r"model raised ValueError: boom.*\(block (\d+), spawn key \(\1,\)\)") as err:
-        montecarlo.run(modelzoo.raises, 10_000, rng=3, workers=2, executor=executor, block_size=100)
+        montecarlo.run(
+            modelzoo.raises, 10_000, rng=3, execution=Execution(executor, workers=2), sampling=Sampling(block_size=100)
+        )
     # Replaying that block in-process raises the model's own exception.
-    spec, _ = make_spec(modelzoo.raises, 10_000, rng=3, block_size=100)
+    spec, _ = make_spec(modelzoo.raises, 10_000, rng=3, sampling=Sampling(block_size=100))
     with pytest.raises(ValueError, match="boom"):
         montecarlo.replay_block(spec, err.value.block)
     assert "Traceback" in err.value.detail
@@ -172,18 +173,23 @@ def test_model_exception_names_block_and_spawn_key(executor):
 
 def test_wrong_shape_is_named():
     with pytest.raises(ModelError, match=r"shape \(101,\) for n=100; expected \(100,\) \(block 0, spawn key \(0,\)\)"):
-        montecarlo.run(modelzoo.wrong_shape, 1000, rng=1, executor="serial", block_size=100)
+        montecarlo.run(modelzoo.wrong_shape, 1000, rng=1, execution="serial", sampling=Sampling(block_size=100))
 
 
 def test_non_finite_values_are_named():
     with pytest.raises(ModelError, match=r"non-finite value \(nan\).*\(block \d+, spawn key \(\d+,\)\)"):
-        montecarlo.run(modelzoo.returns_nan, 10_000, rng=1, workers=2, block_size=100)
+        montecarlo.run(
+            modelzoo.returns_nan, 10_000, rng=1, execution=Execution(workers=2), sampling=Sampling(block_size=100)
+        )
 
 
 def test_a_killed_worker_is_replaced_and_the_result_is_unchanged(tmp_path):
     marker = str(tmp_path / "died")
-    ref = montecarlo.run(modelzoo.die_once, 40_000, rng=8, executor="serial", block_size=1000, params={"marker": ""})
-    r = montecarlo.run(modelzoo.die_once, 40_000, rng=8, workers=2, block_size=1000, params={"marker": marker})
+    sampling = Sampling(block_size=1000)
+    ref = montecarlo.run(modelzoo.die_once, 40_000, rng=8, execution="serial", sampling=sampling, params={"marker": ""})
+    r = montecarlo.run(
+        modelzoo.die_once, 40_000, rng=8, execution=Execution(workers=2), sampling=sampling, params={"marker": marker}
+    )
     assert os.path.exists(marker)  # a worker really died
     assert r.to_dict()["outputs"] == ref.to_dict()["outputs"]
 
@@ -193,16 +199,22 @@ def test_workers_that_keep_dying_fail_clearly_and_fast():
     with pytest.raises(
         WorkerDiedError, match=r"a worker process died while running blocks? \d+.*gave up after 1 retry"
     ):
-        montecarlo.run(modelzoo.always_die, 10_000, rng=1, workers=2, block_size=1000, retries=1)
+        montecarlo.run(
+            modelzoo.always_die,
+            10_000,
+            rng=1,
+            execution=Execution(workers=2, retries=1),
+            sampling=Sampling(block_size=1000),
+        )
     assert time.perf_counter() - t0 < 30
 
 
 def test_tasks_stay_small_whatever_the_block_count():
     # A task returns one accumulator per block: tiny blocks must not make
     # huge results (memory stays flat; see benchmarks/tiny_blocks.py).
-    spec, _ = make_spec("pi", 10**7, rng=1, block_size=10)
-    assert engine.blocks_per_task(spec, 2) == engine.TASK_BLOCKS
-    tasks = list(engine.plan(spec, engine.blocks_per_task(spec, 2), workers=2))
-    assert max(len(t.blocks) for t in tasks) == engine.TASK_BLOCKS
+    spec, _ = make_spec("pi", 10**7, rng=1, sampling=Sampling(block_size=10))
+    assert plan.blocks_per_task(spec, 2) == plan.TASK_BLOCKS
+    tasks = list(plan.plan(spec, plan.blocks_per_task(spec, 2), workers=2))
+    assert max(len(t.blocks) for t in tasks) == plan.TASK_BLOCKS
     assert len(tasks[-1].blocks) == 1  # the tail shrinks to single blocks
     assert [b for t in tasks for b, _ in t.blocks] == list(range(spec.blocks))

@@ -4,12 +4,14 @@ naming the file, key and value, exit status 2, no result folder)."""
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 
 import pytest
 
 from montecarlo.cli import invoke
 from montecarlo.experiments import ExperimentError, known_keys, load_experiment
+from montecarlo.options import Execution, Stopping
 
 PI = """
 name = "pi-small"
@@ -33,7 +35,8 @@ def test_minimal_file_builds_the_runspec(tmp_path):
     assert point.spec.samples == 20000
     assert point.spec.entropy == 7
     assert point.spec.spawn_key == ()  # a single run is the plain `mc run --seed 7`
-    assert exp.executor == "processes" and exp.workers is None
+    assert exp.execution == Execution() and exp.execution.executor == "processes" and exp.execution.workers is None
+    assert not point.spec.stop  # no stopping rule: exactly `samples`
 
 
 def test_every_run_setting_is_passed_to_the_runspec(tmp_path):
@@ -50,23 +53,57 @@ def test_every_run_setting_is_passed_to_the_runspec(tmp_path):
         interval = "clopper-pearson"
         workers = 1
         executor = "serial"
+        retries = 0
         """,
     )
     exp = load_experiment(path)
     spec = exp.points[0].spec
     assert (spec.samples, spec.bit_generator, spec.block_size, spec.batch_size) == (10**6, "philox", 4096, 1024)
     assert (spec.confidence, spec.interval) == (0.9, "clopper-pearson")
-    assert (exp.workers, exp.executor) == (1, "serial")
+    assert exp.execution == Execution("serial", workers=1, retries=0)
     assert exp.name == "exp"  # default: the file name without .toml
 
 
-def test_keys_follow_make_spec_so_new_runspec_settings_pass_through():
+def test_stopping_keys_build_the_runspecs_stopping(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        model = "pi"
+        seed = 1
+        tolerance = 1e-3
+        rtol = 1e-4
+        target = ["pi"]
+        min_samples = "1e5"
+        max_samples = "1e8"
+        time_limit = 60
+        """,
+    )
+    from montecarlo.api import make_spec
+
+    spec = load_experiment(path).points[0].spec
+    stopping = Stopping(tolerance=1e-3, rtol=1e-4, target="pi", min_samples=10**5, max_samples=10**8, time_limit=60.0)
+    assert spec == make_spec("pi", rng=1, stopping=stopping)[0]  # the RunSpec the API builds
+    assert spec.samples == 10**8  # with rules, samples is the cap
+    assert spec.stop.rules == stopping.rules and spec.stop.min_samples == 10**5
+
+
+def test_keys_are_the_option_vocabulary():
+    """Every run setting of the API (make_spec, Sampling, Stopping, Execution) is a file key."""
+    import dataclasses
     import inspect
 
     from montecarlo.api import make_spec
+    from montecarlo.options import Sampling
+    from montecarlo.vocabulary import BY_KEY
 
-    settings = set(inspect.signature(make_spec).parameters) - {"model", "rng", "params"}
+    assert tuple(BY_KEY) == known_keys()[-len(BY_KEY) :]
+    settings = set(inspect.signature(make_spec).parameters) - {"model", "rng", "params", "stopping", "sampling"}
+    settings |= {"seed"}  # the file's name of `rng`
+    settings |= {f.name for f in dataclasses.fields(Sampling)}
+    settings |= set(inspect.signature(Stopping).parameters) - {"rules"}  # rule objects are Python only
+    settings |= {f.name for f in dataclasses.fields(Execution)} - {"progress"}
     assert settings <= set(known_keys())
+    assert "stop" not in known_keys()
 
 
 def test_sweep_without_parameters(tmp_path):
@@ -143,6 +180,7 @@ def test_overrides_replace_file_values_and_are_kept(tmp_path):
     assert exp.points[0].spec.samples == 500
     assert exp.points[0].spec.entropy == 9
     assert exp.points[0].spec.confidence == 0.5
+    assert exp.execution == Execution(workers=1)
     assert exp.overrides == {"samples": 500, "seed": 9, "workers": 1, "confidence": 0.5}
 
 
@@ -176,6 +214,11 @@ BAD = [
     # unknown keys, with the close one suggested
     ('model = "pi"\nsampels = 10\n', r"unknown key `sampels`\. Did you mean `samples`\?"),
     ('model = "pi"\nsed = 1\n', r"unknown key `sed`\. Did you mean `seed`\?"),
+    # `stop` is gone: stopping rules are the keys tolerance, rtol, ..., time_limit
+    (
+        'model = "pi"\nstop = [{rule = "tolerance", value = 0.01}]\n',
+        r"unknown key `stop`\. Accepted: .*tolerance, rtol",
+    ),
     (
         'model = "european_option"\n[sweep]\nmodes = "zip"\n[sweep.params]\nstrike = [1.0]\n',
         r"\[sweep\]: unknown key `modes`\. Did you mean `mode`\?",
@@ -191,26 +234,62 @@ BAD = [
     ),
     # missing or unknown model
     ("samples = 10\n", r"missing key `model`; accepted: a built-in model name"),
-    ('model = "pie"\n', r"`model`: unknown model 'pie'\. Did you mean 'pi'"),
-    ('model = "no_such_module_xyz:f"\n', r"cannot import module 'no_such_module_xyz'"),
-    ("model = 3\n", r"`model` = 3 \(integer\); accepted: a built-in model name"),
+    ('model = "pie"\n', r"`model` = 'pie' is not a known model \(did you mean 'pi'\?\); accepted: one of .*\bpi\b"),
+    (
+        'model = "no_such_module_xyz:f"\n',
+        r"`model` = 'no_such_module_xyz:f' cannot be imported: No module named 'no_such_module_xyz'; "
+        r"accepted: a built-in model name",
+    ),
+    ("model = 3\n", r"`model` = 3 \(integer\); accepted: a model name or 'package\.module:function'"),
     # wrong types and values
-    ('model = "pi"\nsamples = -5\n', r"samples.*-5.*>= 1"),
-    ('model = "pi"\nsamples = 2.5\n', r"samples.*2\.5"),
-    ('model = "pi"\nsamples = "lots"\n', r"samples.*'lots'.*accepted: an integer >= 1"),
-    ('model = "pi"\nseed = -1\n', r"`seed` = -1 \(integer\); accepted: an integer >= 0"),
-    ('model = "pi"\nseed = "abc"\n', r"`seed` = 'abc' \(string\); accepted: an integer >= 0"),
-    ('model = "pi"\nconfidence = "high"\n', r"`confidence` = 'high'.*strictly between 0 and 1"),
-    ('model = "pi"\nbit_generator = "mt19937"\n', r"`bit_generator` = 'mt19937' is not one of: sfc64"),
-    ('model = "pi"\nblock_size = 0\n', r"`block_size` = 0 must be an integer >= 1"),
-    ('model = "pi"\nworkers = 0\n', r"`workers` = 0; accepted: an integer >= 1"),
-    ('model = "pi"\nworkers = true\n', r"`workers` = True \(boolean\); accepted: an integer >= 1"),
-    ('model = "pi"\nexecutor = "gpu"\n', r"`executor` = 'gpu'; accepted: processes, threads, serial"),
-    ('model = "pi"\nname = "a/b"\n', r"`name` = 'a/b'; accepted: letters, digits"),
+    ('model = "pi"\nsamples = -5\n', r"`samples` = -5 is not accepted; accepted: an integer >= 1"),
+    ('model = "pi"\nsamples = 2.5\n', r"`samples` = 2\.5 is not an integer; accepted: an integer >= 1"),
+    ('model = "pi"\nsamples = "lots"\n', r"`samples` = 'lots' is not an integer; accepted: an integer >= 1"),
+    # (a file holds integers only: no SeedSequence or Generator is accepted there)
+    ('model = "pi"\nseed = -1\n', r"`seed` = -1 is negative; accepted: an integer >= 0\.$"),
+    ('model = "pi"\nseed = "abc"\n', r"`seed` = 'abc' is not an integer; accepted: an integer >= 0"),
+    (
+        'model = "pi"\nconfidence = "high"\n',
+        r"`confidence` = 'high' is not a number; accepted: a number strictly between 0 and 1",
+    ),
+    (
+        'model = "pi"\nbit_generator = "mt19937"\n',
+        r"`bit_generator` = 'mt19937' is not accepted; accepted: one of sfc64, pcg64, pcg64dxsm, philox\.",
+    ),
+    ('model = "pi"\nblock_size = 0\n', r"`block_size` = 0 is not accepted; accepted: an integer >= 1"),
+    ('model = "pi"\nworkers = 0\n', r"`workers` = 0 is not accepted; accepted: an integer >= 1"),
+    ('model = "pi"\nworkers = true\n', r"`workers` = True is not an integer; accepted: an integer >= 1"),
+    (
+        'model = "pi"\nexecutor = "gpu"\n',
+        r"`executor` = 'gpu' is not accepted; accepted: one of processes, threads, serial, dask\.",
+    ),
+    ('model = "pi"\nretries = -1\n', r"`retries` = -1 is not accepted; accepted: an integer >= 0"),
+    ('model = "pi"\nscheduler = "tcp://h:8786"\n', r"`scheduler` = 'tcp://h:8786' needs the dask executor"),
+    (
+        'model = "pi"\ntolerance = -1\n',
+        r"`tolerance` = -1 is not accepted; accepted: a finite number > 0",
+    ),
+    (
+        'model = "pi"\nsamples = 20\nmax_samples = 10\ntolerance = 0.1\n',
+        r"`samples` = 20 and `max_samples` = 10 are both given; accepted: one of the two",
+    ),
+    ('model = "pi"\nname = "a/b"\n', r"`name` = 'a/b'; accepted: up to 100 letters, digits"),
     ('model = "pi"\nparams = 3\n', r"`params` = 3 \(integer\); accepted: a table"),
     # model parameters
-    ('model = "european_option"\n[params]\nstrik = 100.0\n', r"no parameter `strik`\. Did you mean `strike`\?"),
-    ('model = "european_option"\n[params]\nstrike = "high"\n', r"parameter `strike` = 'high': expected a number"),
+    # (an unknown parameter is named with the value given and the close name suggested)
+    (
+        'model = "european_option"\n[params]\nstrik = 100.0\n',
+        r"parameter `strik` = 100\.0 is not a parameter of model 'european_option'.*[Dd]id you mean `strike`\?.*"
+        r"accepted: one of spot, strike",
+    ),
+    (
+        'model = "european_option"\n[params]\nstrike = "high"\n',
+        r"parameter `strike` = 'high' is not accepted; accepted: a number > 0",
+    ),
+    (
+        'model = "gamblers_ruin"\n[params]\nstart = 12\n',
+        r"parameter `start` = 12 is out of range; accepted: an integer in \[1, 9\]",
+    ),
     # sweeps
     (
         'model = "european_option"\n[sweep]\nmode = "zip"\n[sweep.params]\nstrike = [1.0, 2.0]\nspot = [1.0]\n',
@@ -235,7 +314,7 @@ BAD = [
     ),
     (
         'model = "european_option"\n[sweep.params]\nstrike = [100.0, "x"]\n',
-        r"\[sweep\] point 1 \(strike='x'\): parameter `strike` = 'x': expected a number",
+        r"\[sweep\] point 1 \(strike='x'\): parameter `strike` = 'x' is not accepted; accepted: a number > 0",
     ),
     # expectations
     (
@@ -257,8 +336,10 @@ BAD = [
 @pytest.mark.parametrize("text, message", BAD)
 def test_bad_file_is_one_clear_line(tmp_path, capsys, text, message):
     path = write(tmp_path, text)
-    with pytest.raises(ExperimentError, match=message):
+    with pytest.raises(ExperimentError, match=message) as info:
         load_experiment(path)
+    assert str(info.value).startswith(f"{path}") and "\n" not in str(info.value)
+    assert not re.search(r"[.?];", str(info.value))  # no stray punctuation between the parts
     out_dir = tmp_path / "out"
     code = invoke(["experiment", "run", path, "-o", str(out_dir), "-q"])
     err = capsys.readouterr().err
@@ -303,7 +384,11 @@ def test_override_errors_name_the_command_line(tmp_path, capsys):
     assert invoke(["experiment", "run", path, "--set", "novalue", "-o", str(tmp_path / "o")]) == 2
     assert "--set 'novalue' is not of the form KEY=VALUE" in capsys.readouterr().err
     assert invoke(["experiment", "run", path, "-n", "-3", "-o", str(tmp_path / "o")]) == 2
-    assert "-3" in capsys.readouterr().err
+    assert "Error: --samples -3 is not accepted; accepted: an integer >= 1" in capsys.readouterr().err
+    assert invoke(["experiment", "run", path, "-w", "0", "-o", str(tmp_path / "o")]) == 2
+    assert "Error: --workers 0 is not accepted; accepted: an integer >= 1." in capsys.readouterr().err
+    assert invoke(["experiment", "run", path, "--set", "stop=1", "-o", str(tmp_path / "o")]) == 2
+    assert "command line: unknown key `stop`." in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

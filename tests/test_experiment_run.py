@@ -16,8 +16,11 @@ import numpy as np
 import pytest
 
 import montecarlo
+from montecarlo import Execution, Sampling
 from montecarlo.cli import invoke
 from montecarlo.experiments import load_experiment, run_experiment
+
+SERIAL = Execution("serial")
 
 MODELS = '''
 import numpy as np
@@ -105,7 +108,6 @@ def test_run_writes_one_complete_folder(tmp_path, capsys):
     d = load_json(os.path.join(folder, "result.json"))
     assert d["schema"] == "montecarlo.experiment" and d["version"] == 1
     assert d["config"] == {"path": cfg, "sha256": sha, "text": text}
-    assert d["overrides"] == {"samples": 50000, "workers": 2}
     prov = d["provenance"]
     for key in (
         "montecarlo",
@@ -134,9 +136,13 @@ def test_run_writes_one_complete_folder(tmp_path, capsys):
     )
     assert point["checks"][0]["passed"] is True
     # the same numbers as `montecarlo.run` with that seed
-    direct = montecarlo.run("pi", samples=50000, rng=5, block_size=10000, workers=1)
+    direct = montecarlo.run(
+        "pi", samples=50000, rng=5, sampling=Sampling(block_size=10000), execution=Execution(workers=1)
+    )
     assert point["result"]["outputs"]["pi"]["estimate"] == direct.estimate
     assert point["result"]["covariance"] == direct.covariance.tolist()
+    # command-line overrides are recorded as the values they set (as `--set samples=50000` would be)
+    assert d["overrides"] == {"samples": 50000, "workers": 2}
 
 
 def test_git_commit_and_dirty_flag(tmp_path):
@@ -149,7 +155,7 @@ def test_git_commit_and_dirty_flag(tmp_path):
     subprocess.run([*git, "commit", "-q", "-m", "x"], check=True)
     head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
 
-    res = run_experiment(load_experiment(cfg), executor="serial")
+    res = run_experiment(load_experiment(cfg), execution=SERIAL)
     assert res.git == {
         "commit": head,
         "dirty": False,
@@ -159,11 +165,11 @@ def test_git_commit_and_dirty_flag(tmp_path):
     }
     with open(cfg, "a") as f:
         f.write("# edited\n")
-    res = run_experiment(load_experiment(cfg), executor="serial")
+    res = run_experiment(load_experiment(cfg), execution=SERIAL)
     assert res.git["dirty"] is True and res.git["config_modified"] is True
     # outside any repository there is no git record
     outside = write(tmp_path / "o.toml", 'model = "pi"\nsamples = 1000\n')
-    assert run_experiment(load_experiment(outside), executor="serial").git is None
+    assert run_experiment(load_experiment(outside), execution=SERIAL).git is None
 
 
 def test_sweep_writes_csv_and_checks_every_point(tmp_path, capsys):
@@ -198,6 +204,41 @@ def test_sweep_writes_csv_and_checks_every_point(tmp_path, capsys):
         assert point["params"] == {"strike": [80.0, 100.0, 120.0][i]}
 
 
+def test_execution_comes_from_the_file_or_the_caller(tmp_path):
+    cfg = write(
+        tmp_path / "x.toml",
+        """
+        model = "european_option"
+        samples = 3000
+        block_size = 1000
+        seed = 4
+        executor = "threads"
+        workers = 2
+        [sweep.params]
+        strike = [90.0, 110.0]
+        """,
+    )
+    exp = load_experiment(cfg)
+    assert exp.execution == Execution("threads", workers=2)
+    from_file = run_experiment(exp)
+    assert (from_file.provenance["executor"], from_file.provenance["workers"]) == ("threads", 2)
+    seen, calls = [], []
+    res = run_experiment(
+        exp,
+        execution=Execution("serial", progress=lambda done, total: calls.append((done, total))),
+        on_point=seen.append,
+    )
+    assert (res.provenance["executor"], res.provenance["workers"]) == ("serial", 1)
+    assert [p.index for p in seen] == [0, 1] and tuple(seen) == res.points
+    # progress sees the whole experiment: both points' samples, in order
+    assert calls[-1] == (6000, 6000) and all(t == 6000 for _, t in calls)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    # the numbers do not depend on where the blocks ran
+    assert [p.result.to_dict()["outputs"] for p in res.points] == [
+        p.result.to_dict()["outputs"] for p in from_file.points
+    ]
+
+
 def test_sweep_points_draw_their_own_streams_and_crn_shares_them(tmp_path, models):
     base = f"""
         model = "{models}:expo"
@@ -207,23 +248,25 @@ def test_sweep_points_draw_their_own_streams_and_crn_shares_them(tmp_path, model
         [sweep.params]
         a = [1.0, 1.0]
     """
-    indep = run_experiment(load_experiment(write(tmp_path / "i.toml", base)), executor="serial")
+    indep = run_experiment(load_experiment(write(tmp_path / "i.toml", base)), execution=SERIAL)
     crn = run_experiment(
-        load_experiment(write(tmp_path / "c.toml", base + "[sweep]\ncommon_random_numbers = true\n")), executor="serial"
+        load_experiment(write(tmp_path / "c.toml", base + "[sweep]\ncommon_random_numbers = true\n")), execution=SERIAL
     )
     # point i, block b draws from SeedSequence(99, spawn_key=(i, b))
     for i, p in enumerate(indep.points):
         ref = montecarlo.run(
             f"{models}:expo",
             samples=3000,
-            block_size=1000,
-            executor="serial",
+            sampling=Sampling(block_size=1000),
+            execution="serial",
             rng=np.random.SeedSequence(99, spawn_key=(i,)),
         )
         assert p.result.estimate == ref.estimate
     assert indep.points[0].result.estimate != indep.points[1].result.estimate
     # common random numbers: the same streams at every point, those of a plain seeded run
-    plain = montecarlo.run(f"{models}:expo", samples=3000, block_size=1000, rng=99, executor="serial")
+    plain = montecarlo.run(
+        f"{models}:expo", samples=3000, sampling=Sampling(block_size=1000), rng=99, execution="serial"
+    )
     assert crn.points[0].result.estimate == crn.points[1].result.estimate == plain.estimate
 
 
@@ -240,7 +283,7 @@ def test_common_random_numbers_reduce_the_variance_of_differences(tmp_path, mode
     for crn in (False, True):
         cfg = write(tmp_path / f"d{crn}.toml", text + f"[sweep]\ncommon_random_numbers = {str(crn).lower()}\n")
         for seed in range(30):
-            res = run_experiment(load_experiment(cfg, {"seed": seed}), executor="serial")
+            res = run_experiment(load_experiment(cfg, {"seed": seed}), execution=SERIAL)
             diffs[crn].append(res.points[1].result.estimate - res.points[0].result.estimate)
     var_crn, var_ind = np.var(diffs[True], ddof=1), np.var(diffs[False], ddof=1)
     # Theory: Var(Y(1.1) - Y(1)) is ~0.07% of 2 Var(Y) with CRN; a factor 20 is far
@@ -267,7 +310,7 @@ def test_check_reports_a_miss_with_distance_in_standard_errors(tmp_path, capsys)
     assert err[0].startswith(f"MISS {cfg}: output pi = ")
     assert "standard errors from the expected 3.0 (given), outside the interval [" in err[0]
     assert err[1] == "Error: 1 of 1 expected values missed."
-    res = run_experiment(load_experiment(cfg), executor="serial")
+    res = run_experiment(load_experiment(cfg), execution=SERIAL)
     (check,) = res.points[0].checks
     z = (res.points[0].result.estimate - 3.0) / res.points[0].result.standard_error
     assert check["error_in_se"] == z and f"{abs(z):.2f} standard errors" in err[0]
@@ -343,7 +386,7 @@ def test_same_config_twice_in_one_second_gets_two_folders(tmp_path):
     from montecarlo.experiments import write_folder
 
     cfg = write(tmp_path / "t.toml", 'model = "pi"\nsamples = 1000\nseed = 1\n')
-    res = run_experiment(load_experiment(cfg), executor="serial")
+    res = run_experiment(load_experiment(cfg), execution=SERIAL)
     a = write_folder(res, str(tmp_path / "o"))
     b = write_folder(res, str(tmp_path / "o"))
     assert b == a + "-2"

@@ -4,11 +4,11 @@ import errno
 import os
 
 import pytest
+from conftest import mc
 
 import montecarlo
 from montecarlo import files
-from montecarlo.checkpoint import CheckpointWriteError
-from montecarlo.cli import invoke
+from montecarlo.errors import CheckpointWriteError
 
 
 def disk_full(*args, **kwargs):
@@ -27,8 +27,7 @@ def test_a_full_disk_leaves_the_earlier_result_intact(tmp_path, capsys, monkeypa
     path = tmp_path / "r.json"
     path.write_text("earlier result\n")
     monkeypatch.setattr(files.os, "fsync", disk_full)
-    code = invoke(["run", "pi", "-n", "1e5", "-s", "1", "-q", "-o", str(path)])
-    out, err = capsys.readouterr()
+    code, out, err = mc(capsys, "run", "pi", "-n", "1e5", "-s", "1", "-q", "-o", path)
     assert code == 1
     assert "3.1" in out  # the numbers were shown before the write failed
     assert err.count("\n") == 1 and "cannot write --output" in err and "No space left on device" in err
@@ -37,8 +36,7 @@ def test_a_full_disk_leaves_the_earlier_result_intact(tmp_path, capsys, monkeypa
 
 
 def test_an_output_folder_that_does_not_exist_is_refused_before_the_run(tmp_path, capsys):
-    code = invoke(["run", "pi", "-n", "1e5", "-q", "-o", str(tmp_path / "missing" / "r.json")])
-    out, err = capsys.readouterr()
+    code, out, err = mc(capsys, "run", "pi", "-n", "1e5", "-q", "-o", tmp_path / "missing" / "r.json")
     assert code == 2 and out == "" and "does not exist" in err
 
 
@@ -46,5 +44,5 @@ def test_a_checkpoint_that_cannot_be_written_fails_the_run_clearly(tmp_path, mon
     ck = tmp_path / "c.json"
     monkeypatch.setattr(files.os, "replace", disk_full)
     with pytest.raises(CheckpointWriteError, match=r"cannot write checkpoint .*No space left on device; the previous"):
-        montecarlo.run("pi", samples=10**6, rng=1, executor="serial", checkpoint=ck)
+        montecarlo.run("pi", samples=10**6, rng=1, execution="serial", checkpoint=ck)
     assert not ck.exists() and os.listdir(tmp_path) == []

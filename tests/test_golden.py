@@ -56,7 +56,10 @@ def numbers(result: montecarlo.Result) -> dict:
 
 def compute(name: str) -> dict:
     model, kwargs = CASES[name]
-    return numbers(montecarlo.run(model, **kwargs))
+    kwargs = dict(kwargs)
+    sampling = montecarlo.Sampling(block_size=kwargs.pop("block_size", None))
+    stopping = montecarlo.Stopping(kwargs.pop("tolerance", None), max_samples=kwargs.pop("max_samples", None))
+    return numbers(montecarlo.run(model, **kwargs, sampling=sampling, stopping=stopping))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

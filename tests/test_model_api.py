@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
+from conftest import mc
 
 import montecarlo
-from montecarlo.cli import invoke
-from montecarlo.model import Output, ParameterError, load_model, model
+from montecarlo.errors import ParameterError
+from montecarlo.model import Output, model
 from montecarlo.models import BUILTIN
+from montecarlo.registry import load_model
 
 
 @model(
@@ -31,24 +36,33 @@ def coins(rng, n, p: float = 0.5, n_flips: int = 1, width: float = 1.0, mode: st
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"q": 0.3}, r"model 'coins' has no parameter `q`\. Valid parameters: p, n_flips, width, mode, fair\."),
-        ({"n_flip": 2}, r"has no parameter `n_flip`\. Did you mean `n_flips`\?"),
-        ({"p": "high"}, r"parameter `p` = 'high': expected a number in \[0\.0, 1\.0\]\."),
-        ({"p": True}, r"parameter `p` = True: expected a number in \[0\.0, 1\.0\]\."),
-        ({"p": 1.5}, r"parameter `p` = 1\.5 is out of range: expected a number in \[0\.0, 1\.0\]\."),
-        ({"n_flips": 2.5}, r"parameter `n_flips` = 2\.5: expected an integer in \[1, 10\]\."),
-        ({"n_flips": "3.5"}, r"parameter `n_flips` = '3\.5': expected an integer in \[1, 10\]\."),
-        ({"n_flips": 11}, r"parameter `n_flips` = 11 is out of range: expected an integer in \[1, 10\]\."),
-        ({"width": 0.0}, r"parameter `width` = 0\.0 is out of range: expected a number > 0\.0\."),
-        ({"width": float("inf")}, r"parameter `width` = inf: expected a finite number\."),
-        ({"mode": "dice"}, r"parameter `mode` = 'dice' is not accepted: expected one of 'coin', 'die'\."),
-        ({"mode": 3}, r"parameter `mode` = 3: expected one of 'coin', 'die'\."),
-        ({"fair": "maybe"}, r"parameter `fair` = 'maybe': expected true or false\."),
+        (
+            {"q": 0.3},
+            r"^parameter `q` = 0\.3 is not a parameter of model 'coins'[^.;]*; accepted: one of p, n_flips, width, mode, fair\.$",
+        ),
+        (
+            {"n_flip": 2},
+            r"^parameter `n_flip` = 2 is not a parameter of model 'coins'[^;]*(?i:did you mean) `n_flips`\?\)?; "
+            r"accepted: one of p, n_flips, width, mode, fair\.$",
+        ),
+        ({"p": "high"}, r"^parameter `p` = 'high' is not accepted; accepted: a number in \[0\.0, 1\.0\]\.$"),
+        ({"p": True}, r"^parameter `p` = True is not accepted; accepted: a number in \[0\.0, 1\.0\]\.$"),
+        ({"p": 1.5}, r"^parameter `p` = 1\.5 is out of range; accepted: a number in \[0\.0, 1\.0\]\.$"),
+        ({"n_flips": 2.5}, r"^parameter `n_flips` = 2\.5 is not accepted; accepted: an integer in \[1, 10\]\.$"),
+        ({"n_flips": "3.5"}, r"^parameter `n_flips` = '3\.5' is not accepted; accepted: an integer in \[1, 10\]\.$"),
+        ({"n_flips": 11}, r"^parameter `n_flips` = 11 is out of range; accepted: an integer in \[1, 10\]\.$"),
+        ({"width": 0.0}, r"^parameter `width` = 0\.0 is out of range; accepted: a number > 0\.0\.$"),
+        ({"width": float("inf")}, r"^parameter `width` = inf is not finite; accepted: a number > 0\.0\.$"),
+        ({"mode": "dice"}, r"^parameter `mode` = 'dice' is not accepted; accepted: one of 'coin', 'die'\.$"),
+        ({"mode": 3}, r"^parameter `mode` = 3 is not accepted; accepted: one of 'coin', 'die'\.$"),
+        ({"fair": "maybe"}, r"^parameter `fair` = 'maybe' is not accepted; accepted: true or false\.$"),
     ],
 )
 def test_api_parameter_errors(params, match):
-    with pytest.raises(ParameterError, match=match):
+    with pytest.raises(ParameterError, match=match) as info:
         montecarlo.make_spec(coins, 100, params=params)
+    (name,) = params
+    assert info.value.argument == name and info.value.value == params[name]
 
 
 def test_strings_are_parsed_like_the_cli_gives_them():
@@ -60,27 +74,29 @@ def test_required_parameter_is_named():
     def f(rng, n, rate: float):
         return rng.random(n) * rate
 
-    with pytest.raises(ParameterError, match=r"model 'f' needs parameter `rate` \(a number\)\."):
+    with pytest.raises(ParameterError, match=r"^parameter `rate`.* is required by model 'f'; accepted: a number\.$"):
         montecarlo.make_spec(f, 10)
 
 
 def test_check_hook_runs_on_validated_parameters():
     def check(a, b):
         if a >= b:
-            raise ParameterError(f"parameter `a` = {a!r} is out of range: expected a number < `b` ({b!r}).")
+            raise ParameterError("a", a, f"a number < `b` ({b!r})", "is out of range")
 
     rec = model(lambda rng, n, a=0.0, b=1.0: rng.random(n) * (b - a) + a, name="uniform", check=check)
     rec = load_model(rec)
     assert rec.bind({"a": "0.5"}) == {"a": 0.5, "b": 1.0}
-    with pytest.raises(ParameterError, match=r"parameter `a` = 2\.0 is out of range: expected a number < `b` \(1\.0\)"):
+    with pytest.raises(
+        ParameterError, match=r"parameter `a` = 2\.0 is out of range; accepted: a number < `b` \(1\.0\)\."
+    ):
         rec.bind({"a": 2})
 
 
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"ranges": {"zz": (0, 1)}}, ValueError, r"ranges name unknown parameters: \['zz'\]"),
-        ({"choices": {"zz": ("a",)}}, ValueError, r"choices name unknown parameters: \['zz'\]"),
+        ({"ranges": {"zz": (0, 1)}}, ValueError, r"`ranges` names unknown parameters \['zz'\]; parameters: \['p'\]"),
+        ({"choices": {"zz": ("a",)}}, ValueError, r"`choices` names unknown parameters \['zz'\]; parameters: \['p'\]"),
         (
             {"choices": {"p": ("a",)}},
             ValueError,
@@ -105,14 +121,14 @@ def test_open_and_half_open_bounds():
 
     rec = load_model(model(f, ranges={"a": (0.0, 1.0, "(]"), "b": (None, 1.0, "[)")}))
     assert rec.bind({"a": 1.0})["a"] == 1.0
-    with pytest.raises(ParameterError, match=r"`a` = 0\.0 is out of range: expected a number in \(0\.0, 1\.0\]"):
+    with pytest.raises(ParameterError, match=r"`a` = 0\.0 is out of range; accepted: a number in \(0\.0, 1\.0\]\."):
         rec.bind({"a": 0.0})
-    with pytest.raises(ParameterError, match=r"`b` = 1\.0 is out of range: expected a number < 1\.0"):
+    with pytest.raises(ParameterError, match=r"`b` = 1\.0 is out of range; accepted: a number < 1\.0\."):
         rec.bind({"b": 1.0})
 
 
 def test_plain_function_model_runs_with_exact_shown():
-    r = montecarlo.run(coins, samples=4_000, rng=3, executor="serial", params={"p": 0.3})
+    r = montecarlo.run(coins, samples=4_000, rng=3, execution="serial", params={"p": 0.3})
     assert r.outputs == ("hit", "x")
     assert r["hit"].exact == 0.3 and r["hit"].method == "wilson"
     assert "exact" in r.table() and r.to_dict()["outputs"]["x"]["exact"] == 0.5
@@ -124,38 +140,44 @@ def test_plain_function_model_runs_with_exact_shown():
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("argv", "match"),
     [
-        (["-p", "nope=1"], "model 'gamblers_ruin' has no parameter nope. Valid parameters: start, goal, p."),
-        (["-p", "strat=2"], "has no parameter strat. Did you mean start?"),
-        (["-p", "p=abc"], "parameter p = 'abc': expected a number in (0.0, 1.0)."),
-        (["-p", "p=1.5"], "parameter p = 1.5 is out of range: expected a number in (0.0, 1.0)."),
-        (["-p", "start=2.5"], "parameter start = '2.5': expected an integer >= 1."),
-        (["-p", "start=12"], "parameter start = 12 is out of range: expected an integer in [1, 9]"),
-        (["-p", "goal=5000"], "parameter goal = 5000 is out of range: expected an integer in [2, 1000]."),
+        (
+            ["-p", "nope=1"],
+            r"-p nope=1 is not a parameter of model 'gamblers_ruin'[^.;]*; accepted: one of start, goal, p\.",
+        ),
+        (
+            ["-p", "strat=2"],
+            r"-p strat=2 is not a parameter of model 'gamblers_ruin'[^;]*(?i:did you mean) `start`\?\)?; "
+            r"accepted: one of start, goal, p\.",
+        ),
+        (["-p", "p=abc"], r"-p p=abc is not accepted; accepted: a number in \(0\.0, 1\.0\)\."),
+        (["-p", "p=1.5"], r"-p p=1\.5 is out of range; accepted: a number in \(0\.0, 1\.0\)\."),
+        (["-p", "start=2.5"], r"-p start=2\.5 is not accepted; accepted: an integer >= 1\."),
+        (["-p", "start=12"], r"-p start=12 is out of range; accepted: an integer in \[1, 9\]"),
+        (["-p", "goal=5000"], r"-p goal=5000 is out of range; accepted: an integer in \[2, 1000\]\."),
     ],
 )
-def test_cli_parameter_errors(argv, message, capsys):
-    code = invoke(["run", "gamblers_ruin", "-n", "100", "--executor", "serial", *argv])
-    err = capsys.readouterr().err
+def test_cli_parameter_errors(argv, match, capsys):
+    code, _, err = mc(capsys, "run", "gamblers_ruin", "-n", "100", "--executor", "serial", *argv)
     assert code == 2
-    assert message in err
+    assert re.search(r"^Error: " + match, err), err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_cli_choice_error(capsys):
-    assert invoke(["run", "european_option", "-n", "100", "-p", "kind=straddle"]) == 2
-    assert "parameter kind = 'straddle' is not accepted: expected one of 'call', 'put'." in capsys.readouterr().err
+    code, _, err = mc(capsys, "run", "european_option", "-n", "100", "-p", "kind=straddle")
+    assert code == 2
+    assert "-p kind=straddle is not accepted; accepted: one of 'call', 'put'." in err
 
 
 def test_cli_run_shows_derived_and_control_variate_rows(capsys):
-    assert invoke(["run", "asian_option", "-n", "20000", "-s", "1", "--executor", "serial", "-q"]) == 0
-    out = capsys.readouterr().out
+    code, out, _ = mc(capsys, "run", "asian_option", "-n", "20000", "-s", "1", "--executor", "serial", "-q")
+    assert code == 0
     assert "arithmetic_cv" in out and "control-variate" in out and "variance reduction" in out
-    assert invoke(["run", "buffon", "-n", "20000", "-s", "1", "--executor", "serial", "-q", "--json"]) == 0
-    import json
-
-    d = json.loads(capsys.readouterr().out)
+    code, out, _ = mc(capsys, "run", "buffon", "-n", "20000", "-s", "1", "--executor", "serial", "-q", "--json")
+    assert code == 0
+    d = json.loads(out)
     assert d["derived"]["pi"]["exact"] == np.pi and d["derived"]["pi"]["interval_method"] == "delta"
 
 
@@ -165,8 +187,9 @@ def test_cli_run_shows_derived_and_control_variate_rows(capsys):
 
 
 def test_mc_list_one_line_per_model(capsys):
-    assert invoke(["list"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    code, out, _ = mc(capsys, "list")
+    assert code == 0
+    lines = out.strip().splitlines()
     assert [line.split()[0] for line in lines] == sorted(BUILTIN)
     for line in lines:
         assert len(line.split(None, 1)[1]) > 20  # a description, not just the name
@@ -174,8 +197,8 @@ def test_mc_list_one_line_per_model(capsys):
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_mc_show_every_builtin(name, capsys):
-    assert invoke(["show", name]) == 0
-    out = capsys.readouterr().out
+    code, out, _ = mc(capsys, "show", name)
+    assert code == 0
     rec = load_model(name)
     for section in ("parameters", "outputs:", "exact values at the defaults:"):
         assert section in out
@@ -186,28 +209,29 @@ def test_mc_show_every_builtin(name, capsys):
 
 
 def test_mc_show_buffon_details(capsys):
-    assert invoke(["show", "buffon"]) == 0
-    out = capsys.readouterr().out
+    code, out, _ = mc(capsys, "show", "buffon")
+    assert code == 0
     assert "length   a number > 0.0; default 1.0" in out
     assert "derived quantities (delta method):" in out and "pi = f(crossing); analytic gradient" in out
     assert "crossing = 0.3183098861837907" in out and "pi = 3.141592653589793" in out
 
 
 def test_mc_show_control_variates_and_choices(capsys):
-    assert invoke(["show", "asian_option"]) == 0
-    out = capsys.readouterr().out
+    code, out, _ = mc(capsys, "show", "asian_option")
+    assert code == 0
     assert "control variates:" in out and "arithmetic_cv: arithmetic with control(s) geometric" in out
-    assert invoke(["show", "integrate"]) == 0
-    assert "family        one of 'oscillatory', 'product_peak'" in capsys.readouterr().out
+    code, out, _ = mc(capsys, "show", "integrate")
+    assert code == 0
+    assert "family        one of 'oscillatory', 'product_peak'" in out
 
 
 def test_mc_show_unknown_model(capsys):
-    assert invoke(["show", "bufon"]) == 2
-    err = capsys.readouterr().err
-    assert "unknown model 'bufon'. Did you mean 'buffon'?" in err
+    code, _, err = mc(capsys, "show", "bufon")
+    assert code == 2
+    assert "'bufon' is not a known model (did you mean 'buffon'?)" in err
 
 
 def test_mc_show_reference(capsys):
-    assert invoke(["show", "montecarlo.models.tail_probability:simulate"]) == 0
-    out = capsys.readouterr().out
+    code, out, _ = mc(capsys, "show", "montecarlo.models.tail_probability:simulate")
+    assert code == 0
     assert "shift" in out and "importance: mean" in out

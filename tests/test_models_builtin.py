@@ -9,12 +9,13 @@ import pytest
 from scipy.stats import binom
 
 import montecarlo
-from montecarlo.model import ParameterError, load_model
+from montecarlo.errors import ParameterError
 from montecarlo.models import BUILTIN
 from montecarlo.models.asian_option import geometric_asian_call
 from montecarlo.models.european_option import black_scholes
 from montecarlo.models.gamblers_ruin import ruin_exact
 from montecarlo.models.integrate import FAMILIES, genz_integral
+from montecarlo.registry import load_model
 
 MODELS_WITH_EXACT = [
     ("buffon", {}),
@@ -41,7 +42,7 @@ def exact_checks(result):
 
 @pytest.mark.parametrize(("name", "params"), MODELS_WITH_EXACT, ids=lambda x: str(x))
 def test_exact_value_inside_own_999_interval(name, params):
-    r = montecarlo.run(name, samples=50_000, rng=20240601, params=params, executor="serial", confidence=0.999)
+    r = montecarlo.run(name, samples=50_000, rng=20240601, params=params, execution="serial", confidence=0.999)
     checks = exact_checks(r)
     assert checks, f"{name} reports no exact value"
     for out, exact in checks:
@@ -79,7 +80,7 @@ COVERAGE = [
 def coverage_counts(name, params, n, outputs=None):
     hits: dict[str, int] = {}
     for seed in range(REPS):
-        r = montecarlo.run(name, samples=n, rng=seed, params=params, executor="serial")
+        r = montecarlo.run(name, samples=n, rng=seed, params=params, execution="serial")
         for out, exact in exact_checks(r):
             if outputs is None or out in outputs:
                 hits[out] = hits.get(out, 0) + r[out].covers(exact)
@@ -102,8 +103,8 @@ def test_95_interval_coverage(case):
 
 
 def test_antithetic_reduces_standard_error_of_european_call():
-    plain = montecarlo.run("european_option", samples=200_000, rng=7, executor="serial")
-    anti = montecarlo.run("european_option", samples=200_000, rng=7, executor="serial", params={"antithetic": True})
+    plain = montecarlo.run("european_option", samples=200_000, rng=7, execution="serial")
+    anti = montecarlo.run("european_option", samples=200_000, rng=7, execution="serial", params={"antithetic": True})
     factor = plain.standard_error / anti.standard_error
     # Per sample (one normal draw each); per payoff evaluation the gain is factor / sqrt(2).
     assert round(factor, 2) == 2.01
@@ -111,7 +112,7 @@ def test_antithetic_reduces_standard_error_of_european_call():
 
 
 def test_control_variate_reduces_standard_error_of_asian_call():
-    r = montecarlo.run("asian_option", samples=200_000, rng=7, executor="serial")
+    r = montecarlo.run("asian_option", samples=200_000, rng=7, execution="serial")
     cv = r["arithmetic_cv"]
     factor = r["arithmetic"].standard_error / cv.standard_error
     assert round(factor, 1) == 35.7
@@ -121,14 +122,14 @@ def test_control_variate_reduces_standard_error_of_asian_call():
 
 
 def test_importance_sampling_reduces_standard_error_at_c4():
-    r = montecarlo.run("tail_probability", samples=200_000, rng=7, executor="serial", params={"c": 4.0})
+    r = montecarlo.run("tail_probability", samples=200_000, rng=7, execution="serial", params={"c": 4.0})
     factor = r["plain"].standard_error / r["importance"].standard_error
     assert round(factor) == 94
     assert r["importance"].covers(r["importance"].exact)
 
 
 def test_tail_at_c6_plain_has_no_hits_but_wilson_still_covers():
-    r = montecarlo.run("tail_probability", samples=100_000, rng=3, executor="serial", params={"c": 6.0})
+    r = montecarlo.run("tail_probability", samples=100_000, rng=3, execution="serial", params={"c": 6.0})
     plain = r["plain"]
     assert plain.estimate == 0.0 and plain.standard_error == 0.0
     assert plain.method == "wilson"
@@ -201,36 +202,44 @@ def test_genz_integral_of_one_dimension_matches_quadrature(family):
         (
             "buffon",
             {"length": 3.0},
-            r"parameter `length` = 3\.0 is out of range: expected a number <= `spacing` \(2\.0\)",
+            r"parameter `length` = 3\.0 is out of range; accepted: a number <= `spacing` \(2\.0\)",
         ),
-        ("buffon", {"spacing": 0.0}, r"parameter `spacing` = 0\.0 is out of range: expected a number > 0"),
+        ("buffon", {"spacing": 0.0}, r"parameter `spacing` = 0\.0 is out of range; accepted: a number > 0"),
         (
             "integrate",
             {"family": "bumpy"},
-            r"parameter `family` = 'bumpy' is not accepted: expected one of 'oscillatory'",
+            r"parameter `family` = 'bumpy' is not accepted; accepted: one of 'oscillatory'",
         ),
-        ("integrate", {"dim": 101}, r"parameter `dim` = 101 is out of range: expected an integer in \[1, 100\]"),
-        ("integrate", {"coefficients": "1,2"}, r"parameter `coefficients` = '1,2' has 2 values: expected 5"),
+        ("integrate", {"dim": 101}, r"parameter `dim` = 101 is out of range; accepted: an integer in \[1, 100\]"),
+        ("integrate", {"coefficients": "1,2"}, r"parameter `coefficients` = '1,2' has 2 values; accepted: 5 values"),
         (
             "integrate",
             {"coefficients": "1,x,2,3,4"},
-            r"parameter `coefficients` = '1,x,2,3,4': expected comma-separated",
+            r"parameter `coefficients` = '1,x,2,3,4' is not a list of numbers; accepted: comma-separated",
         ),
-        ("integrate", {"coefficients": "1,-2,2,3,4"}, r"parameter `coefficients` = '1,-2,2,3,4': expected positive"),
+        (
+            "integrate",
+            {"coefficients": "1,-2,2,3,4"},
+            r"parameter `coefficients` = '1,-2,2,3,4' is not accepted; accepted: positive",
+        ),
         (
             "european_option",
             {"kind": "straddle"},
-            r"parameter `kind` = 'straddle' is not accepted: expected one of 'call', 'put'",
+            r"parameter `kind` = 'straddle' is not accepted; accepted: one of 'call', 'put'",
         ),
         (
             "european_option",
             {"volatility": 0.0},
-            r"parameter `volatility` = 0\.0 is out of range: expected a number in \(0\.0, 5\.0\]",
+            r"parameter `volatility` = 0\.0 is out of range; accepted: a number in \(0\.0, 5\.0\]",
         ),
-        ("asian_option", {"steps": 0}, r"parameter `steps` = 0 is out of range: expected an integer in \[1, 1000\]"),
-        ("gamblers_ruin", {"start": 10}, r"parameter `start` = 10 is out of range: expected an integer in \[1, 9\]"),
-        ("gamblers_ruin", {"p": 1.0}, r"parameter `p` = 1\.0 is out of range: expected a number in \(0\.0, 1\.0\)"),
-        ("tail_probability", {"c": "high"}, r"parameter `c` = 'high': expected a number in \[-10\.0, 10\.0\]"),
+        ("asian_option", {"steps": 0}, r"parameter `steps` = 0 is out of range; accepted: an integer in \[1, 1000\]"),
+        ("gamblers_ruin", {"start": 10}, r"parameter `start` = 10 is out of range; accepted: an integer in \[1, 9\]"),
+        ("gamblers_ruin", {"p": 1.0}, r"parameter `p` = 1\.0 is out of range; accepted: a number in \(0\.0, 1\.0\)"),
+        (
+            "tail_probability",
+            {"c": "high"},
+            r"parameter `c` = 'high' is not accepted; accepted: a number in \[-10\.0, 10\.0\]",
+        ),
     ],
 )
 def test_builtin_parameter_errors(name, params, match):

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import sys
+import uuid
 
 import matplotlib
 
@@ -13,10 +14,10 @@ matplotlib.use("Agg")  # no display in tests; set before pyplot is imported
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
+from conftest import mc  # noqa: E402
 
 import montecarlo  # noqa: E402
-from montecarlo.cli import cli  # noqa: E402
+from montecarlo import Sampling  # noqa: E402
 from montecarlo.plot import (  # noqa: E402
     INSTALL_HINT,
     MatplotlibMissing,
@@ -38,19 +39,15 @@ def _close_figures():
 
 @pytest.fixture(scope="module")
 def pi_result():
-    return montecarlo.run("pi", rng=3, tolerance=5e-3, block_size=2**16, executor="serial")
+    return montecarlo.run("pi", rng=3, tolerance=5e-3, sampling=Sampling(block_size=2**16), execution="serial")
 
 
 @pytest.fixture(scope="module")
 def strike_results():
     return [
-        montecarlo.run("european_option", samples=2**16, rng=1, params={"strike": k}, executor="serial")
+        montecarlo.run("european_option", samples=2**16, rng=1, params={"strike": k}, execution="serial")
         for k in (80.0, 100.0, 120.0)
     ]
-
-
-def mc(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 # --------------------------------------------------------------------------
@@ -83,58 +80,68 @@ def test_plot_errors(pi_result):
     with pytest.raises(PlotError, match=r"`output` = 'nope' is not an estimate of this result; accepted: pi"):
         pi_result.plot(output="nope")
     old = dataclasses.replace(pi_result, trace=())
-    with pytest.raises(PlotError, match=r"this result has no convergence trace"):
+    with pytest.raises(
+        PlotError, match=r"`result` = 'pi' has no trace; accepted: a result with a convergence trace \(run it again\)"
+    ):
         plot_convergence(old)
     with pytest.raises(
         PlotError,
-        match=r"`output` = 'x.txt': cannot tell the file format from its extension; "
-        r"accepted: a file name ending in .png, .svg, .pdf",
+        match=r"`output` = 'x.txt' has no plot file extension; accepted: a file name ending in \.png, \.svg, \.pdf\.",
     ):
         save_convergence(pi_result, "x.txt")
 
 
 @pytest.mark.parametrize("ext", ["png", "svg", "pdf"])
-def test_mc_plot_writes_each_format(tmp_path, pi_result, ext):
+def test_mc_plot_writes_each_format(capsys, tmp_path, pi_result, ext):
     src = tmp_path / "pi.json"
     pi_result.save(str(src))
     out = tmp_path / f"conv.{ext}"
-    res = mc("plot", str(src), "-o", str(out))
-    assert res.exit_code == 0 and f"wrote {out}" in res.output
+    code, stdout, err = mc(capsys, "plot", src, "-o", out)
+    assert code == 0 and stdout == f"wrote {out}\n", err
     data = out.read_bytes()
     assert len(data) > 1000 and data.startswith(MAGIC[ext])
 
 
-def test_mc_plot_default_name(tmp_path, pi_result):
+def test_mc_plot_default_name(capsys, tmp_path, pi_result):
     src = tmp_path / "pi.json"
     pi_result.save(str(src))
-    assert mc("plot", str(src)).exit_code == 0
+    assert mc(capsys, "plot", src)[0] == 0
     assert (tmp_path / "pi.png").stat().st_size > 1000
 
 
-def test_mc_run_plot(tmp_path):
+def test_mc_run_plot(capsys, tmp_path):
     out = tmp_path / "run.png"
-    res = mc("run", "pi", "--tolerance", "1e-2", "-s", "1", "-q", "--executor", "serial", "--plot", str(out))
-    assert res.exit_code == 0, res.output
+    code, _, err = mc(
+        capsys, "run", "pi", "--tolerance", "1e-2", "-s", "1", "-q", "--executor", "serial", "--plot", out
+    )
+    assert code == 0, err
     assert out.read_bytes().startswith(MAGIC["png"]) and out.stat().st_size > 1000
     assert not list(tmp_path.glob(".*tmp*"))  # written atomically, nothing left behind
 
 
-def test_mc_plot_usage_errors(tmp_path, pi_result):
+def test_mc_plot_usage_errors(capsys, tmp_path, pi_result):
     src = tmp_path / "pi.json"
     pi_result.save(str(src))
-    res = CliRunner().invoke(cli, ["plot", str(src), "--estimate", "nope"])
-    assert res.exit_code == 2 and "--estimate 'nope' is not an estimate of this result; accepted: pi" in res.output
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
-    res = CliRunner().invoke(cli, ["plot", str(bad)])
-    assert res.exit_code == 2 and "bad.json: not a montecarlo result" in res.output
-    res = CliRunner().invoke(cli, ["plot", str(src), "--sweep", "strike"])
-    assert res.exit_code == 2 and "--sweep strike needs two or more result files; got 1" in res.output
-    res = CliRunner().invoke(cli, ["plot", str(tmp_path / "missing.json")])
-    assert res.exit_code == 2 and "does not exist" in res.output
+    cases = [
+        (["plot", src, "--estimate", "nope"], "--estimate nope is not an estimate of this result; accepted: pi."),
+        (["plot", bad], f"{bad}: not a montecarlo result"),
+        (["plot", src, "--sweep", "strike"], "--sweep strike needs two or more result files; got 1."),
+        (["plot", tmp_path / "missing.json"], f"File '{tmp_path / 'missing.json'}' does not exist"),
+        (
+            ["plot", src, "-o", tmp_path / "x.txt"],
+            f"'{tmp_path / 'x.txt'}' has no plot file extension; accepted: a file name ending in .png, .svg, .pdf.",
+        ),
+    ]
+    for args, message in cases:
+        code, out, err = mc(capsys, *args)
+        assert code == 2 and out == "", err
+        assert err.startswith("Error: ") and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "pi.png").exists() and not (tmp_path / "x.txt").exists()
 
 
-def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path, pi_result):
+def test_missing_matplotlib_says_how_to_install(monkeypatch, capsys, tmp_path, pi_result):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
     assert "pip install 'montecarlo[plot]'" in INSTALL_HINT
     with pytest.raises(
@@ -145,12 +152,12 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path, pi_result
         pi_result.plot()
     src = tmp_path / "pi.json"
     pi_result.save(str(src))
-    res = CliRunner().invoke(cli, ["plot", str(src)])
-    assert res.exit_code == 1 and "pip install 'montecarlo[plot]'" in res.output
+    code, out, err = mc(capsys, "plot", src)
+    assert code == 1 and out == "" and err == f"Error: {INSTALL_HINT}\n"
     # mc run --plot checks before running, not after.
-    res = CliRunner().invoke(cli, ["run", "pi", "-q", "--plot", str(tmp_path / "x.png")])
-    assert res.exit_code == 1 and "pip install 'montecarlo[plot]'" in res.output
-    assert "samples" not in res.output
+    code, out, err = mc(capsys, "run", "pi", "-q", "--plot", tmp_path / "x.png")
+    assert code == 1 and out == "" and err == f"Error: {INSTALL_HINT}\n"
+    assert not (tmp_path / "x.png").exists()
 
 
 # --------------------------------------------------------------------------
@@ -174,9 +181,11 @@ def test_sweep_plot(strike_results):
 
 
 def test_sweep_errors(strike_results, pi_result):
-    with pytest.raises(PlotError, match=r"`results` is empty"):
+    with pytest.raises(PlotError, match=r"`results` = \[\] is empty; accepted: one or more results of the same model"):
         plot_sweep([])
-    with pytest.raises(PlotError, match=r"`results` mix models european_option, pi; accepted: results of one model"):
+    with pytest.raises(
+        PlotError, match=r"`results` = \['european_option', 'pi'\] mix models; accepted: results of one model"
+    ):
         plot_sweep([*strike_results, pi_result], "strike")
     with pytest.raises(
         PlotError, match=r"`parameter` = 'sigma' is not a parameter of model 'european_option'; accepted: spot"
@@ -185,31 +194,63 @@ def test_sweep_errors(strike_results, pi_result):
     with pytest.raises(PlotError, match=r"`parameter` = 'kind' has the value 'call'; accepted: a numeric parameter"):
         plot_sweep(strike_results, "kind")
     two = montecarlo.run(
-        "european_option", samples=2**16, rng=1, params={"strike": 90.0, "spot": 90.0}, executor="serial"
+        "european_option", samples=2**16, rng=1, params={"strike": 90.0, "spot": 90.0}, execution="serial"
     )
     with pytest.raises(
         PlotError,
-        match=r"cannot tell the swept parameter: parameters that differ between the "
-        r"results: spot, strike; name it",
+        match=r"`parameter` cannot be told: parameters that differ: spot, strike; "
+        r"accepted: the name of the swept parameter",
     ):
         plot_sweep([*strike_results, two])
 
 
-def test_mc_plot_sweep(tmp_path, strike_results):
+def test_mc_plot_sweep(capsys, tmp_path, strike_results):
     paths = []
     for r in strike_results:
         p = tmp_path / f"k{r.spec.params['strike']:g}.json"
         r.save(str(p))
         paths.append(str(p))
-    res = mc("plot", *paths, "-o", str(tmp_path / "sweep.svg"))
-    assert res.exit_code == 0
+    code, out, err = mc(capsys, "plot", *paths, "-o", tmp_path / "sweep.svg")
+    assert code == 0, err
     assert (tmp_path / "sweep.svg").read_bytes().startswith(MAGIC["svg"])
-    assert mc("plot", *paths, "--sweep", "strike").exit_code == 0
+    assert mc(capsys, "plot", *paths, "--sweep", "strike")[0] == 0
     assert (tmp_path / "k80-sweep.png").stat().st_size > 1000
     # Every result has the same volatility: it is a parameter, just not a swept one.
-    res = CliRunner().invoke(cli, ["plot", *paths, "--sweep", "volatility"])
-    assert res.exit_code == 2
-    assert (
-        "--sweep 'volatility' has the same value 0.2 in every result; accepted: a parameter that differs" in res.output
-    )
+    code, out, err = mc(capsys, "plot", *paths, "--sweep", "volatility")
+    assert code == 2 and err.count("\n") == 1
+    assert "--sweep volatility has the same value 0.2 in every result; accepted: a parameter that differs" in err
     assert json.loads((tmp_path / "k80.json").read_text())["spec"]["params"]["volatility"] == 0.2
+
+
+USER_MODEL = """
+from montecarlo import model
+
+
+@model(exact=lambda a: a / 2)
+def scaled(rng, n, a: float = 1.0):
+    return a * rng.random(n)
+"""
+
+
+def test_sweep_of_a_user_model_never_imports_it(capsys, tmp_path, monkeypatch):
+    """Reading result files runs no code: the exact curve of a model that is not
+    built in goes through the recorded exact values, even when the model could be imported."""
+    name = f"mc_plot_user_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(USER_MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    paths = []
+    for a in (3.0, 1.0, 2.0):
+        r = montecarlo.run(f"{name}:scaled", samples=4000, rng=2, params={"a": a}, execution="serial")
+        paths.append(str(tmp_path / f"a{a:g}.json"))
+        r.save(paths[-1])
+    monkeypatch.delitem(sys.modules, name)
+    loaded = [montecarlo.Result.load(p) for p in paths]
+    ax = plot_sweep(loaded)
+    assert ax.get_xlabel() == "a"
+    exact = next(line for line in ax.get_lines() if line.get_label() == "exact")
+    assert list(exact.get_xdata()) == [1.0, 2.0, 3.0]
+    assert list(exact.get_ydata()) == [0.5, 1.0, 1.5]
+    code, out, err = mc(capsys, "plot", *paths, "-o", tmp_path / "user.png")
+    assert code == 0, err
+    assert (tmp_path / "user.png").read_bytes().startswith(MAGIC["png"])
+    assert name not in sys.modules

@@ -8,13 +8,10 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import psutil
 import pytest
-
-BIN = Path(sys.executable).parent
-MC = str(BIN / "mc")
+from conftest import MC
 
 
 def start_long_run(*extra):
@@ -96,8 +93,9 @@ def test_a_model_defined_in_a_scripts_main_runs_on_worker_processes(tmp_path):
                 method = sys.argv[1]
                 import multiprocessing
                 multiprocessing.set_start_method(method, force=True)
-                r = montecarlo.run(simulate, samples=200_000, rng=3, workers=2, block_size=10_000,
-                                   params={"scale": 2.0})
+                r = montecarlo.run(simulate, samples=200_000, rng=3, params={"scale": 2.0},
+                                   execution=montecarlo.Execution(workers=2),
+                                   sampling=montecarlo.Sampling(block_size=10_000))
                 print(json.dumps({"executor": r.provenance["executor"], "estimate": r.estimate,
                                   "interval": r.interval}))
             """

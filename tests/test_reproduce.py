@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import textwrap
 
 import pytest
+from conftest import MC
 
 from montecarlo.cli import invoke
 
@@ -155,13 +154,42 @@ def test_unknown_model_in_result(sweep_result, capsys):
 
     edit(sweep_result, rename)
     assert invoke(["reproduce", sweep_result]) == 2
-    assert "cannot re-run: unknown model 'no_such_model'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: {sweep_result}: cannot re-run: `model` = 'no_such_model' is not a known model; ")
+    assert "accepted: one of asian_option, " in err and err.count("\n") == 1
 
 
-@pytest.mark.skipif(shutil.which("mc", path=os.path.dirname(sys.executable)) is None, reason="mc not installed")
+def test_reproduce_from_python_with_an_execution(sweep_result):
+    from montecarlo import Execution
+    from montecarlo.experiments import reproduce
+
+    rep = reproduce(sweep_result, execution=Execution("threads", workers=3))
+    assert rep.identical and rep.mismatches == [] and rep.compared > 0
+    assert (rep.executor, rep.workers) == ("threads", 3)
+    assert rep.recorded.kind == "experiment" and len(rep.recorded.points) == 2
+    serial = reproduce(sweep_result, execution=Execution("serial"))
+    assert serial.identical and serial.compared == rep.compared and (serial.executor, serial.workers) == ("serial", 1)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-w", "0"], "--workers 0 is not accepted; accepted: an integer >= 1."),
+        (["--executor", "gpu"], "--executor gpu is not accepted; accepted: one of processes, threads, serial, dask."),
+        (["--retries", "-1"], "--retries -1 is not accepted; accepted: an integer >= 0."),
+        (["--scheduler", "tcp://h:8786"], "--scheduler tcp://h:8786 needs the dask executor"),
+    ],
+)
+def test_bad_execution_options(sweep_result, capsys, args, message):
+    assert invoke(["reproduce", sweep_result, *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"Error: {message}"), captured.err
+
+
 def test_installed_mc_end_to_end(tmp_path):
     """The installed `mc`: run an experiment file, then reproduce it on another worker count."""
-    mc = shutil.which("mc", path=os.path.dirname(sys.executable))
+    mc = MC
     cfg = tmp_path / "e.toml"
     cfg.write_text('model = "pi"\nsamples = "2e5"\nblock_size = 50000\nseed = 3\n[expect]\npi = "exact"\n')
     run = subprocess.run(
@@ -180,11 +208,10 @@ def test_installed_mc_end_to_end(tmp_path):
 
 
 def test_precision_target_keys_pass_through_and_reproduce(tmp_path, capsys):
-    """Run settings added to make_spec (here the stopping rule) work as file keys."""
+    """Stopping settings of the option vocabulary (here rtol) work as file keys and reproduce."""
     from montecarlo.experiments import known_keys
 
-    if "rtol" not in known_keys():
-        pytest.skip("no precision-target settings in this build")
+    assert "rtol" in known_keys()
     text = 'model = "pi"\nsamples = "1e7"\nblock_size = 20000\nseed = 8\nrtol = 0.01\n'
     folder = run_to_folder(tmp_path, text, "-w", "2")
     capsys.readouterr()

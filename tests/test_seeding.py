@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from montecarlo.errors import ValidationError
 from montecarlo.seeding import BIT_GENERATORS, block_rng, block_seed, root_entropy
 
 
@@ -44,9 +45,15 @@ def test_root_entropy_forms():
 
 
 @pytest.mark.parametrize(
-    "bad, exc, match",
-    [(-1, ValueError, "non-negative"), (1.5, TypeError, "float"), ("3", TypeError, "str"), (True, TypeError, "True")],
+    "bad, match",
+    [
+        (-1, r"`rng` = -1 is negative; accepted: an integer >= 0, a numpy SeedSequence"),
+        (1.5, r"`rng` = 1\.5 is not accepted; accepted: an integer >= 0"),
+        ("3", r"`rng` = '3' is not accepted; accepted: an integer >= 0"),
+        (True, r"`rng` = True is not accepted; accepted: an integer >= 0"),
+    ],
 )
-def test_root_entropy_rejects(bad, exc, match):
-    with pytest.raises(exc, match=match):
+def test_root_entropy_rejects(bad, match):
+    with pytest.raises(ValidationError, match=match) as err:
         root_entropy(bad)
+    assert err.value.argument == "rng" and err.value.value is bad

@@ -1,15 +1,20 @@
-"""Executor backends behind one small interface (`Backend`), by name."""
+"""Executor backends behind one small interface (`Backend`), chosen from an `Execution`.
+
+The engine asks a backend only what it declares (`Backend.in_process`,
+`Backend.eager`, `Backend.restartable`), never its name.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from concurrent.futures import Executor
-from typing import Any
 
 from montecarlo.executors.base import Backend, ExecutorBackend
+from montecarlo.options import Execution, is_dask_client
+from montecarlo.spec import RunSpec
 
-#: Backends by the name the CLI and RunSpec-free options use.
-EXECUTORS = ("processes", "threads", "serial", "dask")
+__all__ = ["Backend", "ExecutorBackend", "default_workers", "make_backend", "workers_of"]
 
 
 def default_workers() -> int:
@@ -20,13 +25,23 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def is_dask_client(obj: Any) -> bool:
-    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
+def workers_of(execution: Execution) -> int:
+    """The worker count of ``execution``: as given, the executor's own, or every core."""
+    if execution.workers is not None:
+        return execution.workers
+    return getattr(execution.executor, "_max_workers", None) or default_workers()
 
 
-def make_backend(executor: Any, workers: int, scheduler: str | None = None) -> Backend:
-    """A `Backend` for an executor name, a `Backend`, a `concurrent.futures.Executor`
-    or a ``distributed.Client``; ``scheduler`` is the address for ``"dask"``."""
+def make_backend(execution: Execution, specs: Iterable[RunSpec] = ()) -> Backend:
+    """The backend that runs ``specs`` as ``execution`` says.
+
+    A run of one block per spec, or on one worker, needs no pool: local
+    processes and threads give way to the calling process then, with the same
+    numbers and without the start-up cost. A backend, an executor or a
+    client passed in is used as given.
+    """
+    executor = execution.executor
+    workers = workers_of(execution)
     if isinstance(executor, Backend):
         return executor
     if isinstance(executor, Executor):
@@ -35,8 +50,11 @@ def make_backend(executor: Any, workers: int, scheduler: str | None = None) -> B
         from montecarlo.executors.dask import DaskBackend
 
         if executor == "dask":
-            return DaskBackend(scheduler=scheduler, workers=workers)
+            return DaskBackend(scheduler=execution.scheduler, workers=workers)
         return DaskBackend(client=executor)
+    specs = list(specs)
+    if executor in ("processes", "threads") and (workers == 1 or (specs and all(s.blocks == 1 for s in specs))):
+        executor = "serial"
     if executor == "serial":
         from montecarlo.executors.serial import SerialBackend
 
@@ -45,10 +63,6 @@ def make_backend(executor: Any, workers: int, scheduler: str | None = None) -> B
         from montecarlo.executors.threads import ThreadBackend
 
         return ThreadBackend(workers)
-    if executor == "processes":
-        from montecarlo.executors.processes import ProcessBackend
+    from montecarlo.executors.processes import ProcessBackend
 
-        return ProcessBackend(workers)
-    raise ValueError(
-        f"`executor` = {executor!r} is not one of: {', '.join(EXECUTORS)}, or a concurrent.futures.Executor."
-    )
+    return ProcessBackend(workers)

@@ -1,4 +1,4 @@
-"""The one interface every executor backend implements."""
+"""The one interface every executor backend implements, and the capabilities it declares."""
 
 from __future__ import annotations
 
@@ -10,23 +10,40 @@ from typing import Any
 class Backend:
     """Runs tasks somewhere and hands back `concurrent.futures.Future` objects.
 
-    A backend implements `submit`; backends whose workers can die also
-    implement `is_worker_death` and `restart`, and `close` stops them. The
-    engine owns scheduling, ordering and retries, so a backend stays small.
+    A backend implements `submit`; the engine owns scheduling, ordering and
+    retries, so a backend stays small. What a backend can do is declared, not
+    guessed from its name:
+
+    Attributes
+    ----------
+    name : str
+        Recorded in a result's provenance.
+    workers : int
+        Tasks it runs at once.
+    in_process : bool
+        Tasks run in this process: the model is passed as is, not pickled.
+    eager : bool
+        `submit` computes the task before it returns: one task in flight is
+        enough, and a stopping run computes nothing past its stopping task.
+    restartable : bool
+        Dead workers are replaced (`restart`) and their blocks run again;
+        otherwise a worker death (`is_worker_death`) fails the run at once.
     """
 
     name = "base"
-    #: True when tasks run in this process (the engine then skips pickling).
     in_process = False
+    eager = False
+    restartable = False
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run ``fn(*args)`` on a worker."""
         raise NotImplementedError
 
     def is_worker_death(self, exc: BaseException) -> bool:
-        """Did this task fail because its worker died (rather than its code)?"""
+        """Whether this task failed because its worker died (rather than its code)."""
         return False
 
     def restart(self) -> None:
@@ -38,7 +55,13 @@ class Backend:
 
 
 class ExecutorBackend(Backend):
-    """Any `concurrent.futures.Executor` given by the caller (who keeps ownership)."""
+    """Any `concurrent.futures.Executor` given by the caller (who keeps ownership).
+
+    Parameters
+    ----------
+    executor : concurrent.futures.Executor
+    workers : int
+    """
 
     name = "executor"
 
@@ -47,9 +70,11 @@ class ExecutorBackend(Backend):
         self.executor = executor
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Submit to the caller's executor."""
         return self.executor.submit(fn, *args)
 
     def is_worker_death(self, exc: BaseException) -> bool:
+        """A broken process pool."""
         from concurrent.futures.process import BrokenProcessPool
 
         return isinstance(exc, BrokenProcessPool)

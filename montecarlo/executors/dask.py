@@ -30,11 +30,13 @@ def _distributed() -> Any:
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[list[int]]:
-    """Hold a Ctrl-C or SIGTERM that arrives while a local cluster starts (an
-    interrupted start could leave its processes behind); the caller delivers
-    it again once the handlers are back."""
+    """Hold a Ctrl-C or SIGTERM that arrives while a local cluster starts.
+
+    An interrupted start could leave its processes behind; the caller
+    delivers the signal again once the handlers are back.
+    """
     pending: list[int] = []
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda n, frame: pending.append(n))
@@ -43,14 +45,16 @@ def _signals_deferred() -> Iterator[list[int]]:
     try:
         yield pending
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class _CancelledCascade(logging.Filter):
-    """Drops the error distributed's concurrent.futures bridge logs when a run
-    cancels its tasks (it hands a cancelled task to an already-settled future):
-    expected when a run stops, and not about the run's numbers."""
+    """Drops distributed's log of a cancelled task handed to a settled future.
+
+    Its concurrent.futures bridge logs it when a run cancels its tasks:
+    expected when a run stops, and not about the run's numbers.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "_cascade_future" not in record.getMessage()
@@ -75,6 +79,7 @@ class DaskBackend(Backend):
     """
 
     name = "dask"
+    restartable = True  # the cluster replaces its own workers
 
     def __init__(self, client: Any = None, scheduler: str | None = None, workers: int | None = None) -> None:
         distributed = _distributed()
@@ -128,9 +133,11 @@ class DaskBackend(Backend):
         return client
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Submit to the cluster (as a `concurrent.futures.Future`)."""
         return self.executor.submit(fn, *args)
 
     def is_worker_death(self, exc: BaseException) -> bool:
+        """`distributed.scheduler.KilledWorker`: the scheduler gave up re-running a lost worker's task."""
         # The scheduler itself re-runs the tasks of a lost worker a few times
         # (distributed.scheduler.allowed-failures); KilledWorker means it gave up.
         from distributed.scheduler import KilledWorker
@@ -141,6 +148,7 @@ class DaskBackend(Backend):
         """Nothing to rebuild: the cluster replaces its own workers."""
 
     def close(self, cancel: bool = False) -> None:
+        """Stop submitting; close the client and cluster this backend started."""
         self.executor.shutdown(wait=not cancel)
         self._close_owned()
 

@@ -10,12 +10,15 @@ from distributed import WorkerPlugin
 
 
 class IgnoreSigint(WorkerPlugin):
-    """Workers of a cluster a run starts for itself ignore SIGINT, as the
-    process pool's workers do: a terminal's Ctrl-C reaches the whole process
-    group, and only the main process acts on it (it closes the cluster)."""
+    """Workers of a cluster a run starts for itself ignore SIGINT.
+
+    As the process pool's workers do: a terminal's Ctrl-C reaches the whole
+    process group, and only the main process acts on it (it closes the cluster).
+    """
 
     name = "montecarlo-ignore-sigint"
 
     def setup(self, worker: Any) -> None:
+        """Ignore SIGINT in the worker's main thread."""
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -32,7 +32,16 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 class ProcessBackend(Backend):
+    """Local worker processes, forked on Linux; dead ones are replaced.
+
+    Parameters
+    ----------
+    workers : int
+        Processes in the pool.
+    """
+
     name = "processes"
+    restartable = True
 
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
@@ -42,16 +51,20 @@ class ProcessBackend(Backend):
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(), initializer=_worker_init)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Submit to the pool."""
         return self.pool.submit(fn, *args)
 
     def is_worker_death(self, exc: BaseException) -> bool:
+        """A broken pool: a worker process died."""
         return isinstance(exc, BrokenProcessPool)
 
     def restart(self) -> None:
+        """Stop what is left of the pool and start a new one."""
         self.close(cancel=True)
         self.pool = self._new_pool()
 
     def close(self, cancel: bool = False) -> None:
+        """Shut the pool down; with ``cancel``, terminate the workers at once."""
         if cancel:
             # Running tasks cannot be cancelled: stop their processes.
             procs = list((getattr(self.pool, "_processes", None) or {}).values())

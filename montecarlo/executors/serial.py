@@ -10,15 +10,23 @@ from montecarlo.executors.base import Backend
 
 
 class SerialBackend(Backend):
-    """Runs each task in the calling thread when it is submitted."""
+    """Runs each task in the calling thread when it is submitted.
+
+    Parameters
+    ----------
+    workers : int
+        Ignored: always one.
+    """
 
     name = "serial"
     in_process = True
+    eager = True
 
     def __init__(self, workers: int = 1) -> None:
         super().__init__(1)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run ``fn(*args)`` now; the future holds its result or exception."""
         future: Future = Future()
         try:
             future.set_result(fn(*args))

@@ -10,6 +10,14 @@ from montecarlo.executors.base import Backend
 
 
 class ThreadBackend(Backend):
+    """A thread pool in this process.
+
+    Parameters
+    ----------
+    workers : int
+        Threads in the pool.
+    """
+
     name = "threads"
     in_process = True
 
@@ -18,9 +26,11 @@ class ThreadBackend(Backend):
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="montecarlo")
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Submit to the pool."""
         return self.pool.submit(fn, *args)
 
     def close(self, cancel: bool = False) -> None:
+        """Shut the pool down (without waiting when ``cancel``)."""
         # Threads cannot be killed; on cancel the engine stops feeding them and
         # the ones running finish their current task.
         self.pool.shutdown(wait=not cancel, cancel_futures=cancel)

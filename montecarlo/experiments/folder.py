@@ -15,9 +15,9 @@ import shutil
 import tempfile
 from datetime import datetime
 
-from montecarlo.experiments.config import ExperimentError
 from montecarlo.experiments.provenance import folder_stamp
 from montecarlo.experiments.runner import ExperimentResult
+from montecarlo.experiments.tables import ExperimentError
 
 RESULT_FILE = "result.json"
 SWEEP_FILE = "sweep.csv"
@@ -49,8 +49,11 @@ def check_output_dir(path: str) -> None:
 
 
 def sweep_csv(res: ExperimentResult) -> str:
-    """One row per point: swept parameters, then per output the estimate,
-    standard error, interval bounds and exact value; numbers in full precision."""
+    """The sweep as CSV, one row per point, numbers in full precision.
+
+    Columns: the swept parameters, then per output the estimate, standard
+    error, interval bounds and exact value.
+    """
     params = list(res.points[0].swept)
     outputs = [e.name for e in res.points[0].result.estimates]  # outputs, then derived
     header = ["point", *params, "samples"]
@@ -77,8 +80,10 @@ def _write(folder: str, name: str, text: str) -> None:
 
 
 def write_folder(res: ExperimentResult, output_dir: str) -> str:
-    """Write ``result.json``, the config copy and (for sweeps) ``sweep.csv``
-    into a new result folder; returns its path."""
+    """Write a new result folder; return its path.
+
+    It holds ``result.json``, the config copy and (for sweeps) ``sweep.csv``.
+    """
     started = datetime.fromisoformat(res.provenance["started"]).timestamp()
     leaf = f"{folder_stamp(started)}-{res.config['sha256'][:8]}"
     created = []  # folders this call made, removed again if it fails
@@ -113,8 +118,10 @@ def write_folder(res: ExperimentResult, output_dir: str) -> str:
 
 
 def _rename_unique(src: str, dest: str) -> str:
-    """Rename ``src`` to ``dest``, or ``dest-2``, ``dest-3`` … when taken
-    (two runs of one config within a second)."""
+    """Rename ``src`` to ``dest``, or ``dest-2``, ``dest-3`` … when taken.
+
+    Two runs of one config can end within a second.
+    """
     for n in range(1, 1000):
         target = dest if n == 1 else f"{dest}-{n}"
         if os.path.exists(target):

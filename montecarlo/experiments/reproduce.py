@@ -12,12 +12,17 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from montecarlo.experiments.config import ExperimentError
+from montecarlo.api import run_spec
+from montecarlo.errors import ResultFormatError, ValidationError
+from montecarlo.executors import make_backend
 from montecarlo.experiments.runner import SCHEMA as EXPERIMENT_SCHEMA
-from montecarlo.experiments.runner import ExperimentResult, shared_backend
+from montecarlo.experiments.runner import ExperimentResult
+from montecarlo.experiments.tables import ExperimentError, label
+from montecarlo.options import Execution
 from montecarlo.provenance import software
+from montecarlo.registry import load_model
 from montecarlo.result import SCHEMA as RESULT_SCHEMA
-from montecarlo.result import Result, ResultFormatError
+from montecarlo.result import Result
 from montecarlo.spec import RunSpec
 
 #: Provenance entries whose change across installs is worth a warning.
@@ -48,6 +53,7 @@ class Reproduction:
 
     @property
     def identical(self) -> bool:
+        """Whether every number was reproduced bit for bit."""
         return not self.mismatches
 
 
@@ -80,7 +86,7 @@ def load_recorded(path: str) -> Recorded:
         if schema == RESULT_SCHEMA:
             r = Result.from_dict(data)
             return Recorded(path, "result", (("", r.spec, data),), r.provenance)
-    except ResultFormatError as exc:
+    except (ResultFormatError, ValidationError) as exc:
         raise ExperimentError(f"{path}: {exc}; {ACCEPTED}.") from None
     raise ExperimentError(f'{path}: not a montecarlo result file ("schema" is {schema!r}); {ACCEPTED}.')
 
@@ -88,21 +94,23 @@ def load_recorded(path: str) -> Recorded:
 def _label(index: int, swept: dict, n: int) -> str:
     if n == 1 and not swept:
         return ""
-    inner = ", ".join(f"{k}={v!r}" for k, v in swept.items())
-    return f"point {index}" + (f" ({inner})" if inner else "") + ": "
+    return f"point {index}" + (f" ({label(swept)})" if swept else "") + ": "
 
 
-def reproduce(path: str, *, workers: int | None = None, executor: str = "processes") -> Reproduction:
+def reproduce(path: str, *, execution: Execution | None = None) -> Reproduction:
     """Re-run every RunSpec recorded in ``path`` and compare every number.
+
+    The recorded model is imported to re-run it: a result file is trusted
+    input here.
 
     Parameters
     ----------
     path : str
         ``result.json`` of an experiment (or its folder), or a result file of
         `Result.save` / ``mc run -o``.
-    workers : int, optional
-        Any worker count (default: every core): the numbers must not change.
-    executor : {"processes", "threads", "serial"}
+    execution : Execution, optional
+        Any executor and worker count (default: local processes on every
+        core): the numbers must not change.
 
     Returns
     -------
@@ -110,9 +118,6 @@ def reproduce(path: str, *, workers: int | None = None, executor: str = "process
         ``identical`` is true when every estimate, standard error, interval
         bound, sample count, covariance and accumulator entry is bit-identical.
     """
-    from montecarlo.api import check_execution, run_spec
-    from montecarlo.model import load_model
-
     recorded = load_recorded(path)
     out = Reproduction(recorded)
     now = software()
@@ -127,18 +132,19 @@ def reproduce(path: str, *, workers: int | None = None, executor: str = "process
         if spec.model not in models:
             try:
                 models[spec.model] = load_model(spec.model)
-            except LookupError as exc:
+            except ValidationError as exc:
                 raise ExperimentError(f"{recorded.path}: cannot re-run: {exc}") from None
-    workers = check_execution(workers, executor, 0, None)
-    backend = shared_backend([s for _, s, _ in recorded.points], executor, workers)
+    execution = Execution.of(execution)
+    backend = make_backend(execution, [s for _, s, _ in recorded.points])
     out.executor, out.workers = backend.name, backend.workers
     try:
         for label, spec, numbers in recorded.points:
-            result = run_spec(spec, models[spec.model], workers=backend.workers, executor=backend)
+            result = run_spec(spec, models[spec.model], execution=Execution(backend, retries=execution.retries))
             again = json.loads(result.to_json())
             out.compared += _compare(label, numbers, again, out.mismatches)
     finally:
-        backend.close()
+        if backend is not execution.executor:
+            backend.close()
     return out
 
 
@@ -178,7 +184,7 @@ def _flat(name: str, a: Any, b: Any) -> list[tuple[str, Any, Any]]:
     if not isinstance(b, list):
         return [(name, a, b)]
     a = a if isinstance(a, list) else []
-    out = []
+    out: list[tuple[str, Any, Any]] = []
     for i, bv in enumerate(b):
         av = a[i] if i < len(a) else None
         sub = f"{name}[{i}]"

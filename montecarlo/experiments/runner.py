@@ -1,20 +1,22 @@
-"""Running an experiment: every point on one shared worker pool, checked
-against its ``[expect]`` values, recorded with full provenance."""
+"""Running an experiment: every point on one backend, checked against ``[expect]``, with provenance."""
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from montecarlo.executors import default_workers, make_backend
+from montecarlo.api import run_spec
+from montecarlo.errors import ResultFormatError
+from montecarlo.estimate import jsonable
+from montecarlo.executors import make_backend
 from montecarlo.experiments.config import Experiment
 from montecarlo.experiments.provenance import git_state
+from montecarlo.options import Execution
 from montecarlo.provenance import iso, software
-from montecarlo.result import Result, ResultFormatError
+from montecarlo.result import Result
 
 #: JSON document type and version of an experiment result (docs/experiments.md).
 SCHEMA = "montecarlo.experiment"
@@ -31,6 +33,7 @@ class PointResult:
     checks: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
+        """The JSON form: index, swept parameters, the point's result and its checks."""
         return {
             "index": self.index,
             "params": self.swept,
@@ -40,6 +43,7 @@ class PointResult:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PointResult:
+        """The point back from its `to_dict` form."""
         return cls(
             index=int(d["index"]),
             swept=dict(d.get("params") or {}),
@@ -64,13 +68,16 @@ class ExperimentResult:
 
     @property
     def checks(self) -> list[tuple[PointResult, dict]]:
+        """Every expectation's outcome, with its point."""
         return [(p, c) for p in self.points for c in p.checks]
 
     @property
     def misses(self) -> list[tuple[PointResult, dict]]:
+        """The expectations that were missed, with their points."""
         return [(p, c) for p, c in self.checks if not c["passed"]]
 
     def to_dict(self) -> dict:
+        """The JSON form of ``result.json`` (docs/experiments.md)."""
         return {
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,
@@ -86,10 +93,12 @@ class ExperimentResult:
         }
 
     def to_json(self) -> str:
-        return json.dumps(_jsonable(self.to_dict()), indent=2, allow_nan=False)
+        """Strict JSON (non-finite numbers as null), indented."""
+        return json.dumps(jsonable(self.to_dict()), indent=2, allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ExperimentResult:
+        """The experiment result back from its `to_dict` form (a `ResultFormatError` if it is not one)."""
         if not isinstance(d, Mapping) or d.get("schema") != SCHEMA:
             raise ResultFormatError(f'not a montecarlo experiment result (no "schema": "{SCHEMA}" field)')
         if d.get("version") != SCHEMA_VERSION:
@@ -117,48 +126,21 @@ class ExperimentResult:
             raise ResultFormatError(f"malformed experiment result: {type(exc).__name__}: {exc}") from None
 
 
-def _jsonable(x: Any) -> Any:
-    """Strict JSON: non-finite floats (an undefined standard error) become null."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, Mapping):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    return x
-
-
-def shared_backend(specs: list, executor: str, workers: int) -> Any:
-    """One backend for every point of an experiment (a pool starts once).
-
-    Runs too small to split (one block per point) or on one worker use the
-    calling process: the numbers are the same, without the pool's start-up.
-    """
-    if executor in ("processes", "threads") and (workers == 1 or all(s.blocks == 1 for s in specs)):
-        executor = "serial"
-    return make_backend(executor, workers)
-
-
 def run_experiment(
     exp: Experiment,
     *,
-    workers: int | None = None,
-    executor: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    execution: Execution | None = None,
     on_point: Callable[[PointResult], None] | None = None,
 ) -> ExperimentResult:
-    """Run every point of ``exp`` and check its expectations.
+    """Run every point of ``exp`` on one backend and check its expectations.
 
     Parameters
     ----------
     exp : Experiment
         From `load_experiment`.
-    workers : int, optional
-        Default: the file's ``workers``, else every core.
-    executor : {"processes", "threads", "serial"}, optional
-        Default: the file's ``executor``. The numbers never depend on it.
-    progress : callable, optional
-        ``progress(samples_done, samples_total)`` over the whole experiment.
+    execution : Execution, optional
+        Default: the file's (``executor``, ``workers`` ... keys). The numbers
+        never depend on it. Its ``progress`` sees the whole experiment.
     on_point : callable, optional
         Called with each `PointResult` as it completes.
 
@@ -166,14 +148,12 @@ def run_experiment(
     -------
     ExperimentResult
     """
-    from montecarlo.api import run_spec
-
-    executor = executor or exp.executor
-    workers = workers or exp.workers or default_workers()
+    execution = Execution.of(execution) if execution is not None else exp.execution
+    progress = execution.progress
     total = sum(p.spec.samples for p in exp.points)
     started = time.time()
     t0 = time.perf_counter()
-    backend = shared_backend([p.spec for p in exp.points], executor, workers)
+    backend = make_backend(execution, [p.spec for p in exp.points])
     points = []
     done = 0
     try:
@@ -185,14 +165,17 @@ def run_experiment(
                 def report(d: int, _t: int, offset: int = offset) -> None:
                     progress(offset + d, total)
 
-            result = run_spec(point.spec, exp.model, workers=backend.workers, executor=backend, progress=report)
+            result = run_spec(
+                point.spec, exp.model, execution=Execution(backend, retries=execution.retries, progress=report)
+            )
             done += result.samples
             pr = PointResult(point.index, point.swept, result, tuple(e.check(result[e.output]) for e in point.expect))
             points.append(pr)
             if on_point is not None:
                 on_point(pr)
     finally:
-        backend.close()
+        if backend is not execution.executor:
+            backend.close()
     elapsed = time.perf_counter() - t0
     prov = {
         **software(),

@@ -7,14 +7,14 @@ import math
 import numpy as np
 
 from montecarlo.derived import Derived
-from montecarlo.model import Output, ParameterError, model
+from montecarlo.errors import ParameterError
+from montecarlo.model import Output, model
 
 
 def _check(length: float, spacing: float) -> None:
     if length > spacing:
         raise ParameterError(
-            f"parameter `length` = {length!r} is out of range: expected a number <= `spacing` ({spacing!r}) "
-            "(the short-needle case)."
+            "length", length, f"a number <= `spacing` ({spacing!r}) (the short-needle case)", "is out of range"
         )
 
 

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from montecarlo.model import Output, ParameterError, model
+from montecarlo.errors import ParameterError
+from montecarlo.model import Output, model
 
 #: Steps drawn at once for every walk still running: a walk's absorption step
 #: is found inside the chunk, so Python iterates duration / CHUNK times, not
@@ -17,14 +18,15 @@ CHUNK = 64
 def _check(start: int, goal: int, p: float) -> None:
     if not 0 < start < goal:
         raise ParameterError(
-            f"parameter `start` = {start!r} is out of range: expected an integer in [1, {goal - 1}] "
-            f"(strictly between 0 and `goal` = {goal})."
+            "start", start, f"an integer in [1, {goal - 1}] (strictly between 0 and `goal` = {goal})", "is out of range"
         )
 
 
 def ruin_exact(start: int, goal: int, p: float) -> dict[str, float]:
-    """Ruin probability and expected duration (Feller, *An Introduction to Probability
-    Theory and Its Applications*, vol. I, 3rd ed., 1968, §XIV.2-3).
+    """Ruin probability and expected duration, exactly.
+
+    From Feller, *An Introduction to Probability Theory and Its
+    Applications*, vol. I, 3rd ed., 1968, §XIV.2-3.
 
     With ``q = 1 - p`` and ``r = q / p``: fair game (``p = 1/2``) ruin
     ``1 - k/N`` and duration ``k (N - k)``; otherwise ruin

@@ -6,16 +6,20 @@ import math
 
 import numpy as np
 
-from montecarlo.model import ParameterError, model
+from montecarlo.errors import ParameterError
+from montecarlo.model import model
 
 FAMILIES = ("oscillatory", "product_peak", "corner_peak", "gaussian", "continuous", "discontinuous")
 MAX_DIM = 100
 
 
 def coefficient_vector(dim: int, difficulty: float, coefficients: str = "") -> np.ndarray:
-    """The vector ``a``: parsed from ``coefficients`` ("1.5,2,0.3" with ``dim``
-    values, or one value for every axis), else ``a_i = difficulty / dim``
-    (Genz fixes ``||a||_1`` as the difficulty of the integrand)."""
+    """The coefficient vector ``a`` of the integrand.
+
+    Parsed from ``coefficients`` ("1.5,2,0.3" with ``dim`` values, or one
+    value for every axis), else ``a_i = difficulty / dim`` (Genz fixes
+    ``||a||_1`` as the difficulty of the integrand).
+    """
     text = coefficients.strip()
     if not text:
         return np.full(dim, difficulty / dim)
@@ -23,17 +27,19 @@ def coefficient_vector(dim: int, difficulty: float, coefficients: str = "") -> n
         a = np.array([float(x) for x in text.split(",")])
     except ValueError:
         raise ParameterError(
-            f"parameter `coefficients` = {coefficients!r}: expected comma-separated numbers such as '1,2.5,0.3'."
+            "coefficients", coefficients, "comma-separated numbers such as '1,2.5,0.3'", "is not a list of numbers"
         ) from None
     if a.size == 1:
         a = np.full(dim, a[0])
     if a.size != dim:
         raise ParameterError(
-            f"parameter `coefficients` = {coefficients!r} has {a.size} values: expected {dim} (one per dimension, "
-            "`dim`) or a single value."
+            "coefficients",
+            coefficients,
+            f"{dim} values (one per dimension, `dim`) or a single value",
+            f"has {a.size} values",
         )
     if not (np.all(np.isfinite(a)) and np.all(a > 0)):
-        raise ParameterError(f"parameter `coefficients` = {coefficients!r}: expected positive finite numbers.")
+        raise ParameterError("coefficients", coefficients, "positive finite numbers")
     return a
 
 

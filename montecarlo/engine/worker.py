@@ -14,27 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from montecarlo.errors import ModelError
 from montecarlo.seeding import block_rng
 from montecarlo.stats import Moments
-
-
-class ModelError(RuntimeError):
-    """The model failed (raised, or returned a wrong shape or non-finite values) in one block.
-
-    Deterministic: re-running the block gives the same failure, so it is never
-    retried. ``block`` and ``spawn_key`` identify the block so that it can be
-    replayed in-process with `montecarlo.replay_block`.
-    """
-
-    def __init__(self, message: str, block: int, spawn_key: tuple[int, ...], detail: str = "") -> None:
-        super().__init__(message, block, spawn_key, detail)
-        self.message = message
-        self.block = block
-        self.spawn_key = tuple(spawn_key)
-        self.detail = detail  # the model's traceback, formatted in the worker
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True)

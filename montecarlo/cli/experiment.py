@@ -1,0 +1,170 @@
+"""``mc experiment run`` and ``mc experiment check``: TOML experiment files.
+
+Every bad input is one ``Error:`` line naming the file (or the command
+line), the key and the value, with exit status 2; a missed expectation exits
+with status 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from montecarlo.cli.common import Failed, InputError, SectionedCommand, SectionOption, vocabulary_options
+
+
+def _overrides(values: dict[str, Any], params: tuple[str, ...], settings: tuple[str, ...]) -> dict:
+    """Command-line values that replace the file's, by file key, as recorded in the result."""
+    import tomllib
+
+    from montecarlo.errors import ValidationError
+    from montecarlo.vocabulary import BY_NAME, cli_message
+
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if value is not None:
+            try:  # recorded as typed values, as a file would hold them
+                out[BY_NAME[name].file_key or name] = BY_NAME[name].parse(value)
+            except ValidationError as exc:
+                raise InputError(cli_message(exc)) from None
+    for item in settings:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(
+                f'--set {item!r} is not of the form KEY=VALUE (VALUE in TOML syntax, such as 0.99 or "t").'
+            )
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text  # a bare word: take it as a string
+        out[key.strip()] = value
+    if params:
+        fixed: dict[str, str] = {}
+        for item in params:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise InputError(f"--param {item!r} is not of the form NAME=VALUE.")
+            if key.strip() in fixed:
+                raise InputError(f"--param {key.strip()} is given twice; give it once.")
+            fixed[key.strip()] = value  # parsed by the model's parameter types
+        out["params"] = fixed
+    return out
+
+
+def _load_all(files: tuple[str, ...], overrides: dict) -> list:
+    """Validate every file before running any (a typo in the last file fails at once)."""
+    from montecarlo.experiments import ExperimentError, load_experiment
+
+    try:
+        return [load_experiment(f, overrides) for f in files]
+    except ExperimentError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _override_options(f: Any) -> Any:
+    options = [
+        click.option("-n", "--samples", default=None, metavar="N", help="Samples per point (replaces the file's)."),
+        click.option("-s", "--seed", "rng", default=None, metavar="SEED", help="Root seed (replaces the file's)."),
+        vocabulary_options(["execution"]),
+        click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Model parameter (repeatable)."),
+        click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Any top-level key, VALUE in TOML syntax (repeatable)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _run_all(exps: list, quiet: bool, output_dir: str | None) -> list:
+    import dataclasses
+
+    from montecarlo.experiments import ExperimentError, check_output_dir, run_experiment, write_folder
+    from montecarlo.progress import ProgressBar
+    from montecarlo.table import format_experiment
+
+    if output_dir is not None:
+        try:
+            check_output_dir(output_dir)
+        except ExperimentError as exc:
+            raise InputError(str(exc)) from None
+    results = []
+    for exp in exps:
+        bar = None if quiet else ProgressBar()
+        try:
+            res = run_experiment(exp, execution=dataclasses.replace(exp.execution, progress=bar))
+        except (ImportError, ConnectionError) as exc:  # dask missing, or no scheduler at the address
+            raise InputError(str(exc)) from None
+        finally:
+            if bar is not None:
+                bar.close()
+        click.echo(format_experiment(exp, res))
+        if output_dir is not None:
+            try:
+                folder = write_folder(res, output_dir)
+            except OSError as exc:
+                raise click.ClickException(
+                    f"--output-dir {output_dir!r}: cannot write the result folder ({exc})."
+                ) from None
+            click.echo(f"wrote {folder}")
+        click.echo("")
+        results.append((exp, res))
+    return results
+
+
+@click.group("experiment")
+def experiment_group() -> None:
+    """Run or check experiment files (TOML; see docs/experiments.md)."""
+
+
+@experiment_group.command("run", cls=SectionedCommand)
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option(
+    "-o", "--output-dir", default="results", show_default=True, metavar="DIR",
+    help="Result folders go to DIR/<experiment>/<UTC time>-<config hash>/.", cls=SectionOption, section="Output",
+)  # fmt: skip
+@_override_options
+def run_cmd(
+    files: tuple[str, ...],
+    output_dir: str,
+    params: tuple[str, ...],
+    settings: tuple[str, ...],
+    quiet: bool,
+    **values: Any,
+) -> None:
+    """Run each experiment FILE and write its result folder."""
+    exps = _load_all(files, _overrides(values, params, settings))
+    _run_all(exps, quiet, output_dir)
+
+
+@experiment_group.command("check", cls=SectionedCommand)
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("-o", "--output-dir", default=None, metavar="DIR", help="Also write result folders to DIR.")
+@_override_options
+def check_cmd(
+    files: tuple[str, ...],
+    output_dir: str | None,
+    params: tuple[str, ...],
+    settings: tuple[str, ...],
+    quiet: bool,
+    **values: Any,
+) -> None:
+    """Run each FILE and verify its [expect] values lie in the confidence intervals."""
+    from montecarlo.experiments.tables import label
+    from montecarlo.table import check_miss
+
+    exps = _load_all(files, _overrides(values, params, settings))
+    for exp in exps:
+        if not exp.has_expectations:
+            raise InputError(f"{exp.path}: no [expect] table, nothing to check; accepted: a file with [expect] values.")
+    misses = []
+    for exp, res in _run_all(exps, quiet, output_dir):
+        for point, c in res.misses:
+            where = f" point {point.index} ({label(point.swept)}):" if point.swept else ""
+            misses.append(f"{exp.path}:{where} {check_miss(c)}")
+    checked = sum(len(p.expect) for e in exps for p in e.points)
+    if misses:
+        for line in misses:
+            click.echo(f"MISS {line}", err=True)
+        raise Failed(f"{len(misses)} of {checked} expected values missed.")
+    click.echo(f"all {checked} expected values lie within their intervals ({len(exps)} file(s)).")

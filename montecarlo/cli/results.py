@@ -1,0 +1,155 @@
+"""Commands on result files: ``mc extend``, ``mc plot`` and ``mc reproduce``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import click
+
+from montecarlo.cli.common import (
+    Failed,
+    InputError,
+    PlotPath,
+    SectionedCommand,
+    check_output,
+    require_matplotlib,
+    save_result,
+    usage_error,
+    vocabulary_options,
+)
+from montecarlo.errors import ValidationError
+
+
+def _execution(ctx: click.Context, values: dict[str, Any]) -> Any:
+    """The `Execution` of the vocabulary's execution options."""
+    from montecarlo.options import Execution
+
+    try:
+        return Execution(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise usage_error(exc, ctx) from None
+
+
+def _load(ctx: click.Context, path: str) -> Any:
+    from montecarlo.errors import ResultFormatError
+    from montecarlo.result import Result
+
+    try:
+        return Result.load(path)
+    except (ResultFormatError, UnicodeDecodeError, OSError) as exc:
+        raise click.UsageError(f"{path}: {exc}", ctx) from None
+
+
+@click.command("extend", cls=SectionedCommand)
+@click.argument("result_file", metavar="RESULT.json", type=click.Path(exists=True, dir_okay=False))
+@click.option("-n", "--samples", required=True, metavar="N", help="The new total sample count.")
+@vocabulary_options(["execution"])
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("-o", "--output", metavar="FILE", help="Write the extended result to FILE (atomically).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def extend_cmd(
+    ctx: click.Context, result_file: str, samples: str, as_json: bool, output: str | None, quiet: bool, **values: Any
+) -> None:
+    """Continue the run in RESULT.json to --samples N samples.
+
+    The numbers equal those of one run of N samples with the same seed and
+    settings: only the missing blocks are computed. The result file names the
+    model, which is imported to run it: a result file is trusted input here.
+    """
+    from montecarlo.api import extend
+    from montecarlo.progress import ProgressBar
+    from montecarlo.registry import load_model
+
+    previous = _load(ctx, result_file)
+    execution = _execution(ctx, values)
+    check_output(output, "--output")
+    bar = ProgressBar() if not quiet else None
+    try:
+        load_model(previous.spec.model)
+        result = extend(previous, samples, execution=dataclasses.replace(execution, progress=bar))
+    except ValidationError as exc:
+        raise click.UsageError(exc.format("--samples") if exc.argument == "samples" else str(exc), ctx) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(result.to_json() if as_json else result.table())
+    save_result(result, output, "--output")
+
+
+@click.command("plot")
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o", "--output", "out", type=PlotPath(), default=None,
+    help="Plot file (.png, .svg or .pdf).  [default: RESULT.png beside the (first) result]",
+)  # fmt: skip
+@click.option(
+    "--sweep", "parameter", default=None, metavar="PARAM",
+    help="With several results: the swept model parameter  [default: the one that differs]",
+)  # fmt: skip
+@click.option(
+    "--estimate", "name", default=None, metavar="NAME",
+    help="Output or derived estimate to plot  [default: every output; the first for a sweep]",
+)  # fmt: skip
+@click.pass_context
+def plot_cmd(
+    ctx: click.Context, results: tuple[str, ...], out: str | None, parameter: str | None, name: str | None
+) -> None:
+    """Plot RESULT.json: the estimate and its interval against samples.
+
+    With several result files of one model (a sweep), plot the estimates with
+    their intervals against the swept parameter, with the exact curve when the
+    model knows it. Needs matplotlib: pip install 'montecarlo[plot]'.
+    """
+    from montecarlo.plot import PlotError, save_convergence, save_sweep
+
+    require_matplotlib()
+    loaded = [_load(ctx, path) for path in results]
+    if out is None:
+        stem = os.path.splitext(results[0])[0]
+        out = f"{stem}.png" if len(loaded) == 1 else f"{stem}-sweep.png"
+    if parameter is not None and len(loaded) < 2:
+        raise click.UsageError(f"--sweep {parameter} needs two or more result files; got {len(loaded)}.", ctx)
+    try:
+        if len(loaded) == 1:
+            save_convergence(loaded[0], out, output=name)
+        else:
+            save_sweep(loaded, out, parameter=parameter, output=name)
+    except PlotError as exc:
+        shown = {"output": "--estimate", "parameter": "--sweep"}
+        raise click.UsageError(exc.format(shown.get(exc.argument, f"`{exc.argument}`")), ctx) from None
+    click.echo(f"wrote {out}")
+
+
+@click.command("reproduce", cls=SectionedCommand)
+@click.argument("result_file", metavar="RESULT.json")
+@vocabulary_options(["execution"])
+def reproduce_cmd(result_file: str, **values: Any) -> None:
+    """Re-run RESULT.json from its recorded RunSpecs; report "bit-identical" or each differing number.
+
+    The result file names the model, which is imported to re-run it: a result
+    file is trusted input here.
+    """
+    from montecarlo.experiments import ExperimentError, reproduce
+
+    execution = _execution(click.get_current_context(), values)
+    try:
+        rep = reproduce(result_file, execution=execution)
+    except ExperimentError as exc:
+        raise InputError(str(exc)) from None
+    for w in rep.warnings:
+        click.echo(f"warning: {w}", err=True)
+    rec = rep.recorded
+    was = f"{rec.provenance.get('workers', '?')} worker(s) ({rec.provenance.get('executor', '?')})"
+    click.echo(
+        f"{rec.path}: {len(rec.points)} run(s), {rep.compared} numbers compared; "
+        f"recorded on {was}, re-run on {rep.workers} worker(s) ({rep.executor})"
+    )
+    if rep.identical:
+        click.echo("bit-identical")
+        return
+    for line in rep.mismatches:
+        click.echo(f"  {line}")
+    raise Failed(f"not reproduced: {len(rep.mismatches)} of {rep.compared} numbers differ.")

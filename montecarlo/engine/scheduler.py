@@ -1,0 +1,271 @@
+"""Scheduling: tasks in flight on a backend, retries of dead workers, progress and checkpoints.
+
+The sample range is cut into blocks (`RunSpec.block_size`), consecutive blocks
+are grouped into tasks (`montecarlo.engine.plan`), at most a small window of
+tasks is in flight, and the accumulators that come back go to the in-order
+fold (`montecarlo.engine.fold`). Task grouping, worker count and completion
+order therefore change nothing but the time taken.
+
+Stopping rules (`RunSpec.stop`) are asked after every folded block, in block
+order (DESIGN.md §1.4): the plan is lazy up to the cap, and when a rule ends
+the run, tasks still in flight past the stopping block are cancelled and
+their results discarded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+
+from montecarlo.engine.fold import Fold, RunState
+from montecarlo.engine.monitor import Ending, Monitor
+from montecarlo.engine.plan import Task, blocks_per_task, plan, plan_growing
+from montecarlo.engine.worker import BlockJob, run_block, run_task
+from montecarlo.errors import ModelError, ValidationError, WorkerDiedError
+from montecarlo.executors.base import Backend
+from montecarlo.model import Model
+from montecarlo.spec import RunSpec
+from montecarlo.stats import Moments
+
+#: Seconds between checks of a clock-based rule (the time limit) while no
+#: block arrives.
+POLL_SECONDS = 0.05
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `execute` returns: the folded prefix, why it ended, its trace.
+
+    Attributes
+    ----------
+    moments : Moments
+        The folded accumulator.
+    ending : Ending
+        Why the run ended.
+    trace : tuple of dict
+        The convergence trace.
+    discarded : int
+        Tasks and blocks computed or cancelled past the stopping block.
+    prefix : Moments or None
+        The prefix of whole blocks (all but a short last block): where an
+        extension of this run continues; None when unknown.
+    prefix_blocks : int
+        Its block count.
+    """
+
+    moments: Moments
+    ending: Ending
+    trace: tuple[dict, ...]
+    discarded: int
+    prefix: Moments | None = None
+    prefix_blocks: int = 0
+
+
+def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob:
+    """What workers need to run any block of ``spec`` (the model pickled unless ``in_process``)."""
+    if spec.entropy is None:
+        raise ValueError("the RunSpec has no entropy yet (unseeded): run it with montecarlo.run_spec")
+    if in_process:
+        payload = model.simulate
+    else:
+        import cloudpickle
+
+        try:
+            payload = cloudpickle.dumps(model.simulate)
+        except Exception as exc:
+            raise TypeError(
+                f"model {model.name!r} cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
+                "run it with executor='threads' or 'serial'."
+            ) from exc
+    return BlockJob(
+        simulate=payload,
+        params=dict(spec.params),
+        outputs=len(model.outputs),
+        probability=tuple(o.kind == "probability" for o in model.outputs),
+        entropy=spec.entropy,
+        spawn_key=tuple(spec.spawn_key),
+        bit_generator=spec.bit_generator,
+        batch_size=spec.batch_size,
+    )
+
+
+def _tasks(spec: RunSpec, backend: Backend, fold: Fold, group: int | None, window: int) -> Iterator[Task]:
+    if group is not None:
+        return plan(spec, group, fold.next_block, fold.held)
+    per_task = blocks_per_task(spec, backend.workers)
+    if not spec.stop:
+        return plan(spec, per_task, fold.next_block, fold.held, backend.workers)
+    # In flight past the stopping block: window x task <= 1/8 of the run.
+    return plan_growing(spec, per_task, 8 * window, fold.next_block, fold.held)
+
+
+def execute(
+    spec: RunSpec,
+    model: Model,
+    backend: Backend,
+    *,
+    progress: Progress | None = None,
+    retries: int = 2,
+    group: int | None = None,
+    window: int | None = None,
+    state: RunState | None = None,
+    checkpoint: Callable[[RunState], None] | None = None,
+    checkpoint_every: float = 5.0,
+) -> Outcome:
+    """Run the blocks of ``spec`` on ``backend``, fold them in block order, stop where ``spec.stop`` says.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        With its entropy set.
+    model : Model
+    backend : Backend
+    progress : callable, optional
+        ``progress(samples_folded, samples_total)`` after each folded task.
+    retries : int
+        How many times dead workers are replaced before the run fails.
+    group : int, optional
+        Blocks per task (default: `blocks_per_task`; with stopping rules,
+        tasks start at one block and grow to that, see `plan_growing`).
+    window : int, optional
+        Tasks in flight at most (default: twice the worker count; one for an
+        eager backend, which computes a task as it is submitted, so that a
+        stopping run computes nothing past its stopping task).
+    state : RunState, optional
+        Where to start: a checkpoint's state, or the whole-block prefix of a
+        finished run being extended. Folding continues from it exactly as an
+        uninterrupted run would have.
+    checkpoint : callable, optional
+        ``checkpoint(state)`` is called at most every ``checkpoint_every``
+        seconds as blocks are folded, when the run ends (``state.complete``)
+        and when it fails or is interrupted.
+    checkpoint_every : float
+        Seconds between checkpoints.
+
+    Returns
+    -------
+    Outcome
+    """
+    job = block_job(spec, model, backend.in_process)
+    window = window or (1 if backend.eager else max(2, 2 * backend.workers))
+    start = time.monotonic()
+    monitor = Monitor(spec, model, lambda: time.monotonic() - start)
+    if state is None:
+        state = RunState(0, Moments.empty(len(model.outputs)), {}, [])
+    else:
+        monitor.resume(state.trace, state.total.count)
+    fold = Fold(spec, monitor, state)
+    tasks = _tasks(spec, backend, fold, group, window)
+    again: deque[Task] = deque()  # tasks lost with a dead worker, to run first
+    in_flight: dict[Future, Task] = {}
+    deaths = 0
+    last_save = time.monotonic()
+
+    def fill() -> None:
+        while len(in_flight) < window:
+            task = again.popleft() if again else next(tasks, None)
+            if task is None:
+                return
+            in_flight[backend.submit(run_task, job, list(task.blocks))] = task
+
+    try:
+        if fold.ending is None:
+            fill()
+        while (in_flight or fold.ready) and fold.ending is None:
+            # A clock-based rule is asked at least every POLL_SECONDS, so a
+            # time limit holds even while a slow block is still running.
+            timeout = POLL_SECONDS if monitor.polls else None
+            finished = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)[0] if in_flight else ()
+            lost: list[Task] = []
+            for future in finished:
+                task = in_flight.pop(future)
+                exc = future.exception()
+                if exc is None:
+                    fold.add(task.start, future.result())
+                elif backend.is_worker_death(exc):
+                    lost.append(task)
+                elif isinstance(exc, ModelError):
+                    exc.seed = spec.entropy
+                    fold.fail(task.start, exc)
+                else:
+                    raise exc
+            if lost:
+                deaths += 1
+                again.extend(_recover(backend, in_flight, fold, lost, deaths, retries, spec))
+            folded = fold.advance()
+            if folded and progress is not None:
+                progress(fold.total.count, spec.samples)
+            if fold.ending is None and monitor.polls:
+                fold.ending = monitor.check_budgets(fold.total, fold.next_block)
+            if checkpoint is not None and folded and time.monotonic() - last_save >= checkpoint_every:
+                checkpoint(fold.snapshot())
+                last_save = time.monotonic()
+            if fold.ending is None:
+                fill()
+    except BaseException:
+        # Flush what is folded (and held) before stopping the workers.
+        try:
+            if checkpoint is not None:
+                checkpoint(fold.snapshot())
+        finally:
+            backend.close(cancel=True)
+        raise
+    # Speculative work past the stopping block: cancel what has not started;
+    # what is running finishes (or is stopped by the caller's close) unseen.
+    discarded = len(fold.held) + len(in_flight)
+    for future in in_flight:
+        future.cancel()
+    ending = fold.finish()
+    if checkpoint is not None:
+        checkpoint(fold.snapshot(complete=True))
+    return Outcome(fold.total, ending, tuple(monitor.trace), discarded, fold.prefix, fold.prefix_blocks)
+
+
+def _recover(
+    backend: Backend,
+    in_flight: dict[Future, Task],
+    fold: Fold,
+    lost: list[Task],
+    deaths: int,
+    retries: int,
+    spec: RunSpec,
+) -> list[Task]:
+    """After a worker died: keep what finished, restart the workers, return the tasks to run again."""
+    # The pool is gone: every unfinished task went with it.
+    for future, task in list(in_flight.items()):
+        if future.done() and future.exception() is None:
+            fold.add(task.start, future.result())
+        else:
+            lost.append(task)
+    in_flight.clear()
+    lost.sort(key=lambda t: t.start)
+    if deaths > retries or not backend.restartable:
+        names = ", ".join(t.describe() for t in lost)
+        why = (
+            f"gave up after {retries} {'retry' if retries == 1 else 'retries'}"
+            if backend.restartable
+            else f"the {backend.name} backend cannot replace it"
+        )
+        raise WorkerDiedError(
+            f"a worker process died while running {names} (spawn keys {(*spec.spawn_key, lost[0].start)}...); {why}."
+        )
+    backend.restart()
+    return lost
+
+
+def replay_block(spec: RunSpec, model: Model, index: int) -> Moments:
+    """Re-run one block in this process (to debug a `ModelError`).
+
+    The model's own exception propagates with its full traceback.
+    """
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < spec.blocks:
+        raise ValidationError(
+            "index", index, f"a block index from 0 to {spec.blocks - 1}", "is not a block of this run"
+        )
+    job = block_job(spec, model, in_process=True)
+    return run_block(job, index, spec.block_samples(index), model.simulate, wrap=False)

@@ -1,0 +1,160 @@
+"""The exceptions montecarlo raises, in one place at the bottom of the layers.
+
+Input problems are `ValidationError` records: the argument, the value given
+and what is accepted. Validation raises them once, before any worker starts;
+each entry point formats the same record its own way (a Python keyword, a
+command-line option, a key of an experiment file), so no message is ever
+rewritten by string replacement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+
+class ValidationError(ValueError):
+    """An input that is not accepted, named by the argument it was given as.
+
+    Parameters
+    ----------
+    argument : str
+        The option's name in the shared vocabulary (`montecarlo.vocabulary`),
+        which is the Python keyword and the experiment-file key (for a
+        `ParameterError`, the model parameter's name).
+    value : object
+        The value as given.
+    accepted : str
+        What is accepted, as a phrase (``"an integer >= 1"``).
+    problem : str, optional
+        Why the value is refused when "not accepted" says too little
+        (``"is larger than the cap"``). Another option it names is written
+        ``{option_name}`` and spelt the entry point's way by `format`.
+
+    Attributes
+    ----------
+    argument, value, accepted, problem
+        As given; `format` builds the message from them.
+
+    Examples
+    --------
+    >>> err = ValidationError("samples", 0, "an integer >= 1")
+    >>> str(err)
+    '`samples` = 0 is not accepted; accepted: an integer >= 1.'
+    >>> err.format("--samples")
+    '--samples 0 is not accepted; accepted: an integer >= 1.'
+    """
+
+    def __init__(self, argument: str, value: Any, accepted: str, problem: str = "is not accepted") -> None:
+        super().__init__(argument, value, accepted, problem)
+        self.argument = argument
+        self.value = value
+        self.accepted = accepted
+        self.problem = problem
+
+    def shown_value(self) -> str:
+        """The value as the message shows it (long values are cut)."""
+        text = repr(self.value)
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    def format(self, name: str | None = None, spell: Callable[[str], str] | None = None) -> str:
+        """The message, with the argument shown as ``name``.
+
+        ``name`` is how the entry point spells the argument: ``"--samples"``
+        on the command line (shown as ``--samples VALUE``), a backquoted
+        keyword otherwise (shown as ``name = VALUE``). ``spell`` spells the
+        other options the problem names (default: backquoted).
+        """
+        if name is None:
+            name = self.default_name()
+        spell = spell or (lambda other: f"`{other}`")
+        problem = re.sub(r"\{(\w+)\}", lambda m: spell(m.group(1)), self.problem)
+        accepted = re.sub(r"\{(\w+)\}", lambda m: spell(m.group(1)), self.accepted)
+        if self.value is None:  # nothing was given: the problem is its absence
+            return f"{name} {problem}; accepted: {accepted}."
+        if name.startswith("-"):  # a command-line option: its text as typed
+            shown = self.value if isinstance(self.value, str) and self.value else self.shown_value()
+            return f"{name} {shown} {problem}; accepted: {accepted}."
+        return f"{name} = {self.shown_value()} {problem}; accepted: {accepted}."
+
+    def default_name(self) -> str:
+        """How Python code and experiment files name the argument: ```samples```."""
+        return f"`{self.argument}`"
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+class ParameterError(ValidationError):
+    """A model parameter that is unknown, missing, of the wrong type or out of range.
+
+    ``argument`` is the parameter's name. A model's ``check(**params)``
+    function raises it for combinations that ranges cannot express.
+
+    Examples
+    --------
+    >>> str(ParameterError("start", 12, "an integer in [1, 9] (below `goal` = 10)", "is out of range"))
+    'parameter `start` = 12 is out of range; accepted: an integer in [1, 9] (below `goal` = 10).'
+    """
+
+    def default_name(self) -> str:
+        """``parameter `name```."""
+        return f"parameter `{self.argument}`"
+
+
+class ModelNotFoundError(ValidationError, LookupError):
+    """A model name or ``"package.module:function"`` reference that does not resolve."""
+
+
+class ModelError(RuntimeError):
+    """The model failed in one block: it raised, or returned a wrong shape or non-finite values.
+
+    Deterministic: re-running the block gives the same failure, so it is never
+    retried. ``block`` and ``spawn_key`` identify the block so that it can be
+    replayed in-process with `montecarlo.replay_block`.
+
+    Parameters
+    ----------
+    message : str
+        One line: what went wrong, the block index and its spawn key.
+    block : int
+        Index of the failing block.
+    spawn_key : tuple of int
+        The block's spawn key (the run's prefix, then the block index).
+    detail : str, optional
+        The model's own traceback, formatted where the block ran.
+
+    Attributes
+    ----------
+    seed : int or None
+        The run's root entropy, set by the engine (the block is
+        ``SeedSequence(seed, spawn_key=spawn_key)``).
+    """
+
+    def __init__(self, message: str, block: int, spawn_key: tuple[int, ...], detail: str = "") -> None:
+        super().__init__(message, block, spawn_key, detail)
+        self.message = message
+        self.block = block
+        self.spawn_key = tuple(spawn_key)
+        self.detail = detail
+        self.seed: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class WorkerDiedError(RuntimeError):
+    """Worker processes kept dying; the blocks they held could not be completed."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used for this run (the file is left untouched)."""
+
+
+class CheckpointWriteError(OSError):
+    """The checkpoint could not be written (disk full, folder gone, ...)."""
+
+
+class ResultFormatError(ValueError):
+    """A file that is not a montecarlo result of a version this release reads."""

@@ -1,0 +1,57 @@
+"""Shared helpers of the test suite: numbers of a result, a real Dask cluster, the CLI in-process.
+
+Tiers (STYLE.md): golden values at fixed seeds; accuracy inside the
+estimator's own interval; identical numbers for every worker count and
+executor; interval coverage over many seeds (marked ``slow``, still run in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+# Worker processes and `mc` subprocesses import the test models by name.
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+
+#: The installed command, next to the interpreter running the tests.
+MC = str(Path(sys.executable).with_name("mc"))
+
+
+def numbers(result) -> dict:
+    """Every number a run's RunSpec fixes (no timings, no provenance), as JSON values."""
+    d = result.to_dict()
+    keep = ("samples", "outputs", "derived", "covariance", "accumulator", "trace", "stopping", "continuation")
+    return {k: d[k] for k in keep if k in d}
+
+
+def estimates_of(result) -> dict:
+    """The estimates and the accumulator only (for runs whose traces may legitimately differ)."""
+    d = result.to_dict()
+    return {k: d[k] for k in ("samples", "outputs", "derived", "covariance", "accumulator")}
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A real ``distributed.LocalCluster`` of two single-threaded worker processes."""
+    import distributed
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def mc(capsys, *args) -> tuple[int, str, str]:
+    """Run the CLI in-process: ``(exit code, stdout, stderr)``."""
+    from montecarlo.cli import invoke
+
+    code = invoke([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err

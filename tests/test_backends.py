@@ -1,0 +1,137 @@
+"""The backend contract: every backend gives the serial reference's numbers, bit for bit.
+
+One test class holds the contract; each backend subclasses it once (serial,
+threads, local processes, a caller's thread pool and process pool, a real
+Dask cluster), as scipy's ``QMCEngineTests`` and joblib's backend tests do.
+Worker deaths are tested where they can happen (test_processes.py,
+test_dask.py).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import modelzoo
+import pytest
+from conftest import numbers
+
+import montecarlo
+from montecarlo import Execution, Sampling, Stopping
+from montecarlo.errors import ModelError
+from montecarlo.executors import Backend, make_backend
+
+
+def reference(model, samples, **kwargs):
+    return montecarlo.run(model, samples, execution="serial", **kwargs)
+
+
+class BackendContract:
+    """What every backend must do. Subclasses provide ``execution``."""
+
+    @pytest.fixture
+    def execution(self) -> Execution:
+        raise NotImplementedError
+
+    def test_pi_over_many_blocks(self, execution):
+        kwargs = {"rng": 11, "sampling": Sampling(block_size=1 << 18)}
+        assert numbers(montecarlo.run("pi", 5_000_000, execution=execution, **kwargs)) == numbers(
+            reference("pi", 5_000_000, **kwargs)
+        )
+
+    def test_float_outputs_over_many_blocks_with_a_short_last_block(self, execution):
+        kwargs = {"rng": 12}  # moments3: blocks of 1000, batches of 300
+        got = montecarlo.run(modelzoo.moments3, 23_456, execution=execution, **kwargs)
+        assert numbers(got) == numbers(reference(modelzoo.moments3, 23_456, **kwargs))
+        assert got.spec.blocks == 24
+
+    def test_derived_and_control_variates(self, execution):
+        kwargs = {"rng": 13, "sampling": Sampling(block_size=2_000)}
+        got = montecarlo.run("asian_option", 30_000, execution=execution, **kwargs)
+        assert numbers(got) == numbers(reference("asian_option", 30_000, **kwargs))
+
+    def test_a_stopping_run_stops_at_the_same_block(self, execution):
+        kwargs = {"rng": 14, "stopping": Stopping(tolerance=0.02, max_samples=10**6)}
+        got = montecarlo.run(modelzoo.moments3, execution=execution, **kwargs)
+        ref = reference(modelzoo.moments3, None, **kwargs)
+        assert got.stopping["target_met"] and ref.samples < 10**6
+        assert numbers(got) == numbers(ref)
+
+    def test_a_model_error_names_the_first_failing_block(self, execution):
+        with pytest.raises(ModelError) as ref:
+            reference(modelzoo.raises, 10_000, rng=3, sampling=Sampling(block_size=100))
+        with pytest.raises(ModelError) as got:
+            montecarlo.run(modelzoo.raises, 10_000, rng=3, sampling=Sampling(block_size=100), execution=execution)
+        assert (got.value.block, got.value.spawn_key) == (ref.value.block, ref.value.spawn_key)
+        assert got.value.seed == 3
+
+    def test_progress_is_reported_in_order_up_to_the_total(self, execution):
+        import dataclasses
+
+        seen: list[tuple[int, int]] = []
+        if isinstance(execution, Execution):
+            execution = dataclasses.replace(execution, progress=lambda d, t: seen.append((d, t)))
+        else:
+            execution = Execution(execution, progress=lambda d, t: seen.append((d, t)))
+        montecarlo.run(modelzoo.moments3, 12_345, rng=1, execution=execution)
+        assert seen[-1] == (12_345, 12_345)
+        assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+    def test_declares_its_capabilities(self, execution):
+        backend = make_backend(Execution.of(execution), [])
+        try:
+            assert isinstance(backend, Backend) and backend.workers >= 1
+            for capability in ("in_process", "eager", "restartable"):
+                assert isinstance(getattr(backend, capability), bool)
+            assert not (backend.eager and not backend.in_process)
+        finally:
+            if backend is not Execution.of(execution).executor:
+                backend.close()
+
+
+class TestSerial(BackendContract):
+    @pytest.fixture
+    def execution(self):
+        return Execution("serial")
+
+
+class TestThreads(BackendContract):
+    @pytest.fixture
+    def execution(self):
+        return Execution("threads", workers=3)
+
+
+class TestProcesses(BackendContract):
+    @pytest.fixture
+    def execution(self):
+        return Execution("processes", workers=2)
+
+
+class TestCallersThreadPool(BackendContract):
+    @pytest.fixture
+    def execution(self):
+        with ThreadPoolExecutor(4) as pool:
+            yield pool
+
+
+class TestCallersProcessPool(BackendContract):
+    @pytest.fixture
+    def execution(self):
+        with ProcessPoolExecutor(2) as pool:
+            yield pool
+
+
+class TestDask(BackendContract):
+    @pytest.fixture
+    def execution(self, dask_client):
+        return dask_client
+
+
+def test_a_callers_executor_is_left_open():
+    with ThreadPoolExecutor(2) as pool:
+        montecarlo.run("pi", 10**6, rng=1, execution=Execution(pool, workers=2))
+        assert pool.submit(lambda: 5).result() == 5
+
+
+def test_a_run_too_small_to_split_runs_in_process():
+    r = montecarlo.run("pi", 1000, rng=3, execution=Execution(workers=4))
+    assert r.provenance["executor"] == "serial"
