@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from montecarlo.accumulate import Stats
 from montecarlo.checkpoint import resume
 from montecarlo.checkpoint import save as save_checkpoint
 from montecarlo.engine.fold import RunState
@@ -37,7 +38,6 @@ from montecarlo.registry import load_model
 from montecarlo.result import Result, result_of
 from montecarlo.seeding import fresh_entropy, root_entropy
 from montecarlo.spec import RunSpec
-from montecarlo.stats import Moments
 from montecarlo.validate import check_choice, check_count, check_int, check_level, suggest_keywords
 
 
@@ -296,7 +296,7 @@ def _execute(
             backend.close(cancel=outcome is not None and outcome.discarded > 0)
     elapsed = time.perf_counter() - t0
     resumed = state.total.count if state is not None else 0
-    prov = run_provenance(backend.name, backend.workers, started, elapsed, outcome.moments.count - resumed)
+    prov = run_provenance(backend.name, backend.workers, started, elapsed, outcome.total.count - resumed)
     if state is not None:
         prov["resumed_at_samples"] = resumed
     continuation: dict = {}
@@ -305,7 +305,7 @@ def _execute(
         if outcome.prefix_blocks != outcome.ending.blocks:
             continuation["accumulator"] = outcome.prefix.to_dict()
     stopping = outcome.ending.to_dict(spec.samples, spec.stop)
-    return result_of(spec, rec, outcome.moments, prov, stopping, outcome.trace, continuation)
+    return result_of(spec, rec, outcome.total, prov, stopping, outcome.trace, continuation)
 
 
 @suggest_keywords
@@ -351,7 +351,7 @@ def extend(
             "cannot be extended; re-run it with the larger `samples` instead",
         )  # fmt: skip
     blocks = check_int(cont["blocks"], "continuation.blocks", low=0)
-    prefix = Moments.from_dict(cont["accumulator"]) if "accumulator" in cont else result.accumulator
+    prefix = Stats.from_dict(cont["accumulator"]) if "accumulator" in cont else result.accumulator
     if prefix.count != blocks * result.spec.block_size:
         raise ValidationError(
             "result", f"continuation.blocks = {blocks}", f"{prefix.count // result.spec.block_size} blocks",
@@ -363,7 +363,7 @@ def extend(
     return _execute(spec, rec, Execution.of(execution), None, state)
 
 
-def replay_block(spec: RunSpec, index: int, model: Any = None) -> Moments:
+def replay_block(spec: RunSpec, index: int, model: Any = None) -> Stats:
     """Re-run block ``index`` of ``spec`` in this process, letting the model's own exception propagate.
 
     Parameters
@@ -378,7 +378,7 @@ def replay_block(spec: RunSpec, index: int, model: Any = None) -> Moments:
 
     Returns
     -------
-    Moments
+    Stats
         The block's accumulator, when it runs without error.
     """
     rec = load_model(model if model is not None else spec.model)

@@ -15,11 +15,11 @@ import os
 import time
 from dataclasses import replace
 
+from montecarlo.accumulate import Stats
 from montecarlo.engine.fold import RunState
 from montecarlo.errors import CheckpointError, CheckpointWriteError, ValidationError
 from montecarlo.files import write_atomic
 from montecarlo.spec import RunSpec
-from montecarlo.stats import Moments
 
 SCHEMA = "montecarlo.checkpoint"
 VERSION = 1
@@ -80,8 +80,8 @@ def load(path: str) -> tuple[RunSpec, RunState]:
             raise CheckpointError(f"checkpoint {path!r} is corrupted: its RunSpec does not match its digest.")
         state = RunState(
             next_block=int(d["next_block"]),
-            total=Moments.from_dict(d["accumulator"]),
-            held={int(b): Moments.from_dict(m) for b, m in d["held"].items()},
+            total=Stats.from_dict(d["accumulator"]),
+            held={int(b): Stats.from_dict(m) for b, m in d["held"].items()},
             trace=list(d["trace"]),
             complete=bool(d["complete"]),
         )

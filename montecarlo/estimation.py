@@ -33,12 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from montecarlo.accumulate import Stats
 from montecarlo.derived import ControlVariate, Derived
 from montecarlo.estimate import Estimate
 from montecarlo.model import Model, exact_value
 from montecarlo.parameters import call_with_params
 from montecarlo.spec import RunSpec
-from montecarlo.stats import Moments, interval, normal_quantile, t_quantile
+from montecarlo.stats import interval, normal_quantile, t_quantile
 
 #: Relative step of the central differences: eps**(1/3) balances the O(h**2)
 #: truncation error against the O(eps/h) rounding error (Press et al.,
@@ -51,8 +52,9 @@ FD_STEP = float(np.finfo(float).eps) ** (1.0 / 3.0)
 # --------------------------------------------------------------------------
 
 
-def estimates(spec: RunSpec, model: Model, moments: Moments) -> tuple[tuple[Estimate, ...], np.ndarray]:
+def estimates(spec: RunSpec, model: Model, stats: Stats) -> tuple[tuple[Estimate, ...], np.ndarray]:
     """Per-output estimates and the covariance matrix of the (scaled) estimates."""
+    moments = stats.moments
     n = moments.count
     se = moments.standard_error() if n >= 2 else np.full(len(model.outputs), np.nan)
     scale = np.array([o.scale for o in model.outputs])

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from montecarlo.accumulate import Stats
 from montecarlo.derived import ControlVariate, Derived
 from montecarlo.errors import ResultFormatError
 from montecarlo.estimate import Estimate, jsonable
@@ -23,7 +24,6 @@ from montecarlo.estimation import control_estimate, derived_estimate, estimates
 from montecarlo.files import write_atomic
 from montecarlo.model import Model
 from montecarlo.spec import RunSpec
-from montecarlo.stats import Moments
 
 #: JSON document type and version of a result file (see docs/json.md).
 SCHEMA = "montecarlo.result"
@@ -45,7 +45,7 @@ class Result:
     estimates: tuple[Estimate, ...]
     covariance: np.ndarray
     spec: RunSpec
-    accumulator: Moments
+    accumulator: Stats
     provenance: dict = field(default_factory=dict)
     #: How the run ended when a stopping rule was in force (rule, target met).
     stopping: dict = field(default_factory=dict)
@@ -261,7 +261,7 @@ class Result:
                 + tuple(Estimate.from_dict(k, v) for k, v in d.get("derived", {}).items()),
                 covariance=cov,
                 spec=RunSpec.from_dict(d["spec"]),
-                accumulator=Moments.from_dict(d["accumulator"]),
+                accumulator=Stats.from_dict(d["accumulator"]),
                 provenance=dict(d.get("provenance", {})),
                 stopping=dict(d.get("stopping", {})),
                 trace=tuple(d.get("trace", ())),
@@ -317,20 +317,20 @@ class Result:
 def result_of(
     spec: RunSpec,
     model: Model,
-    moments: Moments,
+    stats: Stats,
     provenance: dict,
     stopping: dict | None = None,
     trace: Sequence[dict] = (),
     continuation: dict | None = None,
 ) -> Result:
-    """The `Result` of a run: estimates from its folded ``moments``, with its records."""
-    est, cov = estimates(spec, model, moments)
+    """The `Result` of a run: estimates from its folded ``stats``, with its records."""
+    est, cov = estimates(spec, model, stats)
     return Result(
         model=model.name,
         estimates=est,
         covariance=cov,
         spec=spec,
-        accumulator=moments,
+        accumulator=stats,
         provenance=provenance,
         stopping=dict(stopping or {}),
         trace=tuple(trace),

@@ -10,7 +10,9 @@ raw sums of squares and so stays accurate for any sample count.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from statistics import NormalDist
 
 import numpy as np
@@ -89,7 +91,7 @@ class Moments:
         return {"count": self.count, "mean": self.mean.tolist(), "comoment": self.comoment.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Moments:
+    def from_dict(cls, d: Mapping[str, Any]) -> Moments:
         """The accumulator back from its `to_dict` form."""
         mean = np.asarray(d["mean"], dtype=np.float64)
         return cls(int(d["count"]), mean, np.asarray(d["comoment"], dtype=np.float64).reshape(mean.size, mean.size))

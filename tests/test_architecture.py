@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "montecarlo.vocabulary",
             "montecarlo.seeding",
             "montecarlo.stats",
+            "montecarlo.accumulate",
             "montecarlo.spec",
         ),
     ),

@@ -39,7 +39,7 @@ def test_task_grouping_changes_nothing(group, executor):
     ref = montecarlo.run(modelzoo.moments3, 23_456, rng=9, execution="serial")
     backend = make_backend(Execution(executor, workers=3), [spec])
     try:
-        m = scheduler.execute(spec, rec, backend, group=group, window=4).moments
+        m = scheduler.execute(spec, rec, backend, group=group, window=4).total
     finally:
         backend.close()
     assert m == ref.accumulator

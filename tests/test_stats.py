@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -6,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from montecarlo.accumulate import Collector, Part, Stats
 from montecarlo.stats import Moments, clopper_pearson_interval, fold, interval, t_interval, wilson_interval
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
@@ -88,3 +90,59 @@ def test_t_interval_matches_scipy():
 def test_unknown_interval_method():
     with pytest.raises(ValueError, match="unknown interval method 'bogus'; accepted: auto, t"):
         interval("bogus", 0.5, 0.1, 10, 0.95)
+
+
+# --------------------------------------------------------------------------
+# block statistics: moments plus named parts
+# --------------------------------------------------------------------------
+
+
+class _Extremes(Part):
+    """A part for the test: the largest value of each output (merges exactly in any grouping)."""
+
+    name = "test_extremes"
+
+    def __init__(self, top):
+        self.top = np.asarray(top, dtype=float)
+
+    def merge(self, other):
+        return _Extremes(np.maximum(self.top, other.top))
+
+    def to_dict(self):
+        return {"top": self.top.tolist()}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["top"])
+
+    def __eq__(self, other):
+        return isinstance(other, _Extremes) and np.array_equal(self.top, other.top)
+
+
+class _TopCollector(Collector):
+    name = "test_extremes"
+
+    def collect(self, x, index):
+        return _Extremes(x.max(axis=0))
+
+
+def test_stats_merge_parts_beside_the_moments_and_round_trip():
+    rng = np.random.default_rng(5)
+    batches = [rng.normal(size=(n, 2)) for n in (10, 7, 30)]
+    parts = [Stats.from_batch(b, [_TopCollector()]) for b in batches]
+    total = fold(parts)
+    assert total.moments == fold([Moments.from_batch(b) for b in batches])
+    assert np.array_equal(total.parts["test_extremes"].top, np.vstack(batches).max(axis=0))
+    assert Stats.from_dict(json.loads(json.dumps(total.to_dict()))) == total
+    assert Stats.empty(2).merge(total) == total  # a part on one side only is kept
+
+
+def test_plain_stats_write_exactly_the_moments():
+    s = Stats.from_batch(np.arange(6.0).reshape(3, 2))
+    assert s.to_dict() == s.moments.to_dict() and "parts" not in s.to_dict()
+
+
+def test_an_unknown_part_in_a_file_is_refused():
+    d = Stats.empty(1).to_dict() | {"parts": {"nope": {}}}
+    with pytest.raises(ValueError, match="unknown accumulator part 'nope'"):
+        Stats.from_dict(d)

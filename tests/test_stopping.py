@@ -22,6 +22,7 @@ from conftest import estimates_of, mc, numbers
 
 import montecarlo
 from montecarlo import Execution, Sampling, Stopping
+from montecarlo.accumulate import Stats
 from montecarlo.api import make_spec
 from montecarlo.engine.monitor import TRACE_PER_DECADE, Monitor
 from montecarlo.engine.plan import plan_growing
@@ -121,9 +122,9 @@ def test_task_grouping_never_moves_the_stopping_block(group, window):
         out = execute(spec, rec, backend, group=group, window=window)
     finally:
         backend.close()
-    assert out.moments == ref.moments
+    assert out.total == ref.total
     assert out.ending == ref.ending and out.trace == ref.trace
-    assert ref.ending.blocks == ref.moments.count // 1000
+    assert ref.ending.blocks == ref.total.count // 1000
 
 
 def test_growing_tasks_keep_speculative_work_small():
@@ -243,8 +244,8 @@ def test_time_limit_with_a_target_not_met():
 def test_trace_is_geometric_and_bounded_whatever_n():
     spec, rec = make_spec("pi", samples=10**15, rng=1, sampling=Sampling(block_size=10**10))
     monitor = Monitor(spec, rec, lambda: 0.0)
-    m = Moments(0, np.zeros(1), np.zeros((1, 1)))
-    block = Moments(10**10, np.array([0.785]), np.array([[10**10 * 0.785 * 0.215]]))
+    m = Stats(Moments(0, np.zeros(1), np.zeros((1, 1))))
+    block = Stats(Moments(10**10, np.array([0.785]), np.array([[10**10 * 0.785 * 0.215]])))
     for b in range(1, spec.blocks + 1):
         m = m.merge(block)
         assert monitor.after_block(m, b) is None

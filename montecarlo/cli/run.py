@@ -153,4 +153,4 @@ def _replay(ctx: click.Context, spec: Any, rec: Any, text: str) -> None:
     except Exception as exc:
         click.echo(model_traceback(exc), err=True, nl=False)
         raise click.ClickException(f"block {index} raised {type(exc).__name__}: {exc}") from None
-    click.echo(f"block {index} ran without error: {moments.count} samples, mean {moments.mean.tolist()}")
+    click.echo(f"block {index} ran without error: {moments.count} samples, mean {moments.moments.mean.tolist()}")

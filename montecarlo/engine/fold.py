@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from montecarlo.accumulate import Stats
 from montecarlo.engine.monitor import Ending, Monitor
 from montecarlo.spec import RunSpec
-from montecarlo.stats import Moments
 
 
 @dataclass
@@ -25,9 +25,9 @@ class RunState:
     ----------
     next_block : int
         Blocks ``0 .. next_block - 1`` are folded into ``total``.
-    total : Moments
+    total : Stats
         Their accumulator.
-    held : dict of int to Moments
+    held : dict of int to Stats
         Blocks that finished early, by block index.
     trace : list of dict
         The convergence trace of the folded prefix.
@@ -36,8 +36,8 @@ class RunState:
     """
 
     next_block: int
-    total: Moments
-    held: dict[int, Moments]
+    total: Stats
+    held: dict[int, Stats]
     trace: list[dict]
     complete: bool = False
 
@@ -59,18 +59,18 @@ class Fold:
         self.monitor = monitor
         self.next_block = state.next_block
         self.total = state.total
-        self.held: dict[int, Moments] = dict(state.held)
+        self.held: dict[int, Stats] = dict(state.held)
         self.failed: dict[int, BaseException] = {}  # a task's model error, by its first block
         # The whole-block prefix: where an extension of this run continues
         # (unknown when a resumed state had already folded a short last block).
         whole = self.total.count == self.next_block * spec.block_size
-        self.prefix: Moments | None = self.total if whole else None
+        self.prefix: Stats | None = self.total if whole else None
         self.prefix_blocks = self.next_block if whole else 0
         self._published = (self.next_block, self.total, len(monitor.trace))
         # A resumed prefix may already satisfy a rule (a run that had stopped).
         self.ending: Ending | None = monitor.decide(self.total, self.next_block)
 
-    def add(self, start: int, results: list[Moments]) -> None:
+    def add(self, start: int, results: list[Stats]) -> None:
         """The accumulators of a task's consecutive blocks, from block ``start``."""
         for i, m in enumerate(results):
             self.held[start + i] = m

@@ -10,12 +10,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from montecarlo.accumulate import Stats
 from montecarlo.estimate import Estimate, jsonable
 from montecarlo.estimation import estimates
 from montecarlo.model import Model
 from montecarlo.options import Stopping
 from montecarlo.spec import RunSpec
-from montecarlo.stats import Moments
 from montecarlo.stopping import Prefix, StoppingRule, TimeLimit
 
 #: Trace points per decade of sample count: at most ~20 × 15 = 300 points up
@@ -110,13 +110,13 @@ class Monitor:
         """True when some rule must also be asked while no block arrives (the clock)."""
         return bool(self.stop.budgets) and not self.stop.reproducible
 
-    def _estimates(self, moments: Moments) -> tuple[Estimate, ...]:
+    def _estimates(self, moments: Stats) -> tuple[Estimate, ...]:
         return estimates(self.spec, self.model, moments)[0]
 
-    def _prefix(self, moments: Moments, blocks: int, ests: tuple[Estimate, ...]) -> Prefix:
+    def _prefix(self, moments: Stats, blocks: int, ests: tuple[Estimate, ...]) -> Prefix:
         return Prefix(moments.count, blocks, {e.name: e for e in ests}, self.clock())
 
-    def after_block(self, moments: Moments, blocks: int) -> Ending | None:
+    def after_block(self, moments: Stats, blocks: int) -> Ending | None:
         """Called after block ``blocks - 1`` is folded; returns an Ending to stop there."""
         n = moments.count
         due = n >= self._next_point
@@ -130,7 +130,7 @@ class Monitor:
             return None
         return self.decide(moments, blocks, ests)
 
-    def decide(self, moments: Moments, blocks: int, ests: tuple[Estimate, ...] | None = None) -> Ending | None:
+    def decide(self, moments: Stats, blocks: int, ests: tuple[Estimate, ...] | None = None) -> Ending | None:
         """Ask the rules about a folded prefix (without recording a trace point)."""
         if not self.stop.rules or moments.count == 0:
             return None
@@ -142,7 +142,7 @@ class Monitor:
                     return self._ending(rule, True, prefix)
         return self.check_budgets(moments, blocks, prefix)
 
-    def check_budgets(self, moments: Moments, blocks: int, prefix: Prefix | None = None) -> Ending | None:
+    def check_budgets(self, moments: Stats, blocks: int, prefix: Prefix | None = None) -> Ending | None:
         """Ask the budget rules (the engine also calls this while waiting for blocks)."""
         if moments.count == 0 or not self.stop.budgets:
             return None
@@ -167,7 +167,7 @@ class Monitor:
             msg = f"stopped by {rule.describe()} at {n:,} samples"
         return Ending(rule.name, met, rule.reproducible, n, prefix.blocks, msg)
 
-    def finish(self, moments: Moments, blocks: int, ending: Ending | None) -> Ending:
+    def finish(self, moments: Stats, blocks: int, ending: Ending | None) -> Ending:
         """The ending of a run (the cap when no rule stopped it); closes the trace."""
         n = moments.count
         if not self.trace or self.trace[-1]["samples"] != n:

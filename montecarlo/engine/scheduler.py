@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
+from montecarlo.accumulate import Stats
 from montecarlo.engine.fold import Fold, RunState
 from montecarlo.engine.monitor import Ending, Monitor
 from montecarlo.engine.plan import Task, blocks_per_task, plan, plan_growing
@@ -28,7 +29,6 @@ from montecarlo.errors import ModelError, ValidationError, WorkerDiedError
 from montecarlo.executors.base import Backend
 from montecarlo.model import Model
 from montecarlo.spec import RunSpec
-from montecarlo.stats import Moments
 
 #: Seconds between checks of a clock-based rule (the time limit) while no
 #: block arrives.
@@ -43,7 +43,7 @@ class Outcome:
 
     Attributes
     ----------
-    moments : Moments
+    total : Stats
         The folded accumulator.
     ending : Ending
         Why the run ended.
@@ -51,18 +51,18 @@ class Outcome:
         The convergence trace.
     discarded : int
         Tasks and blocks computed or cancelled past the stopping block.
-    prefix : Moments or None
+    prefix : Stats or None
         The prefix of whole blocks (all but a short last block): where an
         extension of this run continues; None when unknown.
     prefix_blocks : int
         Its block count.
     """
 
-    moments: Moments
+    total: Stats
     ending: Ending
     trace: tuple[dict, ...]
     discarded: int
-    prefix: Moments | None = None
+    prefix: Stats | None = None
     prefix_blocks: int = 0
 
 
@@ -156,7 +156,7 @@ def execute(
     start = time.monotonic()
     monitor = Monitor(spec, model, lambda: time.monotonic() - start)
     if state is None:
-        state = RunState(0, Moments.empty(len(model.outputs)), {}, [])
+        state = RunState(0, Stats.empty(len(model.outputs)), {}, [])
     else:
         monitor.resume(state.trace, state.total.count)
     fold = Fold(spec, monitor, state)
@@ -258,7 +258,7 @@ def _recover(
     return lost
 
 
-def replay_block(spec: RunSpec, model: Model, index: int) -> Moments:
+def replay_block(spec: RunSpec, model: Model, index: int) -> Stats:
     """Re-run one block in this process (to debug a `ModelError`).
 
     The model's own exception propagates with its full traceback.

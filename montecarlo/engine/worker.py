@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from montecarlo.accumulate import Collector, Stats
 from montecarlo.errors import ModelError
 from montecarlo.seeding import block_rng
-from montecarlo.stats import Moments
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class BlockJob:
     spawn_key: tuple[int, ...]
     bit_generator: str
     batch_size: int
+    collectors: tuple[Collector, ...] = ()  # parts kept beside the moments
 
 
 _FUNCTIONS: dict[bytes, Any] = {}
@@ -51,7 +52,7 @@ def _function(payload: Any) -> Any:
     return fn
 
 
-def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: bool = True) -> Moments:
+def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: bool = True) -> Stats:
     """Accumulator of block ``index`` holding ``n`` samples.
 
     With ``wrap`` (in workers) an exception of the model becomes a
@@ -60,7 +61,7 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
     simulate = simulate if simulate is not None else _function(job.simulate)
     rng = block_rng(job.entropy, index, job.bit_generator, job.spawn_key)
     key = (*job.spawn_key, index)
-    total: Moments | None = None
+    total: Stats | None = None
     done = 0
     while done < n:
         m = min(job.batch_size, n - done)
@@ -75,7 +76,7 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
                 key,
                 traceback.format_exc(),
             ) from None
-        batch = Moments.from_batch(_check(out, m, job, index, key))
+        batch = Stats.from_batch(_check(out, m, job, index, key), job.collectors, index)
         total = batch if total is None else total.merge(batch)
         done += m
     assert total is not None
@@ -119,7 +120,7 @@ def _check(out: Any, m: int, job: BlockJob, index: int, key: tuple) -> np.ndarra
     return x
 
 
-def run_task(job: BlockJob, blocks: list[tuple[int, int]]) -> list[Moments]:
+def run_task(job: BlockJob, blocks: list[tuple[int, int]]) -> list[Stats]:
     """A task: consecutive ``(index, n)`` blocks, one accumulator each."""
     simulate = _function(job.simulate)
     return [run_block(job, index, n, simulate) for index, n in blocks]
