@@ -291,9 +291,10 @@ def _execute(
         )  # fmt: skip
     finally:
         if owned:
-            # Tasks still running past the stopping block are of no use: stop
-            # them rather than wait (a caller's own pool is left alone).
-            backend.close(cancel=outcome is not None and outcome.discarded > 0)
+            # Tasks still running past the stopping block, or of a run that
+            # failed, are of no use: stop them rather than wait (a caller's
+            # own pool is left alone).
+            backend.close(cancel=outcome is None or outcome.discarded > 0)
     elapsed = time.perf_counter() - t0
     resumed = state.total.count if state is not None else 0
     prov = run_provenance(backend.name, backend.workers, started, elapsed, outcome.total.count - resumed)

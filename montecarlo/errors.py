@@ -13,6 +13,23 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+#: Longest text of another's message (a model's exception) that one line quotes.
+ONE_LINE = 300
+
+
+def one_line(text: object, limit: int = ONE_LINE) -> str:
+    r"""``text`` on one line: whitespace runs (newlines too) become one space; long text is cut.
+
+    Examples
+    --------
+    >>> one_line("line one\n  line two")
+    'line one line two'
+    >>> one_line("x" * 10, limit=6)
+    'xxx...'
+    """
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
 
 class ValidationError(ValueError):
     """An input that is not accepted, named by the argument it was given as.
@@ -130,6 +147,9 @@ class ModelError(RuntimeError):
     seed : int or None
         The run's root entropy, set by the engine (the block is
         ``SeedSequence(seed, spawn_key=spawn_key)``).
+    spec : RunSpec or None
+        The run's `RunSpec`, set by the engine (replay the block with
+        ``montecarlo.replay_block(error.spec, error.block)``).
     """
 
     def __init__(self, message: str, block: int, spawn_key: tuple[int, ...], detail: str = "") -> None:
@@ -139,6 +159,7 @@ class ModelError(RuntimeError):
         self.spawn_key = tuple(spawn_key)
         self.detail = detail
         self.seed: int | None = None
+        self.spec: Any = None
 
     def __str__(self) -> str:
         return self.message
@@ -146,6 +167,10 @@ class ModelError(RuntimeError):
 
 class WorkerDiedError(RuntimeError):
     """Worker processes kept dying; the blocks they held could not be completed."""
+
+
+class TimeLimitError(RuntimeError):
+    """The time limit passed before a single block was folded: there is no estimate to report."""
 
 
 class CheckpointError(ValueError):

@@ -52,6 +52,9 @@ INTERVAL_METHODS = ("auto", "t", "normal", "wilson", "clopper-pearson")
 #: ``distributed.Client`` or a `montecarlo.executors.Backend`) is accepted too.
 EXECUTORS = ("processes", "threads", "serial", "dask")
 
+#: Most local workers a run may ask for (each is a process, or a thread).
+MAX_WORKERS = 1024
+
 #: Samples of a run without stopping rules, when none are given.
 DEFAULT_SAMPLES = 1_000_000
 #: The cap of a run with stopping rules, when none is given: enough for π to
@@ -268,7 +271,8 @@ class Execution:
         `concurrent.futures.Executor` or a ``distributed.Client`` of your own
         is used as given and left open.
     workers : int, optional
-        Parallel workers (default: every core this process may use).
+        Parallel workers, at most 1024 (default: every core this process may
+        use); no more start than the run has blocks.
     scheduler : str, optional
         With ``executor="dask"``: the address of a running scheduler, such as
         ``"tcp://HOST:8786"``.
@@ -299,7 +303,7 @@ class Execution:
         if not _is_executor_object(self.executor):
             check_choice(self.executor, "executor", EXECUTORS)
         if self.workers is not None:
-            object.__setattr__(self, "workers", check_int(self.workers, "workers"))
+            object.__setattr__(self, "workers", check_int(self.workers, "workers", high=MAX_WORKERS))
         if self.scheduler is not None:
             if self.executor != "dask":
                 raise ValidationError(

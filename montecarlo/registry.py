@@ -8,15 +8,18 @@ to re-run (``mc extend``, ``mc reproduce``), are ever imported.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import importlib
 import importlib.util
 import os
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
-from montecarlo.errors import ModelNotFoundError
+from montecarlo.errors import ModelNotFoundError, one_line
 from montecarlo.model import Model, make_model
 from montecarlo.models import BUILTIN
 
@@ -87,9 +90,49 @@ def _import(target: str, shown: str) -> Any:
     return obj
 
 
+class _ExitAtImport(BaseException):
+    """``os._exit(code)`` called by a module being imported (raised instead of ending the process)."""
+
+    def __str__(self) -> str:
+        return f"os._exit({self.args[0]})"
+
+
+@contextlib.contextmanager
+def _exits_refused() -> Iterator[None]:
+    """While a model's module is imported, ``os._exit`` raises instead of ending the process.
+
+    `SystemExit` is an exception already; ``os._exit`` would end ``mc`` (or
+    the caller) with no word. Only done while this is the process's one
+    thread: a fork from another thread meanwhile would give its child the
+    raising ``os._exit``.
+    """
+    if threading.active_count() != 1:
+        yield
+        return
+    real = os._exit
+
+    def refuse(code: int = 0) -> None:
+        raise _ExitAtImport(code)
+
+    os._exit = refuse  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        os._exit = real
+
+
+def _what(exc: BaseException) -> str:
+    """What a module did on import, on one line: ``raised ValueError: ...`` or ``called os._exit(3)``."""
+    if isinstance(exc, _ExitAtImport):
+        return f"called {exc}"
+    said = one_line(exc)
+    return f"raised {type(exc).__name__}" + (f": {said}" if said else "")
+
+
 def _module(name: str, shown: str) -> Any:
     try:
-        return importlib.import_module(name)
+        with _exits_refused():
+            return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         hint = ""
         if exc.name == name.split(".")[0] and os.path.exists(name.split(".")[0] + ".py"):
@@ -99,7 +142,7 @@ def _module(name: str, shown: str) -> Any:
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise ModelNotFoundError(
-            "model", shown, ACCEPTED, f"cannot be imported: module {name!r} raised {type(exc).__name__}: {exc}"
+            "model", shown, ACCEPTED, f"cannot be imported: module {name!r} {_what(exc)}"
         ) from None
 
 
@@ -118,12 +161,11 @@ def _module_from_file(path: str, shown: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        with _exits_refused():
+            spec.loader.exec_module(module)
     except BaseException as exc:
         del sys.modules[name]
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise ModelNotFoundError(
-            "model", shown, ACCEPTED, f"cannot be loaded: {path!r} raised {type(exc).__name__}: {exc}"
-        ) from None
+        raise ModelNotFoundError("model", shown, ACCEPTED, f"cannot be loaded: {path!r} {_what(exc)}") from None
     return module

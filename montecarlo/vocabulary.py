@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from montecarlo.errors import ParameterError, ValidationError
-from montecarlo.options import BIT_GENERATORS, EXECUTORS, INTERVAL_METHODS, Checkpointing, Execution, Sampling, Stopping
+from montecarlo.options import (
+    BIT_GENERATORS,
+    EXECUTORS,
+    INTERVAL_METHODS,
+    MAX_WORKERS,
+    Checkpointing,
+    Execution,
+    Sampling,
+    Stopping,
+)
 from montecarlo.validate import check_count, check_int, check_level, check_positive, did_you_mean
 
 #: Where an option's value goes: a keyword of `montecarlo.make_spec`, or a field of an option object.
@@ -70,6 +79,8 @@ class Option:
         accepts more (a seed: an integer, not a Generator).
     example : str
         A typical value of a ``"number"``, for messages.
+    high : int or None
+        The largest value of an ``"int"``, when there is one.
     """
 
     name: str
@@ -86,6 +97,7 @@ class Option:
     kind: str = "text"
     accepted: str = ""
     example: str = "1e-3"
+    high: int | None = None
 
     @property
     def cli(self) -> str:
@@ -102,7 +114,7 @@ class Option:
         if self.kind == "count":
             return check_count(text, self.name)
         if self.kind in ("int", "int0"):
-            return check_int(text, self.name, low=1 if self.kind == "int" else 0)
+            return check_int(text, self.name, low=1 if self.kind == "int" else 0, high=self.high)
         if self.kind == "number":
             return check_positive(text, self.name, self.example)
         if self.kind == "level":
@@ -139,7 +151,8 @@ OPTIONS: tuple[Option, ...] = (
            "not reproducible (flagged).", kind="number", example="60"),
     Option("executor", "execution", "NAME", "Where blocks run; the numbers are identical for all.  "
            "[default: processes]", choices=EXECUTORS),
-    Option("workers", "execution", "N", "Parallel workers.  [default: all cores]", short="-w", kind="int"),
+    Option("workers", "execution", "N", "Parallel workers.  [default: all cores]", short="-w", kind="int",
+           high=MAX_WORKERS),
     Option("scheduler", "execution", "ADDRESS", "With --executor dask: a running scheduler, tcp://HOST:8786.  "
            "[default: a LocalCluster]"),
     Option("retries", "execution", "N", "Times dead worker processes are replaced before the run fails.  "

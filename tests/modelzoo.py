@@ -65,3 +65,73 @@ def slow(rng, n, delay: float = 0.01):
 
     time.sleep(delay)
     return rng.random(n)
+
+
+# Models that misbehave in every way the hardening tests try (tests/test_supervision.py,
+# tests/test_adversarial.py).
+
+
+def exits(rng, n, code: int = 3):
+    """Calls sys.exit: the model's error, not the run's exit."""
+    import sys
+
+    sys.exit(code)
+
+
+def interrupts_itself(rng, n):
+    """Raises KeyboardInterrupt without any Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+class Odd(BaseException):
+    """A BaseException that is neither Exception, SystemExit nor KeyboardInterrupt."""
+
+
+def raises_base(rng, n):
+    raise Odd("an odd base exception")
+
+
+def raises_lines(rng, n):
+    raise ValueError("first line\nsecond line\n\nthird line")
+
+
+def huge(rng, n):
+    """Finite values whose mean overflows float64."""
+    return np.full(n, 1e308)
+
+
+def far_apart(rng, n):
+    """One sample per block, +-0.9e308: each block is finite, their fold is not."""
+    return np.where(rng.random(n) < 0.5, -0.9e308, 0.9e308)
+
+
+def forever(rng, n, marker: str = "", seconds: float = 3600.0):
+    """Does not return for ``seconds`` (sleeps in short steps); touches ``marker`` when it starts."""
+    import time
+
+    if marker:
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.05)
+    return rng.random(n)
+
+
+def chatty(rng, n):
+    """Prints to stdout."""
+    print("a line the model printed")
+    return rng.random(n)
+
+
+def moves(rng, n):
+    """Changes the working directory."""
+    os.chdir(os.path.dirname(os.path.abspath(__file__)))
+    return rng.random(n)
+
+
+def segfault(rng, n):
+    """Crashes its process."""
+    import ctypes
+
+    ctypes.string_at(0)

@@ -132,6 +132,6 @@ def test_a_callers_executor_is_left_open():
         assert pool.submit(lambda: 5).result() == 5
 
 
-def test_a_run_too_small_to_split_runs_in_process():
+def test_a_run_too_small_to_split_runs_on_one_worker_process():
     r = montecarlo.run("pi", 1000, rng=3, execution=Execution(workers=4))
-    assert r.provenance["executor"] == "serial"
+    assert (r.provenance["executor"], r.provenance["workers"]) == ("processes", 1)

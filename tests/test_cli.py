@@ -125,9 +125,9 @@ BAD = [
     (["run", "pi", "--samples", "inf"], "--samples inf is not an integer; " + SAMPLES),
     (["run", "pi", "--samples", "nan"], "--samples nan is not an integer; " + SAMPLES),
     (["run", "pi", "--samples", "1e30"], "--samples 1e30 is too large; " + SAMPLES),
-    (["run", "pi", "--workers", "0"], r"--workers 0 is not accepted; accepted: an integer >= 1\."),
-    (["run", "pi", "--workers", "-3"], r"--workers -3 is not accepted; accepted: an integer >= 1\."),
-    (["run", "pi", "--workers", "x"], r"--workers x is not an integer; accepted: an integer >= 1\."),
+    (["run", "pi", "--workers", "0"], r"--workers 0 is not accepted; accepted: an integer from 1 to 1024\."),
+    (["run", "pi", "--workers", "-3"], r"--workers -3 is not accepted; accepted: an integer from 1 to 1024\."),
+    (["run", "pi", "--workers", "x"], r"--workers x is not an integer; accepted: an integer from 1 to 1024\."),
     (["run", "pi", "--seed", "-1"], r"--seed -1 is not accepted; accepted: an integer >= 0\."),
     (["run", "pi", "--seed", "x"], r"--seed x is not an integer; accepted: an integer >= 0\."),
     (

@@ -69,9 +69,10 @@ def test_a_callers_executor_is_accepted_and_left_open():
         assert pool.submit(lambda: 5).result() == 5  # still usable
 
 
-def test_tiny_runs_skip_the_pool_with_the_same_numbers():
+def test_tiny_runs_start_one_worker_process_with_the_same_numbers():
+    # One block: one worker process, not four, and not the caller's process.
     r1 = montecarlo.run("pi", samples=1000, rng=3, execution=Execution(workers=4))
-    assert r1.provenance["executor"] == "serial"
+    assert (r1.provenance["executor"], r1.provenance["workers"]) == ("processes", 1)
     r2 = montecarlo.run("pi", samples=1000, rng=3, execution="serial")
     assert numbers(r1) == numbers(r2)
 

@@ -257,8 +257,8 @@ BAD = [
         r"`bit_generator` = 'mt19937' is not accepted; accepted: one of sfc64, pcg64, pcg64dxsm, philox\.",
     ),
     ('model = "pi"\nblock_size = 0\n', r"`block_size` = 0 is not accepted; accepted: an integer >= 1"),
-    ('model = "pi"\nworkers = 0\n', r"`workers` = 0 is not accepted; accepted: an integer >= 1"),
-    ('model = "pi"\nworkers = true\n', r"`workers` = True is not an integer; accepted: an integer >= 1"),
+    ('model = "pi"\nworkers = 0\n', r"`workers` = 0 is not accepted; accepted: an integer from 1 to 1024"),
+    ('model = "pi"\nworkers = true\n', r"`workers` = True is not an integer; accepted: an integer from 1 to 1024"),
     (
         'model = "pi"\nexecutor = "gpu"\n',
         r"`executor` = 'gpu' is not accepted; accepted: one of processes, threads, serial, dask\.",
@@ -386,7 +386,7 @@ def test_override_errors_name_the_command_line(tmp_path, capsys):
     assert invoke(["experiment", "run", path, "-n", "-3", "-o", str(tmp_path / "o")]) == 2
     assert "Error: --samples -3 is not accepted; accepted: an integer >= 1" in capsys.readouterr().err
     assert invoke(["experiment", "run", path, "-w", "0", "-o", str(tmp_path / "o")]) == 2
-    assert "Error: --workers 0 is not accepted; accepted: an integer >= 1." in capsys.readouterr().err
+    assert "Error: --workers 0 is not accepted; accepted: an integer from 1 to 1024." in capsys.readouterr().err
     assert invoke(["experiment", "run", path, "--set", "stop=1", "-o", str(tmp_path / "o")]) == 2
     assert "command line: unknown key `stop`." in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

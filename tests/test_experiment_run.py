@@ -37,9 +37,12 @@ def fails(rng, n, at_block: int = 1):
     return x
 
 def interrupts(rng, n):
+    """A Ctrl-C while the second block runs (a real SIGINT, to the main thread)."""
+    import os, signal, time
     FAIL_STATE["calls"] += 1
     if FAIL_STATE["calls"] > 1:
-        raise KeyboardInterrupt
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(2)
     return rng.random(n)
 
 FAIL_STATE = {"calls": 0}

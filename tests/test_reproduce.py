@@ -174,7 +174,7 @@ def test_reproduce_from_python_with_an_execution(sweep_result):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["-w", "0"], "--workers 0 is not accepted; accepted: an integer >= 1."),
+        (["-w", "0"], "--workers 0 is not accepted; accepted: an integer from 1 to 1024."),
         (["--executor", "gpu"], "--executor gpu is not accepted; accepted: one of processes, threads, serial, dask."),
         (["--retries", "-1"], "--retries -1 is not accepted; accepted: an integer >= 0."),
         (["--scheduler", "tcp://h:8786"], "--scheduler tcp://h:8786 needs the dask executor"),

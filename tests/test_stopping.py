@@ -27,7 +27,7 @@ from montecarlo.api import make_spec
 from montecarlo.engine.monitor import TRACE_PER_DECADE, Monitor
 from montecarlo.engine.plan import plan_growing
 from montecarlo.engine.scheduler import execute
-from montecarlo.errors import ValidationError
+from montecarlo.errors import TimeLimitError, ValidationError
 from montecarlo.executors.serial import SerialBackend
 from montecarlo.executors.threads import ThreadBackend
 from montecarlo.result import Result
@@ -209,19 +209,38 @@ def test_time_limit_is_flagged_non_reproducible():
 
 
 def test_time_limit_holds_while_a_block_runs():
-    # One block of 50 calls of 20 ms = 1 s: the limit (0.1 s) passes mid-block;
-    # the run still ends after its first block, not at the cap.
+    # Blocks of 25 calls of 20 ms = 0.5 s: the limit (0.7 s) passes while the
+    # second block runs; the run ends there with the first block, unwaited.
     t0 = time.perf_counter()
     r = montecarlo.run(
         slow,
         samples=10**5,
-        sampling=Sampling(block_size=5000, batch_size=100),
+        sampling=Sampling(block_size=2500, batch_size=100),
         rng=1,
-        stopping=Stopping(time_limit=0.1),
-        execution=Execution("threads", workers=2),
+        stopping=Stopping(time_limit=0.7),
+        execution=Execution("threads", workers=1),
     )
-    assert r.stopping["rule"] == "time_limit" and r.samples in (5000, 10000)
-    assert time.perf_counter() - t0 < 5.0
+    assert r.stopping["rule"] == "time_limit" and r.samples == 2500
+    assert time.perf_counter() - t0 < 1.0
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
+def test_time_limit_holds_before_the_first_block_is_done(executor):
+    # One block of 50 calls of 20 ms = 1 s: the limit (0.1 s) passes first,
+    # and there is nothing to estimate from.
+    t0 = time.perf_counter()
+    with pytest.raises(
+        TimeLimitError, match=r"the time limit \(0\.1 s\) passed before the first block \(5,000 samples\)"
+    ):
+        montecarlo.run(
+            slow,
+            samples=10**5,
+            sampling=Sampling(block_size=5000, batch_size=100),
+            rng=1,
+            stopping=Stopping(time_limit=0.1),
+            execution=Execution(executor, workers=2),
+        )
+    assert time.perf_counter() - t0 < 0.9
 
 
 def test_time_limit_with_a_target_not_met():

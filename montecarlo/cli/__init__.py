@@ -9,18 +9,21 @@ One module per command group: `montecarlo.cli.run`, `montecarlo.cli.results`
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
 from typing import Any
 
 import click
 
 from montecarlo._version import __version__
-from montecarlo.cli.common import EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
+from montecarlo.cli.common import EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, replay_command
 from montecarlo.cli.experiment import experiment_group
 from montecarlo.cli.models import list_cmd, show_cmd
 from montecarlo.cli.results import extend_cmd, plot_cmd, reproduce_cmd
 from montecarlo.cli.run import run_cmd
+from montecarlo.errors import ModelError, one_line
 
 __all__ = ["cli", "invoke", "main"]
 
@@ -55,57 +58,123 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
+def _say(text: str) -> None:
+    """Print one line to stderr, even when click or memory fail (the message must get out)."""
+    try:
+        click.echo(one_line(text, limit=2000), err=True)
+    except BaseException:
+        try:
+            os.write(2, (one_line(text, limit=2000) + "\n").encode("utf-8", "replace"))
+        except OSError:
+            pass
+
+
+def _settle() -> None:
+    """Ignore further Ctrl-C and SIGTERM while an error is reported (no traceback from a second one)."""
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        pass
+
+
+def _quiet_threads(args: Any) -> None:
+    """A helper thread's own failure is reported by the run it breaks, on one line (--debug shows it)."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point of ``mc``."""
-    sys.exit(invoke(argv))
+    try:
+        code = invoke(argv)
+    except KeyboardInterrupt:  # a signal between two of invoke's own statements
+        code = EXIT_SIGTERM if isinstance(sys.exc_info()[1], Terminated) else EXIT_SIGINT
+    sys.exit(code)
 
 
 def invoke(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (errors printed on one line)."""
+    args = argv if argv is not None else sys.argv[1:]
+    debug = "--debug" in args
+    handlers: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+        signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (e.g. under a test runner thread)
-        previous = None
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+        handlers = {}
+    hook = threading.excepthook
+    if not debug:
+        threading.excepthook = _quiet_threads
+    try:
+        return _invoke(argv, args, debug)
+    except KeyboardInterrupt as exc:  # a second signal while the first error was being reported
+        _settle()
+        return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+    finally:
+        threading.excepthook = hook
+        for signum, handler in handlers.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+
+
+def _invoke(argv: list[str] | None, args: list[str], debug: bool) -> int:
     try:
         cli.main(args=argv, prog_name="mc", standalone_mode=False)
         return 0
     except click.UsageError as exc:
+        _settle()
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        _say(f"Error: {exc.format_message()}{hint}")
         return EXIT_USAGE
     except click.Abort as exc:
+        _settle()
         # click turns KeyboardInterrupt (and so SIGTERM's Terminated) into Abort
         if isinstance(exc.__cause__, Terminated):
-            click.echo("Terminated: workers stopped.", err=True)
+            _say("Terminated: workers stopped.")
             return EXIT_SIGTERM
         if isinstance(exc.__cause__, KeyboardInterrupt):
-            click.echo("Interrupted: workers stopped.", err=True)
+            _say("Interrupted: workers stopped.")
             return EXIT_SIGINT
-        click.echo("Aborted.", err=True)
+        _say("Aborted.")
         return EXIT_FAILED
     except click.ClickException as exc:
-        click.echo(f"Error: {exc.format_message()}", err=True)
+        _settle()
+        _say(f"Error: {exc.format_message()}")
         return exc.exit_code
     except Terminated:
-        click.echo("Terminated: workers stopped.", err=True)
+        _settle()
+        _say("Terminated: workers stopped.")
         return EXIT_SIGTERM
     except KeyboardInterrupt:
-        click.echo("\nInterrupted: workers stopped.", err=True)
+        _settle()
+        _say("Interrupted: workers stopped.")
         return EXIT_SIGINT
     except Exception as exc:
-        from montecarlo.errors import ModelError
-
+        _settle()
         if debug:
             if isinstance(exc, ModelError) and exc.detail:
                 click.echo(exc.detail, err=True)
             raise
-        hint = ""
-        if isinstance(exc, ModelError):
-            seed = f" --seed {exc.seed}" if exc.seed is not None else ""
-            hint = f" -- debug it with the same command plus{seed} --replay-block {exc.block}"
-        click.echo(f"Error: {exc}{hint}", err=True)
+        _say(f"Error: {describe(exc)}{_replay_hint(exc, args)}")
         return EXIT_FAILED
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+
+
+def describe(exc: BaseException) -> str:
+    """An unexpected exception as one line: its message, or what it means when it has none."""
+    if isinstance(exc, MemoryError):
+        return f"out of memory ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})"
+    text = one_line(exc)
+    return text if text else type(exc).__name__
+
+
+def _replay_hint(exc: BaseException, args: list[str]) -> str:
+    """How to replay a model error's block: with ``mc run`` (the command given, or one that is equivalent)."""
+    if not isinstance(exc, ModelError):
+        return ""
+    command = next((a for a in args if not a.startswith("-")), "")
+    if command == "run":
+        seed = f" --seed {exc.seed}" if exc.seed is not None else ""
+        return f" -- debug it with the same command plus{seed} --replay-block {exc.block}"
+    spec = exc.spec
+    if spec is not None and not spec.spawn_key:
+        return f" -- debug it with: {replay_command(spec, exc.block)}"
+    return f" -- debug it in Python with montecarlo.replay_block(spec, {exc.block}), spec being the run's RunSpec"

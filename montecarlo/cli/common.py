@@ -155,6 +155,18 @@ def complete_models(ctx: click.Context, param: click.Parameter, incomplete: str)
     return [CompletionItem(name) for name in sorted(BUILTIN) if name.startswith(incomplete)]
 
 
+def replay_command(spec: Any, block: int) -> str:
+    """The ``mc run`` command that replays ``block`` of ``spec`` (a spec without a spawn-key prefix)."""
+    import shlex
+
+    words = ["mc", "run", spec.model, "-n", str(spec.samples), "--seed", str(spec.entropy)]
+    for name, value in spec.params.items():
+        words += ["-p", f"{name}={value}"]
+    words += ["--bit-generator", spec.bit_generator, "--block-size", str(spec.block_size)]
+    words += ["--batch-size", str(spec.batch_size), "--replay-block", str(block)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def check_output(path: str | None, option: str) -> None:
     """A file the command writes at the end must be writable before anything runs."""
     if path is None:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from montecarlo.accumulate import Stats
 from montecarlo.engine.monitor import Ending, Monitor
+from montecarlo.engine.overflow import is_finite, overflow_error
 from montecarlo.spec import RunSpec
 
 
@@ -100,7 +103,13 @@ class Fold:
                 break
             # Stopping is decided block by block, not task by task, so the
             # task grouping cannot move the stopping point.
-            self.total = self.total.merge(m)
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is the model's error
+                total = self.total.merge(m)
+            if not is_finite(total):
+                error = overflow_error(self.next_block, (*self.spec.spawn_key, self.next_block), "when folded")
+                error.seed, error.spec = self.spec.entropy, self.spec
+                raise error
+            self.total = total
             self.next_block += 1
             if m.count == self.spec.block_size:  # only the last block may be short
                 self.prefix, self.prefix_blocks = self.total, self.next_block

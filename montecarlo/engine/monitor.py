@@ -153,6 +153,13 @@ class Monitor:
                 return self._ending(rule, False if self.stop.targets else None, prefix)
         return None
 
+    def out_of_time(self) -> TimeLimit | None:
+        """The time limit, once it has passed (asked while no block is folded yet)."""
+        for rule in self.stop.budgets:
+            if isinstance(rule, TimeLimit) and self.clock() >= rule.seconds:
+                return rule
+        return None
+
     def _ending(self, rule: StoppingRule, met: bool | None, prefix: Prefix) -> Ending:
         n = prefix.samples
         if met:

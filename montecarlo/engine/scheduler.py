@@ -25,7 +25,7 @@ from montecarlo.engine.fold import Fold, RunState
 from montecarlo.engine.monitor import Ending, Monitor
 from montecarlo.engine.plan import Task, blocks_per_task, plan, plan_growing
 from montecarlo.engine.worker import BlockJob, run_block, run_task
-from montecarlo.errors import ModelError, ValidationError, WorkerDiedError
+from montecarlo.errors import ModelError, TimeLimitError, ValidationError, WorkerDiedError
 from montecarlo.executors.base import Backend
 from montecarlo.model import Model
 from montecarlo.spec import RunSpec
@@ -33,6 +33,9 @@ from montecarlo.spec import RunSpec
 #: Seconds between checks of a clock-based rule (the time limit) while no
 #: block arrives.
 POLL_SECONDS = 0.05
+#: Seconds without a finished task after which the backend is asked whether
+#: its tasks can still finish (`Backend.check_alive`).
+ALIVE_SECONDS = 1.0
 
 Progress = Callable[[int, int], None]
 
@@ -134,8 +137,8 @@ def execute(
         tasks start at one block and grow to that, see `plan_growing`).
     window : int, optional
         Tasks in flight at most (default: twice the worker count; one for an
-        eager backend, which computes a task as it is submitted, so that a
-        stopping run computes nothing past its stopping task).
+        eager backend, which runs one task at a time, so that a stopping run
+        computes nothing past its stopping task).
     state : RunState, optional
         Where to start: a checkpoint's state, or the whole-block prefix of a
         finished run being extended. Folding continues from it exactly as an
@@ -179,8 +182,10 @@ def execute(
         while (in_flight or fold.ready) and fold.ending is None:
             # A clock-based rule is asked at least every POLL_SECONDS, so a
             # time limit holds even while a slow block is still running.
-            timeout = POLL_SECONDS if monitor.polls else None
+            timeout = POLL_SECONDS if monitor.polls else ALIVE_SECONDS
             finished = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)[0] if in_flight else ()
+            if in_flight and not finished:
+                backend.check_alive()
             lost: list[Task] = []
             for future in finished:
                 task = in_flight.pop(future)
@@ -190,7 +195,7 @@ def execute(
                 elif backend.is_worker_death(exc):
                     lost.append(task)
                 elif isinstance(exc, ModelError):
-                    exc.seed = spec.entropy
+                    exc.seed, exc.spec = spec.entropy, spec
                     fold.fail(task.start, exc)
                 else:
                     raise exc
@@ -202,6 +207,8 @@ def execute(
                 progress(fold.total.count, spec.samples)
             if fold.ending is None and monitor.polls:
                 fold.ending = monitor.check_budgets(fold.total, fold.next_block)
+                if fold.total.count == 0:
+                    _no_samples_in_time(monitor, spec)
             if checkpoint is not None and folded and time.monotonic() - last_save >= checkpoint_every:
                 checkpoint(fold.snapshot())
                 last_save = time.monotonic()
@@ -224,6 +231,16 @@ def execute(
     if checkpoint is not None:
         checkpoint(fold.snapshot(complete=True))
     return Outcome(fold.total, ending, tuple(monitor.trace), discarded, fold.prefix, fold.prefix_blocks)
+
+
+def _no_samples_in_time(monitor: Monitor, spec: RunSpec) -> None:
+    """The time limit holds even before the first block is folded: there is then nothing to estimate."""
+    rule = monitor.out_of_time()
+    if rule is not None:
+        raise TimeLimitError(
+            f"the time limit ({rule.seconds:g} s) passed before the first block ({spec.block_samples(0):,} samples) "
+            "finished: no samples to estimate from; give a longer time limit or a smaller block size."
+        )
 
 
 def _recover(

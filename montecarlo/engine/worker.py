@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from montecarlo.accumulate import Collector, Stats
-from montecarlo.errors import ModelError
+from montecarlo.engine.overflow import is_finite, overflow_error
+from montecarlo.errors import ModelError, one_line
 from montecarlo.seeding import block_rng
 
 
@@ -57,6 +58,10 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
 
     With ``wrap`` (in workers) an exception of the model becomes a
     `ModelError` naming the block; without it (replay) it propagates as is.
+    Blocks never run on the thread that takes the user's Ctrl-C (executors
+    run them on helper threads, or in processes that ignore it), so whatever
+    the model raises -- `SystemExit` and `KeyboardInterrupt` included -- is
+    the model's error, never a signal to stop the run.
     """
     simulate = simulate if simulate is not None else _function(job.simulate)
     rng = block_rng(job.entropy, index, job.bit_generator, job.spawn_key)
@@ -67,19 +72,23 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
         m = min(job.batch_size, n - done)
         try:
             out = simulate(rng, m, **job.params)
-        except Exception as exc:
+        except BaseException as exc:
             if not wrap:
                 raise
+            said = one_line(exc)
             raise ModelError(
-                f"model raised {type(exc).__name__}: {exc} (block {index}, spawn key {key})",
+                f"model raised {type(exc).__name__}{': ' + said if said else ''} (block {index}, spawn key {key})",
                 index,
                 key,
                 traceback.format_exc(),
             ) from None
-        batch = Stats.from_batch(_check(out, m, job, index, key), job.collectors, index)
-        total = batch if total is None else total.merge(batch)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+            batch = Stats.from_batch(_check(out, m, job, index, key), job.collectors, index)
+            total = batch if total is None else total.merge(batch)
         done += m
     assert total is not None
+    if not is_finite(total):
+        raise overflow_error(index, key, "in the block")
     return total
 
 

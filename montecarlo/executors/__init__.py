@@ -35,10 +35,11 @@ def workers_of(execution: Execution) -> int:
 def make_backend(execution: Execution, specs: Iterable[RunSpec] = ()) -> Backend:
     """The backend that runs ``specs`` as ``execution`` says.
 
-    A run of one block per spec, or on one worker, needs no pool: local
-    processes and threads give way to the calling process then, with the same
-    numbers and without the start-up cost. A backend, an executor or a
-    client passed in is used as given.
+    No more local workers start than the runs have blocks. The model runs
+    in this process only when ``"serial"`` or ``"threads"`` is asked for: a
+    run of one block, or on one worker, still gets a worker process, so a
+    model that crashes or exits cannot take the caller down with it. A
+    backend, an executor or a client passed in is used as given.
     """
     executor = execution.executor
     workers = workers_of(execution)
@@ -46,15 +47,15 @@ def make_backend(execution: Execution, specs: Iterable[RunSpec] = ()) -> Backend
         return executor
     if isinstance(executor, Executor):
         return ExecutorBackend(executor, workers)
+    blocks = sum(s.blocks for s in specs)
+    if blocks:
+        workers = max(1, min(workers, blocks))  # a worker without a block only costs its start-up
     if executor == "dask" or is_dask_client(executor):
         from montecarlo.executors.dask import DaskBackend
 
         if executor == "dask":
             return DaskBackend(scheduler=execution.scheduler, workers=workers)
         return DaskBackend(client=executor)
-    specs = list(specs)
-    if executor in ("processes", "threads") and (workers == 1 or (specs and all(s.blocks == 1 for s in specs))):
-        executor = "serial"
     if executor == "serial":
         from montecarlo.executors.serial import SerialBackend
 

@@ -23,7 +23,7 @@ class Backend:
     in_process : bool
         Tasks run in this process: the model is passed as is, not pickled.
     eager : bool
-        `submit` computes the task before it returns: one task in flight is
+        Tasks run one at a time, in submission order: one task in flight is
         enough, and a stopping run computes nothing past its stopping task.
     restartable : bool
         Dead workers are replaced (`restart`) and their blocks run again;
@@ -45,6 +45,13 @@ class Backend:
     def is_worker_death(self, exc: BaseException) -> bool:
         """Whether this task failed because its worker died (rather than its code)."""
         return False
+
+    def check_alive(self) -> None:
+        """Raise `montecarlo.errors.WorkerDiedError` if tasks in flight can no longer finish.
+
+        Asked while no task has finished for a while, so that a pool that
+        broke without failing its futures cannot make a run wait forever.
+        """
 
     def restart(self) -> None:
         """Replace dead workers after `is_worker_death` (pending futures are lost)."""

@@ -1,13 +1,16 @@
 """Local worker processes (the default): one per core.
 
 Workers ignore SIGINT so that Ctrl-C reaches only the main process, which then
-terminates them; a worker that dies breaks the pool, and the engine asks for a
-fresh one and re-runs the lost blocks with the same spawn keys.
+terminates them; they die with the main process, whatever kills it
+(`montecarlo.executors.supervision`); a worker that dies breaks the pool, and
+the engine asks for a fresh one and re-runs the lost blocks with the same
+spawn keys.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -15,12 +18,15 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from montecarlo.errors import WorkerDiedError
 from montecarlo.executors.base import Backend
+from montecarlo.executors.supervision import die_with_parent, held_signals
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -48,15 +54,27 @@ class ProcessBackend(Backend):
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(), initializer=_worker_init)
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=_context(), initializer=_worker_init, initargs=(os.getpid(),)
+        )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        """Submit to the pool."""
-        return self.pool.submit(fn, *args)
+        """Submit to the pool (a signal while it forks its workers is held, not lost)."""
+        with held_signals():
+            return self.pool.submit(fn, *args)
 
     def is_worker_death(self, exc: BaseException) -> bool:
         """A broken pool: a worker process died."""
         return isinstance(exc, BrokenProcessPool)
+
+    def check_alive(self) -> None:
+        """The pool's manager thread must live while tasks are in flight (it can fail to start a thread)."""
+        manager = getattr(self.pool, "_executor_manager_thread", None)
+        if manager is not None and not manager.is_alive() and not getattr(self.pool, "_shutdown_thread", True):
+            raise WorkerDiedError(
+                "the worker pool stopped: its manager thread ended (out of memory, or of threads?); "
+                "no task in flight can finish."
+            )
 
     def restart(self) -> None:
         """Stop what is left of the pool and start a new one."""
@@ -68,6 +86,7 @@ class ProcessBackend(Backend):
         if cancel:
             # Running tasks cannot be cancelled: stop their processes.
             procs = list((getattr(self.pool, "_processes", None) or {}).values())
+            manager = getattr(self.pool, "_executor_manager_thread", None)
             self.pool.shutdown(wait=False, cancel_futures=True)
             for p in procs:
                 p.terminate()
@@ -76,5 +95,9 @@ class ProcessBackend(Backend):
                 if p.is_alive():
                     p.kill()
                     p.join(timeout=1.0)
+            if manager is not None:
+                # Its workers gone, the pool's thread winds down; left running, it
+                # races the interpreter's exit over the pool's pipes.
+                manager.join(timeout=1.0)
         else:
             self.pool.shutdown(wait=True)

@@ -1,4 +1,4 @@
-"""In-process execution: a real backend, not a special case."""
+"""In-process execution, one task at a time: a real backend, not a special case."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ from concurrent.futures import Future
 from typing import Any
 
 from montecarlo.executors.base import Backend
+from montecarlo.executors.daemon import DaemonThreads
 
 
 class SerialBackend(Backend):
-    """Runs each task in the calling thread when it is submitted.
+    """Runs tasks one at a time in this process, on one helper thread.
+
+    The calling thread only waits, so a Ctrl-C, a SIGTERM or a time limit
+    ends the run even while a model never returns, and whatever the model
+    raises (`SystemExit`, `KeyboardInterrupt` included) is the model's
+    error, never taken for the user's Ctrl-C.
 
     Parameters
     ----------
@@ -24,12 +30,12 @@ class SerialBackend(Backend):
 
     def __init__(self, workers: int = 1) -> None:
         super().__init__(1)
+        self.pool = DaemonThreads(1, "montecarlo-serial")
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        """Run ``fn(*args)`` now; the future holds its result or exception."""
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args))
-        except Exception as exc:
-            future.set_exception(exc)
-        return future
+        """Queue ``fn(*args)`` for the helper thread."""
+        return self.pool.submit(fn, *args)
+
+    def close(self, cancel: bool = False) -> None:
+        """Let the helper thread end (abandoning its task when ``cancel``)."""
+        self.pool.shutdown(wait=not cancel, cancel=cancel)

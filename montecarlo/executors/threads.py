@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from montecarlo.executors.base import Backend
+from montecarlo.executors.daemon import DaemonThreads
 
 
 class ThreadBackend(Backend):
-    """A thread pool in this process.
+    """A pool of daemon threads in this process.
 
     Parameters
     ----------
@@ -23,7 +24,7 @@ class ThreadBackend(Backend):
 
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="montecarlo")
+        self.pool = DaemonThreads(workers, "montecarlo")
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Submit to the pool."""
@@ -32,5 +33,5 @@ class ThreadBackend(Backend):
     def close(self, cancel: bool = False) -> None:
         """Shut the pool down (without waiting when ``cancel``)."""
         # Threads cannot be killed; on cancel the engine stops feeding them and
-        # the ones running finish their current task.
-        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        # abandons what they run: they are daemons, so the process can exit.
+        self.pool.shutdown(wait=not cancel, cancel=cancel)
