@@ -23,6 +23,7 @@ from montecarlo.engine.scheduler import replay_block as replay_in_process
 from montecarlo.errors import ValidationError
 from montecarlo.executors import make_backend
 from montecarlo.files import check_writable
+from montecarlo.locking import held
 from montecarlo.model import Model
 from montecarlo.options import (
     DEFAULT_MAX_SAMPLES,
@@ -262,10 +263,19 @@ def _execute(
     spec: RunSpec, rec: Model, execution: Execution, checkpointing: Checkpointing | None, state: RunState | None
 ) -> Result:
     """Run ``spec`` from ``state`` (a finished run's prefix) or a checkpoint; assemble the result."""
+    if checkpointing is None:
+        return _run(spec, rec, execution, None, state)
+    # Absolute: a model that changes the working directory cannot move it.
+    path = os.path.abspath(check_writable(checkpointing.path, "checkpoint"))
+    with held(path):  # one run per checkpoint file, from before it is read to the last write
+        return _run(spec, rec, execution, dataclasses.replace(checkpointing, path=path), state)
+
+
+def _run(spec: RunSpec, rec: Model, execution: Execution, ckpt: Checkpointing | None, state: RunState | None) -> Result:
     save = None
-    if checkpointing is not None:
-        path = check_writable(checkpointing.path, "checkpoint")
-        if checkpointing.resume:
+    if ckpt is not None:
+        path = ckpt.path
+        if ckpt.resume:
             spec, state = resume(path, spec)
         elif os.path.exists(path):
             raise ValidationError(
@@ -287,7 +297,7 @@ def _execute(
     try:
         outcome = execute(
             spec, rec, backend, progress=execution.progress, retries=execution.retries, state=state,
-            checkpoint=save, checkpoint_every=checkpointing.every if checkpointing else 5.0,
+            checkpoint=save, checkpoint_every=ckpt.every if ckpt else 5.0,
         )  # fmt: skip
     finally:
         if owned:

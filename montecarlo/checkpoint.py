@@ -3,9 +3,11 @@
 A checkpoint is JSON (never pickle), written atomically (temporary file,
 fsync, rename): a SIGKILL or a power cut leaves the previous checkpoint or
 the new one. It holds the RunSpec and its digest, the accumulator of the
-blocks folded so far, the blocks that finished early, and the convergence
-trace. A checkpoint that does not belong to the run, is truncated, or comes
-from a newer format is refused with a clear error and left untouched.
+blocks folded so far, the blocks that finished early, the convergence
+trace, and a checksum of all of it (`montecarlo.integrity`). A checkpoint
+that does not belong to the run, was edited or damaged, holds numbers that
+contradict each other, is not a regular file or comes from another format
+is refused with a one-line error and left untouched.
 """
 
 from __future__ import annotations
@@ -13,33 +15,40 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from montecarlo.accumulate import Stats
 from montecarlo.engine.fold import RunState
-from montecarlo.errors import CheckpointError, CheckpointWriteError, ValidationError
+from montecarlo.errors import CheckpointError, CheckpointWriteError, ValidationError, one_line
 from montecarlo.files import write_atomic
+from montecarlo.integrity import check_stats, count, sealed, verify
+from montecarlo.reading import FileProblem, read_json
 from montecarlo.spec import RunSpec
 
 SCHEMA = "montecarlo.checkpoint"
-VERSION = 1
+#: Version 2 added the checksum; version 1 files (montecarlo 0.2) are refused.
+VERSION = 2
 
 
 def to_dict(spec: RunSpec, state: RunState) -> dict:
-    """The JSON form of a checkpoint."""
-    return {
-        "schema": SCHEMA,
-        "version": VERSION,
-        "spec": spec.to_dict(),
-        "spec_digest": spec.digest(),
-        "complete": state.complete,
-        "next_block": state.next_block,
-        "samples_done": state.total.count,
-        "accumulator": state.total.to_dict(),
-        "held": {str(b): m.to_dict() for b, m in sorted(state.held.items())},
-        "trace": state.trace,
-        "written": time.time(),
-    }
+    """The JSON form of a checkpoint (with its checksum)."""
+    return sealed(
+        {
+            "schema": SCHEMA,
+            "version": VERSION,
+            "spec": spec.to_dict(),
+            "spec_digest": spec.digest(),
+            "complete": state.complete,
+            "next_block": state.next_block,
+            "samples_done": state.total.count,
+            "accumulator": state.total.to_dict(),
+            "held": {str(b): m.to_dict() for b, m in sorted(state.held.items())},
+            "trace": state.trace,
+            "written": time.time(),
+        }
+    )
 
 
 def save(path: str, spec: RunSpec, state: RunState) -> None:
@@ -55,41 +64,62 @@ def save(path: str, spec: RunSpec, state: RunState) -> None:
 def load(path: str) -> tuple[RunSpec, RunState]:
     """Read and check a checkpoint file (the file is never modified)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise CheckpointError(f"cannot read checkpoint {path!r}: {exc.strerror or exc}.") from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(
-            f"checkpoint {path!r} is truncated or corrupted (invalid JSON at line {exc.lineno}, column {exc.colno}); "
-            "it was left untouched: delete it to start afresh."
-        ) from None
-    if not isinstance(d, dict) or d.get("schema") != SCHEMA:
-        raise CheckpointError(f'{path!r} is not a montecarlo checkpoint (no "schema": "{SCHEMA}" field).')
-    version = d.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise CheckpointError(
-            f"checkpoint {path!r} has format version {version!r}; this release reads version {VERSION} "
-            "(a newer montecarlo wrote it)."
-        )
-    try:
+        d = read_json(path)
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            raise FileProblem(f'is not a montecarlo checkpoint (no "schema": "{SCHEMA}" field)')
+        version = d.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version != VERSION:
+            newer = isinstance(version, int) and not isinstance(version, bool) and version > VERSION
+            raise FileProblem(
+                f"has format version {version!r}; this release reads version {VERSION}"
+                + (" (a newer montecarlo wrote it)" if newer else "")
+            )
+        verify(d, required=True)
         spec = RunSpec.from_dict(d["spec"])
         if spec.digest() != d["spec_digest"]:
-            raise CheckpointError(f"checkpoint {path!r} is corrupted: its RunSpec does not match its digest.")
-        state = RunState(
-            next_block=int(d["next_block"]),
-            total=Stats.from_dict(d["accumulator"]),
-            held={int(b): Stats.from_dict(m) for b, m in d["held"].items()},
-            trace=list(d["trace"]),
-            complete=bool(d["complete"]),
-        )
-    except CheckpointError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CheckpointError(f"checkpoint {path!r} is corrupted ({type(exc).__name__}: {exc}).") from None
+            raise FileProblem("is corrupted: its RunSpec does not match its digest")
+        state = _state(d, spec)
+    except FileProblem as exc:
+        raise CheckpointError(f"checkpoint {path!r} {exc}; it was left untouched: delete it to start afresh.") from None
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path!r} is corrupted ({type(exc).__name__}: {one_line(exc)}); it was left untouched: "
+            "delete it to start afresh."
+        ) from None
     return spec, state
+
+
+def _state(d: Mapping[str, Any], spec: RunSpec) -> RunState:
+    """The run state a checkpoint claims, once its numbers are shown to agree with each other."""
+    done = count(d["next_block"], "next_block")
+    if done > spec.blocks:
+        raise FileProblem(f"has next_block = {done}, past the run's {spec.blocks} blocks")
+    folded = check_stats(d["accumulator"], "accumulator")
+    if folded != min(done * spec.block_size, spec.samples):
+        raise FileProblem(f"has {folded:,} samples folded, which is not the count of its {done} blocks")
+    if d["samples_done"] != folded:
+        raise FileProblem(f"has samples_done = {d['samples_done']!r}, not its accumulator's {folded:,}")
+    held = d["held"]
+    if not isinstance(held, Mapping):
+        raise FileProblem("has `held` that is not an object")
+    early = {}
+    for key, m in held.items():
+        b = int(key) if isinstance(key, str) and key.isdigit() else -1
+        if not done < b < spec.blocks:
+            raise FileProblem(f"holds block {key!r}, which is not a block after {done} of this run")
+        if check_stats(m, f"held block {b}") != spec.block_samples(b):
+            raise FileProblem(f"holds block {b} with a sample count that is not that block's")
+        early[b] = Stats.from_dict(m)
+    trace = d["trace"]
+    if not isinstance(trace, list) or not all(
+        isinstance(p, Mapping) and 0 < count(p.get("samples"), "a trace point's samples") <= folded for p in trace
+    ):
+        raise FileProblem("has a trace that is not a list of points within its samples")
+    if not isinstance(d["complete"], bool):
+        raise FileProblem(f"has complete = {d['complete']!r}, which is not true or false")
+    return RunState(
+        next_block=done, total=Stats.from_dict(d["accumulator"]), held=early, trace=list(trace), complete=d["complete"]
+    )
 
 
 def differences(a: RunSpec, b: RunSpec) -> list[str]:

@@ -9,6 +9,7 @@ rewritten by string replacement.
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Callable
 from typing import Any
@@ -175,6 +176,17 @@ class TimeLimitError(RuntimeError):
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used for this run (the file is left untouched)."""
+
+
+class NoSpaceError(OSError):
+    """The disk or the quota is full: a failure of the machine, not of the input (exit status 1, not 2)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "no space left on the device"
+
+
+#: errno values that mean "no room": the disk, or the user's quota, is full.
+NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
 class CheckpointWriteError(OSError):

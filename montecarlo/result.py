@@ -18,11 +18,13 @@ import numpy as np
 
 from montecarlo.accumulate import Stats
 from montecarlo.derived import ControlVariate, Derived
-from montecarlo.errors import ResultFormatError
+from montecarlo.errors import ResultFormatError, one_line
 from montecarlo.estimate import Estimate, jsonable
 from montecarlo.estimation import control_estimate, derived_estimate, estimates
 from montecarlo.files import write_atomic
+from montecarlo.integrity import check_record, sealed, verify
 from montecarlo.model import Model
+from montecarlo.reading import FileProblem, parse_json, read_text
 from montecarlo.spec import RunSpec
 
 #: JSON document type and version of a result file (see docs/json.md).
@@ -241,8 +243,8 @@ class Result:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The JSON form as text (strict JSON; docs/json.md)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        """The JSON form as text, with its checksum (strict JSON; docs/json.md)."""
+        return json.dumps(sealed(self.to_dict()), indent=indent, allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Result:
@@ -254,6 +256,7 @@ class Result:
                 f"result format version {d.get('version')!r} is not supported; this release reads version {SCHEMA_VERSION}"
             )
         try:
+            check_record(d)
             cov = np.array([[math.nan if v is None else v for v in row] for row in d["covariance"]], dtype=float)
             return cls(
                 model=str(d["model"]),
@@ -267,23 +270,30 @@ class Result:
                 trace=tuple(d.get("trace", ())),
                 continuation=dict(d.get("continuation", {})),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ResultFormatError(f"malformed montecarlo result: {type(exc).__name__}: {exc}") from None
+        except FileProblem as exc:
+            raise ResultFormatError(f"not a consistent montecarlo result: it {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            raise ResultFormatError(f"malformed montecarlo result: {type(exc).__name__}: {one_line(exc)}") from None
 
     @classmethod
     def from_json(cls, text: str) -> Result:
-        """The result back from its JSON text."""
+        """The result back from its JSON text (its checksum, when it has one, must match)."""
         try:
-            d = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ResultFormatError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+            d = parse_json(text)
+            if isinstance(d, Mapping) and d.get("schema") == SCHEMA:
+                verify(d, required=False)
+        except FileProblem as exc:
+            raise ResultFormatError(f"not a usable montecarlo result: it {exc}") from None
         return cls.from_dict(d)
 
     @classmethod
     def load(cls, path: str) -> Result:
-        """Read a result file (``mc run -o``, `save`)."""
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
+        """Read a result file (``mc run -o``, `save`): a regular file, of a bounded size."""
+        try:
+            text = read_text(path)
+        except FileProblem as exc:
+            raise ResultFormatError(f"it {exc}") from None
+        return cls.from_json(text)
 
     def save(self, path: str) -> None:
         """Write the JSON form atomically (a crash never leaves half a file)."""

@@ -12,6 +12,7 @@ from conftest import MC, mc, numbers
 import montecarlo
 from montecarlo import Checkpointing, Execution, Result, ValidationError
 from montecarlo.errors import CheckpointError
+from montecarlo.integrity import sealed
 
 SLOW = ["run", "modelzoo:slow", "-n", "300000", "--block-size", "1000", "-s", "5", "-w", "2", "--json", "-q"]
 
@@ -86,13 +87,22 @@ def write_checkpoint(tmp_path):
     return ck
 
 
+def resealed(text: str) -> str:
+    """A checkpoint's text with its checksum made anew (as if written that way)."""
+    return json.dumps(sealed(json.loads(text)))
+
+
 @pytest.mark.parametrize(
     "mangle, message",
     [
-        (lambda t: t[: len(t) // 2], "is truncated or corrupted \\(invalid JSON at line 1"),
-        (lambda t: t.replace('"version": 1', '"version": 9'), "has format version 9; this release reads version 1"),
+        (lambda t: t[: len(t) // 2], "is truncated or not JSON \\(line 1"),
+        (
+            lambda t: t.replace('"version": 2', '"version": 9'),
+            "has format version 9; this release reads version 2 \\(a newer montecarlo wrote it\\)",
+        ),
         (lambda t: t.replace('"montecarlo.checkpoint"', '"something"'), "is not a montecarlo checkpoint"),
-        (lambda t: t.replace('"entropy": 1', '"entropy": 2'), "its RunSpec does not match its digest"),
+        (lambda t: t.replace('"entropy": 1', '"entropy": 2'), "does not match its checksum: it was edited or damaged"),
+        (lambda t: resealed(t.replace('"entropy": 1', '"entropy": 2')), "its RunSpec does not match its digest"),
     ],
 )
 def test_bad_checkpoints_are_refused_and_left_untouched(tmp_path, mangle, message):

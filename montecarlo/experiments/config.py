@@ -38,6 +38,8 @@ from montecarlo.experiments.tables import (
 )
 from montecarlo.model import Model
 from montecarlo.options import Execution
+from montecarlo.reading import MAX_TEXT_BYTES, FileProblem
+from montecarlo.reading import read_text as read_file
 from montecarlo.registry import load_model
 from montecarlo.seeding import fresh_entropy
 from montecarlo.spec import RunSpec
@@ -94,26 +96,23 @@ class Experiment:
 
 
 def read_text(path: str) -> str:
-    """The text of an experiment file, or a one-line `ExperimentError`."""
+    """The text of an experiment file (a regular file of at most 1 MiB), or a one-line `ExperimentError`."""
+    if not os.path.lexists(path):
+        raise ExperimentError(f"{path}: no such file.")
+    if os.path.isdir(path):
+        raise ExperimentError(f"{path}: is a directory; accepted: a TOML experiment file.")
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise ExperimentError(f"{path}: no such file.") from None
-    except IsADirectoryError:
-        raise ExperimentError(f"{path}: is a directory; accepted: a TOML experiment file.") from None
-    except OSError as exc:
-        raise ExperimentError(f"{path}: cannot read ({exc.strerror}).") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ExperimentError(f"{path}: not UTF-8 text (byte {exc.start}); accepted: a TOML experiment file.") from None
+        return read_file(path, MAX_TEXT_BYTES)
+    except FileProblem as exc:
+        raise ExperimentError(f"{path}: it {exc}; accepted: a TOML experiment file.") from None
 
 
 def parse_toml(text: str, path: str) -> dict:
     """Parse TOML, turning a syntax error into ``FILE:LINE:COLUMN: message``."""
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise ExperimentError(f"{path}: invalid TOML: nested too deeply.") from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         # Python 3.11's TOMLDecodeError carries the position only in its text.

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from datetime import datetime
 
+from montecarlo.errors import NO_SPACE, NoSpaceError
 from montecarlo.experiments.provenance import folder_stamp
 from montecarlo.experiments.runner import ExperimentResult
 from montecarlo.experiments.tables import ExperimentError
@@ -43,6 +44,8 @@ def check_output_dir(path: str) -> None:
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".mc-probe-", dir=probe))
     except OSError as exc:
+        if exc.errno in NO_SPACE:
+            raise NoSpaceError(f"--output-dir {path!r}: {exc.strerror} (the disk or quota is full)") from None
         raise ExperimentError(
             f"--output-dir {path!r}: cannot write in {probe!r} ({exc.strerror}); accepted: a writable directory."
         ) from None

@@ -18,8 +18,10 @@ from montecarlo.executors import make_backend
 from montecarlo.experiments.runner import SCHEMA as EXPERIMENT_SCHEMA
 from montecarlo.experiments.runner import ExperimentResult
 from montecarlo.experiments.tables import ExperimentError, label
+from montecarlo.integrity import verify
 from montecarlo.options import Execution
 from montecarlo.provenance import software
+from montecarlo.reading import FileProblem, read_json
 from montecarlo.registry import load_model
 from montecarlo.result import SCHEMA as RESULT_SCHEMA
 from montecarlo.result import Result
@@ -61,20 +63,15 @@ def load_recorded(path: str) -> Recorded:
     """Read a result file (or a result folder) for `reproduce`."""
     if os.path.isdir(path):
         path = os.path.join(path, "result.json")
+    if not os.path.lexists(path):
+        raise ExperimentError(f"{path}: no such file; {ACCEPTED}.")
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise ExperimentError(f"{path}: no such file; {ACCEPTED}.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ExperimentError(f"{path}: cannot read ({exc}); {ACCEPTED}.") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ExperimentError(
-            f"{path}: truncated or not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); {ACCEPTED}."
-        ) from None
-    schema = data.get("schema") if isinstance(data, dict) else None
+        data = read_json(path)
+        schema = data.get("schema") if isinstance(data, dict) else None
+        if schema in (EXPERIMENT_SCHEMA, RESULT_SCHEMA):
+            verify(data, required=False)
+    except FileProblem as exc:
+        raise ExperimentError(f"{path}: it {exc}; {ACCEPTED}.") from None
     try:
         if schema == EXPERIMENT_SCHEMA:
             res = ExperimentResult.from_dict(data)

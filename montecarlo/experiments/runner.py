@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from montecarlo.api import run_spec
-from montecarlo.errors import ResultFormatError
+from montecarlo.errors import ResultFormatError, one_line
 from montecarlo.estimate import jsonable
 from montecarlo.executors import make_backend
 from montecarlo.experiments.config import Experiment
 from montecarlo.experiments.provenance import git_state
+from montecarlo.integrity import sealed
 from montecarlo.options import Execution
 from montecarlo.provenance import iso, software
 from montecarlo.result import Result
@@ -93,8 +94,8 @@ class ExperimentResult:
         }
 
     def to_json(self) -> str:
-        """Strict JSON (non-finite numbers as null), indented."""
-        return json.dumps(jsonable(self.to_dict()), indent=2, allow_nan=False)
+        """Strict JSON (non-finite numbers as null), indented, with its checksum."""
+        return json.dumps(sealed(jsonable(self.to_dict())), indent=2, allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ExperimentResult:
@@ -122,8 +123,8 @@ class ExperimentResult:
             )
         except ResultFormatError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ResultFormatError(f"malformed experiment result: {type(exc).__name__}: {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            raise ResultFormatError(f"malformed experiment result: {type(exc).__name__}: {one_line(exc)}") from None
 
 
 def run_experiment(
