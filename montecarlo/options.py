@@ -35,7 +35,14 @@ from montecarlo.stopping import (
     outputs_arg,
     rule_from_dict,
 )
-from montecarlo.validate import check_choice, check_count, check_int, check_positive, suggest_keywords
+from montecarlo.validate import (
+    check_choice,
+    check_count,
+    check_int,
+    check_positive,
+    check_scheduler,
+    suggest_keywords,
+)
 
 #: numpy bit generators a run may use, by the name recorded in its RunSpec
 #: (`montecarlo.seeding` maps them to classes).
@@ -309,8 +316,7 @@ class Execution:
                 raise ValidationError(
                     "scheduler", self.scheduler, "an address, with the dask executor", "needs the dask executor"
                 )
-            if not isinstance(self.scheduler, str) or not self.scheduler.strip():
-                raise ValidationError("scheduler", self.scheduler, "an address such as tcp://HOST:8786")
+            object.__setattr__(self, "scheduler", check_scheduler(self.scheduler))
         object.__setattr__(self, "retries", check_int(self.retries, "retries", low=0))
         if self.progress is not None and not callable(self.progress):
             raise ValidationError("progress", self.progress, "a function progress(done, total)")

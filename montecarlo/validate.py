@@ -119,6 +119,32 @@ def check_level(value: Any, name: str = "confidence") -> float:
     return float(value)
 
 
+SCHEDULER = (
+    "an address tcp://HOST:PORT (tls:// with Dask's TLS settings; HOST:PORT alone is tcp) with PORT from 1 to "
+    "65535, such as tcp://10.0.0.5:8786"
+)
+
+
+def check_scheduler(value: Any, name: str = "scheduler") -> str:
+    """A Dask scheduler's address, as ``tcp://HOST:PORT`` or ``tls://HOST:PORT`` (an IPv6 HOST in brackets)."""
+    if not isinstance(value, str):
+        raise ValidationError(name, value, SCHEDULER)
+    text = value.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    if scheme not in ("tcp", "tls"):
+        raise ValidationError(name, value, SCHEDULER, f"uses the transport {scheme + '://'!r}")
+    host, colon, port = rest.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    bare = host[1:-1] if bracketed else host
+    if not colon or not bare or any(c.isspace() or c in "/[]@" for c in bare) or (":" in bare and not bracketed):
+        raise ValidationError(name, value, SCHEDULER, "has no HOST:PORT")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValidationError(name, value, SCHEDULER, "has no port from 1 to 65535")
+    return f"{scheme}://{host}:{int(port)}"
+
+
 def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     """One of ``choices``."""
     choices = tuple(choices)

@@ -225,9 +225,13 @@ def cli_name(error: ValidationError) -> str:
 
 
 def _as_typed(error: ValidationError) -> ValidationError:
-    """``error`` with what text accepts, where the Python keyword accepts more."""
+    """``error`` with what text accepts, where the Python keyword accepts more; a repeated option's values as typed."""
     option = BY_NAME.get(error.argument)
-    if option is None or not option.accepted or isinstance(error, ParameterError):
+    if option is None or isinstance(error, ParameterError):
+        return error
+    if option.multiple and isinstance(error.value, (tuple, list)) and all(isinstance(v, str) for v in error.value):
+        error = ValidationError(error.argument, " ".join(error.value), error.accepted, error.problem)
+    if not option.accepted:
         return error
     return ValidationError(error.argument, error.value, option.accepted, error.problem)
 

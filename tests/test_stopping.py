@@ -544,7 +544,7 @@ def test_cli_time_limit_flag(capsys):
             ["--tolerance", "1", "--target", "nope"],
             r"--target nope is not an estimate of the model; accepted: one of pi\.",
         ),
-        (["--target", "pi"], r"--target \('pi',\) needs a precision target; accepted: an output name together"),
+        (["--target", "pi"], r"--target pi needs a precision target; accepted: an output name together"),
         (["--min-samples", "10"], r"--min-samples 10 needs a precision target"),
         (
             ["--tolerance", "1", "--max-samples", "10", "--min-samples", "100"],

@@ -10,7 +10,8 @@ and a `montecarlo.errors.ValidationError` becomes one line naming the option
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import click
@@ -167,16 +168,79 @@ def replay_command(spec: Any, block: int) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def check_output(path: str | None, option: str) -> None:
-    """A file the command writes at the end must be writable before anything runs."""
+def check_output(path: str | None, option: str) -> str | None:
+    """A file the command writes at the end must be writable before anything runs.
+
+    Returns the absolute path, so that a model that changes the working
+    directory cannot move where the file goes.
+    """
     if path is None:
-        return
+        return None
+    import os
+
     from montecarlo.files import check_writable
 
     try:
         check_writable(path, option)
     except ValidationError as exc:
         raise click.UsageError(exc.format(option)) from None
+    return os.path.abspath(path)
+
+
+def check_distinct(paths: dict[str, str | None]) -> None:
+    """Two options of one command must not name the same file (one would overwrite the other)."""
+    import os
+
+    seen: dict[str, str] = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        real = os.path.realpath(path)
+        if real in seen:
+            raise click.UsageError(
+                f"{option} {path} is the file {seen[real]} names too; accepted: a file of its own for each."
+            )
+        seen[real] = option
+
+
+def check_outputs(output: str | None, plot: str | None, checkpoint: str | None) -> tuple[str | None, str | None]:
+    """``mc run``'s files, checked before the run: ``(output, plot)`` as absolute paths.
+
+    ``--plot`` is checked as its value is read (`PlotPath`); none of the
+    three may name the file another names.
+    """
+    import os
+
+    check_distinct({"--checkpoint": checkpoint, "--output": output, "--plot": plot})
+    output = check_output(output, "--output")
+    return output, os.path.abspath(plot) if plot is not None else None
+
+
+@contextlib.contextmanager
+def model_output_to_stderr() -> Iterator[None]:
+    """While models run, what they print goes to stderr: stdout carries the result alone (``--json`` parses).
+
+    Both Python's ``sys.stdout`` and file descriptor 1 are pointed at
+    stderr, so worker processes started meanwhile, and C code, write there
+    too.
+    """
+    import os
+    import sys
+
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no descriptor 1 (a closed stdout): nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def save_result(result: Any, path: str | None, option: str) -> None:

@@ -11,7 +11,14 @@ from typing import Any
 
 import click
 
-from montecarlo.cli.common import Failed, InputError, SectionedCommand, SectionOption, vocabulary_options
+from montecarlo.cli.common import (
+    Failed,
+    InputError,
+    SectionedCommand,
+    SectionOption,
+    model_output_to_stderr,
+    vocabulary_options,
+)
 
 
 def _overrides(values: dict[str, Any], params: tuple[str, ...], settings: tuple[str, ...]) -> dict:
@@ -92,7 +99,8 @@ def _run_all(exps: list, quiet: bool, output_dir: str | None) -> list:
     for exp in exps:
         bar = None if quiet else ProgressBar()
         try:
-            res = run_experiment(exp, execution=dataclasses.replace(exp.execution, progress=bar))
+            with model_output_to_stderr():
+                res = run_experiment(exp, execution=dataclasses.replace(exp.execution, progress=bar))
         except (ImportError, ConnectionError) as exc:  # dask missing, or no scheduler at the address
             raise InputError(str(exc)) from None
         finally:

@@ -14,6 +14,7 @@ from montecarlo.cli.common import (
     PlotPath,
     SectionedCommand,
     check_output,
+    model_output_to_stderr,
     require_matplotlib,
     save_result,
     usage_error,
@@ -65,11 +66,12 @@ def extend_cmd(
 
     previous = _load(ctx, result_file)
     execution = _execution(ctx, values)
-    check_output(output, "--output")
+    output = check_output(output, "--output")
     bar = ProgressBar() if not quiet else None
     try:
         load_model(previous.spec.model)
-        result = extend(previous, samples, execution=dataclasses.replace(execution, progress=bar))
+        with model_output_to_stderr():
+            result = extend(previous, samples, execution=dataclasses.replace(execution, progress=bar))
     except ValidationError as exc:
         raise click.UsageError(exc.format("--samples") if exc.argument == "samples" else str(exc), ctx) from None
     finally:
@@ -136,7 +138,8 @@ def reproduce_cmd(result_file: str, **values: Any) -> None:
 
     execution = _execution(click.get_current_context(), values)
     try:
-        rep = reproduce(result_file, execution=execution)
+        with model_output_to_stderr():
+            rep = reproduce(result_file, execution=execution)
     except ExperimentError as exc:
         raise InputError(str(exc)) from None
     for w in rep.warnings:

@@ -11,8 +11,9 @@ from montecarlo.cli.common import (
     PlotPath,
     SectionedCommand,
     SectionOption,
-    check_output,
+    check_outputs,
     complete_models,
+    model_output_to_stderr,
     param_option,
     parse_params,
     require_matplotlib,
@@ -75,7 +76,7 @@ def run_cmd(
 
     if plot_file is not None:
         require_matplotlib()  # before the run, not after it
-    check_output(output, "--output")
+    output, plot_file = check_outputs(output, plot_file, values.get("checkpoint"))
     try:  # everything is checked before any worker starts
         args = run_arguments({**values, "params": parse_params(params)})
         spec, rec = make_spec(
@@ -115,7 +116,8 @@ def _run(ctx: click.Context, spec: Any, rec: Any, args: dict, quiet: bool) -> An
     bar = ProgressBar(open_ended=bool(spec.stop)) if not quiet else None
     execution = dataclasses.replace(args["execution"], progress=bar)
     try:
-        return run_spec(spec, rec, execution=execution, checkpoint=args["checkpoint"])
+        with model_output_to_stderr():  # stdout is for the result
+            return run_spec(spec, rec, execution=execution, checkpoint=args["checkpoint"])
     except ValidationError as exc:  # a checkpoint that exists, or is missing for --resume
         raise usage_error(exc, ctx) from None
     except CheckpointError as exc:  # a checkpoint of another run, or a corrupted one

@@ -100,13 +100,9 @@ class DaskBackend(Backend):
                     signal.raise_signal(pending[0])  # now to the caller's own handler
                     raise KeyboardInterrupt  # (should that handler not raise)
             else:
-                try:
-                    client = distributed.Client(scheduler, timeout="10s")
-                except OSError as exc:
-                    raise ConnectionError(
-                        f"`scheduler` = {scheduler!r}: no Dask scheduler answered ({exc}); "
-                        "accepted: the address a running `dask scheduler` prints, such as tcp://HOST:8786."
-                    ) from None
+                from montecarlo.executors.dask_connect import connect
+
+                client = connect(distributed, scheduler)
                 self._owned.insert(0, client)
         self.client = client
         nthreads = sum(client.nthreads().values()) or 1
