@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
 
 from montecarlo.errors import ValidationError
 from montecarlo.seeding import BIT_GENERATORS, block_rng, block_seed, root_entropy
@@ -57,3 +59,38 @@ def test_root_entropy_rejects(bad, match):
     with pytest.raises(ValidationError, match=match) as err:
         root_entropy(bad)
     assert err.value.argument == "rng" and err.value.value is bad
+
+
+# Far-out blocks: a stream that wrapped or collided at some index (say
+# ``index % 1000``, or at 2**32) would pass every test that looks at the
+# first few blocks only. numpy counts spawned children in 32 bits (and its
+# spawn of child 2**32 - 1 never returns), so the equality with spawning is
+# checked below that; past it (a run of 1e15 one-sample blocks gets there)
+# the streams must still be distinct.
+SPAWNABLE = st.one_of(st.integers(0, 10**7), st.integers(2**32 - 8, 2**32 - 2))
+FAR = st.one_of(SPAWNABLE, st.integers(2**32, 2**64))
+
+
+@settings(max_examples=50, deadline=None)
+@example(entropy=0, index=10**6)
+@example(entropy=2**127 + 3, index=2**32 - 2)
+@given(entropy=st.integers(0, 2**128 - 1), index=SPAWNABLE)
+def test_a_far_block_is_the_child_that_spawning_gives(entropy, index):
+    # SeedSequence(entropy).spawn(index + 1)[index], without spawning index children first.
+    child = np.random.SeedSequence(entropy, n_children_spawned=index).spawn(1)[0]
+    mine = block_seed(entropy, index)
+    assert mine.spawn_key == child.spawn_key == (index,)
+    assert np.array_equal(mine.generate_state(8), child.generate_state(8))
+    stream = np.random.Generator(np.random.SFC64(child)).random(4)
+    assert np.array_equal(block_rng(entropy, index).random(4), stream)  # the generator a worker uses
+
+
+@settings(max_examples=50, deadline=None)
+@example(entropy=0, a=10**6, b=10**6 % 1000)
+@example(entropy=0, a=2**32, b=0)
+@example(entropy=1, a=2**32 + 7, b=7)
+@example(entropy=1, a=10**6, b=10**6 + 1)
+@given(entropy=st.integers(0, 2**128 - 1), a=FAR, b=FAR)
+def test_far_blocks_have_streams_of_their_own(entropy, a, b):
+    assume(a != b)
+    assert not np.array_equal(block_rng(entropy, a).random(4), block_rng(entropy, b).random(4))

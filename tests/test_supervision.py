@@ -83,7 +83,11 @@ def test_workers_end_within_a_second_of_a_sigkilled_parent(argv):
     kids = children(proc, 2)
     os.kill(proc.pid, signal.SIGKILL)  # no handler runs: only the kernel can tell the workers
     proc.communicate(timeout=10)
-    assert gone_within(kids, 1.0), f"orphan workers: {alive(kids)}"
+    try:
+        assert gone_within(kids, 1.0), f"orphan workers: {alive(kids)}"
+    finally:
+        for p in alive(kids):  # should the test fail, leave nothing behind
+            p.kill()
 
 
 def test_the_watchdog_ends_an_orphan_where_the_kernel_cannot():
