@@ -200,7 +200,8 @@ def run(
         Where blocks run: ``Execution(executor, workers, scheduler,
         retries, progress)``, or just an executor name (``"processes"``,
         the default, ``"threads"``, ``"serial"``, ``"dask"``) or object.
-        Runs of one block, or with one worker, run in-process (same numbers).
+        The model runs in worker processes (one for a run of one block)
+        unless ``"serial"`` or ``"threads"`` is asked for.
     checkpoint : Checkpointing or path, optional
         Save progress to a file, and resume from it
         (``Checkpointing(path, every=5.0, resume=True)``).

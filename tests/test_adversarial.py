@@ -475,6 +475,48 @@ def test_a_model_error_in_an_experiment_suggests_a_command_that_exists(capsys, t
     )
 
 
+def test_a_model_error_while_extending_suggests_a_command_that_exists(capsys, tmp_path):
+    result = tmp_path / "r.json"
+    args = ["run", "modelzoo:raises", "-n", "4000", "-s", "2", "--block-size", "1000", "-q", "-o", result]
+    assert mc(capsys, *args)[0] == 0  # blocks 0-3 pass; block 4 raises
+    err = one_line_error(capsys, 1, ["extend", result, "-n", "6000", "-q"], "model raised ValueError: boom")
+    assert err.rstrip().endswith(
+        "-- debug it with: mc run modelzoo:raises -n 6000 --seed 2 --bit-generator sfc64 --block-size 1000 "
+        "--batch-size 1000 --replay-block 4"
+    )
+    code, out, _ = mc(
+        capsys, "run", "modelzoo:raises", "-n", "6000", "-s", "2", "--block-size", "1000", "--replay-block", "4"
+    )
+    assert code == 1  # the suggested command replays the failure
+
+
+@pytest.mark.parametrize("command", [["run", "quits.py:f", "-q"], ["show", "quits.py:f"]])
+def test_sys_exit_at_a_models_import_is_one_line(capsys, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "quits.py").write_text("import sys\nsys.exit(4)\ndef f(rng, n):\n    return rng.random(n)\n")
+    one_line_error(capsys, 2, command, "'quits.py' raised SystemExit: 4")
+    (tmp_path / "e.toml").write_text('model = "quits.py:f"\nsamples = 100\n')
+    one_line_error(capsys, 2, ["experiment", "run", "e.toml", "-q"], "'quits.py' raised SystemExit: 4")
+
+
+@pytest.mark.parametrize(
+    "out, pattern",
+    [
+        ("/nonexistent/dir/p.png", "which does not exist"),
+        ("/proc/p.png", "which is not writable"),
+        ("p.txt", "has no plot file extension"),
+        ("folder.png", "is a folder, not a regular file"),
+    ],
+)
+def test_a_bad_plot_destination_is_refused_before_reading(capsys, tmp_path, monkeypatch, files, out, pattern):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.png").mkdir()
+    path = tmp_path / "r.json"
+    path.write_text(files["result"])
+    one_line_error(capsys, 2, ["plot", path, "-o", out], pattern)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.png", "r.json"]
+
+
 def test_what_a_model_prints_goes_to_stderr_and_json_parses(capfd):
     for executor in ("processes", "serial"):
         code, out, err = mc(
