@@ -27,6 +27,7 @@ _LAZY = {
     "make_spec": "montecarlo.api",
     "replay_block": "montecarlo.api",
     "extend": "montecarlo.api",
+    "load": "montecarlo.loading",
     "Model": "montecarlo.model",
     "Output": "montecarlo.model",
     "load_model": "montecarlo.registry",
@@ -69,6 +70,7 @@ __all__ = [
     "__version__",
     "builtin_models",
     "extend",
+    "load",
     "load_model",
     "make_spec",
     "model",
@@ -82,6 +84,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.derived import ControlVariate, Derived
     from montecarlo.errors import ModelError, ParameterError, ValidationError, WorkerDiedError
     from montecarlo.estimate import Estimate
+    from montecarlo.loading import load
     from montecarlo.model import Model, Output
     from montecarlo.options import Checkpointing, Execution, Sampling, Stopping
     from montecarlo.registry import builtin_models, load_model

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from montecarlo.accumulate import Stats
+from montecarlo.cache import Cache
 from montecarlo.checkpoint import resume
 from montecarlo.checkpoint import save as save_checkpoint
 from montecarlo.engine.fold import RunState
@@ -279,6 +280,11 @@ def _execute(
 
     elif spec.entropy is None:
         spec = dataclasses.replace(spec, entropy=fresh_entropy())
+    store = Cache(None if execution.cache is True else execution.cache) if execution.cache else None
+    if store is not None and state is None:
+        hit = store.get(spec, rec)
+        if hit is not None:
+            return dataclasses.replace(hit, provenance={**hit.provenance, "cache": "reused"})
     backend = make_backend(execution, [spec])
     started = time.time()
     t0 = time.perf_counter()
@@ -305,7 +311,10 @@ def _execute(
         if outcome.prefix_blocks != outcome.ending.blocks:
             continuation["accumulator"] = outcome.prefix.to_dict()
     stopping = outcome.ending.to_dict(spec.samples, spec.stop)
-    return result_of(spec, rec, outcome.total, prov, stopping, outcome.trace, continuation)
+    result = result_of(spec, rec, outcome.total, prov, stopping, outcome.trace, continuation)
+    if store is not None and state is None and store.put(result, rec):
+        result.provenance["cache"] = "stored"
+    return result
 
 
 @suggest_keywords

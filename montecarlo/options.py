@@ -278,6 +278,10 @@ class Execution:
     progress : callable, optional
         ``progress(samples_done, samples_total)``, called from the calling
         thread as blocks are folded.
+    cache : bool or path
+        Reuse a finished run of the same RunSpec, model source and versions
+        from the cache instead of computing it, and store this run there
+        (`montecarlo.cache`; True: the default folder, or a folder path).
 
     Examples
     --------
@@ -294,6 +298,7 @@ class Execution:
     scheduler: str | None = None
     retries: int = 2
     progress: Callable[[int, int], None] | None = None
+    cache: bool | str = False
 
     def __post_init__(self) -> None:
         if not _is_executor_object(self.executor):
@@ -310,6 +315,10 @@ class Execution:
         object.__setattr__(self, "retries", check_int(self.retries, "retries", low=0))
         if self.progress is not None and not callable(self.progress):
             raise ValidationError("progress", self.progress, "a function progress(done, total)")
+        if isinstance(self.cache, os.PathLike):
+            object.__setattr__(self, "cache", os.fspath(self.cache))
+        if not isinstance(self.cache, (bool, str)) or self.cache == "":
+            raise ValidationError("cache", self.cache, "true, false or the path of a cache folder")
 
     @classmethod
     def of(cls, value: Execution | str | Any | None) -> Execution:

@@ -306,7 +306,30 @@ class Result:
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython
         p.text(str(self))
 
-    # -- plot (montecarlo.plot; needs matplotlib: pip install 'montecarlo[plot]') --
+    def _repr_html_(self) -> str:  # notebooks
+        from montecarlo.table import html_result
+
+        return html_result(self)
+
+    def to_frame(self) -> Any:
+        """A `pandas.DataFrame` with one row per estimate (needs the ``frames`` extra).
+
+        Columns: ``name``, ``kind``, ``estimate``, ``standard_error``,
+        ``lower``, ``upper``, ``confidence``, ``method``, ``samples``,
+        ``exact`` and ``error_in_se``.
+
+        Examples
+        --------
+        >>> import montecarlo
+        >>> frame = montecarlo.run("asian_option", 10**4, rng=1, execution="serial").to_frame()
+        >>> list(frame["name"])
+        ['arithmetic', 'geometric', 'arithmetic_cv']
+        """
+        from montecarlo.frames import result_frame
+
+        return result_frame(self)
+
+    # -- plot (montecarlo.plot; needs matplotlib: pip install 'montecarlo-engine[plot]') --
     def plot(self, ax: Any = None, output: str | None = None) -> Any:
         """Convergence plot: estimate and interval band against samples; returns the matplotlib axes."""
         from montecarlo.plot import plot_convergence

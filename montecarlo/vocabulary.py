@@ -144,6 +144,9 @@ OPTIONS: tuple[Option, ...] = (
            "[default: a LocalCluster]"),
     Option("retries", "execution", "N", "Times dead worker processes are replaced before the run fails.  "
            "[default: 2]", kind="int0"),
+    Option("cache", "execution", "", "Reuse a finished run of the same RunSpec and model source from the "
+           "cache, and store this one (`mc cache info`).  [default: off for mc run, on for experiments]",
+           is_flag=True),
     Option("checkpoint", "checkpoint", "FILE", "Save progress to FILE (JSON, atomic) every few seconds and on "
            "exit.", key=None, field="path"),
     Option("resume", "checkpoint", "", "Continue the run saved in --checkpoint FILE (the seed is taken from "

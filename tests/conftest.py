@@ -36,6 +36,19 @@ def estimates_of(result) -> dict:
     return {k: d[k] for k in ("samples", "outputs", "derived", "covariance", "accumulator")}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Runs of the suite that use the cache (experiments do by default) never touch the user's."""
+    folder = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("MONTECARLO_CACHE")
+    os.environ["MONTECARLO_CACHE"] = str(folder)
+    yield folder
+    if previous is None:
+        del os.environ["MONTECARLO_CACHE"]
+    else:
+        os.environ["MONTECARLO_CACHE"] = previous
+
+
 @pytest.fixture(scope="session")
 def dask_client():
     """A real ``distributed.LocalCluster`` of two single-threaded worker processes."""

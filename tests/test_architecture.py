@@ -37,14 +37,34 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("estimation", ("montecarlo.estimation",)),
     ("engine", ("montecarlo.executors", "montecarlo.engine")),
-    ("records", ("montecarlo.files", "montecarlo.provenance", "montecarlo.result", "montecarlo.checkpoint")),
+    (
+        "records",
+        (
+            "montecarlo.files",
+            "montecarlo.provenance",
+            "montecarlo.result",
+            "montecarlo.checkpoint",
+            "montecarlo.experiment_result",
+            "montecarlo.loading",
+            "montecarlo.cache",
+        ),
+    ),
     ("api", ("montecarlo.api",)),
-    ("presentation", ("montecarlo.table", "montecarlo.plot", "montecarlo.progress", "montecarlo.experiments")),
+    (
+        "presentation",
+        ("montecarlo.table", "montecarlo.frames", "montecarlo.plot", "montecarlo.progress", "montecarlo.experiments"),
+    ),
     ("cli", ("montecarlo.cli", "montecarlo.__main__")),
 ]
 
 #: The only upward imports: lazy presentation delegations of a result.
-UPWARD = {("montecarlo.result", "montecarlo.table"), ("montecarlo.result", "montecarlo.plot")}
+UPWARD = {
+    ("montecarlo.result", "montecarlo.table"),
+    ("montecarlo.result", "montecarlo.plot"),
+    ("montecarlo.result", "montecarlo.frames"),
+    ("montecarlo.experiment_result", "montecarlo.table"),
+    ("montecarlo.experiment_result", "montecarlo.frames"),
+}
 
 MAX_LINES = 400
 

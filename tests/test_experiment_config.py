@@ -35,7 +35,7 @@ def test_minimal_file_builds_the_runspec(tmp_path):
     assert point.spec.samples == 20000
     assert point.spec.entropy == 7
     assert point.spec.spawn_key == ()  # a single run is the plain `mc run --seed 7`
-    assert exp.execution == Execution() and exp.execution.executor == "processes" and exp.execution.workers is None
+    assert exp.execution == Execution(cache=True) and exp.execution.executor == "processes" and exp.execution.workers is None
     assert not point.spec.stop  # no stopping rule: exactly `samples`
 
 
@@ -60,7 +60,7 @@ def test_every_run_setting_is_passed_to_the_runspec(tmp_path):
     spec = exp.points[0].spec
     assert (spec.samples, spec.bit_generator, spec.block_size, spec.batch_size) == (10**6, "philox", 4096, 1024)
     assert (spec.confidence, spec.interval) == (0.9, "clopper-pearson")
-    assert exp.execution == Execution("serial", workers=1, retries=0)
+    assert exp.execution == Execution("serial", workers=1, retries=0, cache=True)
     assert exp.name == "exp"  # default: the file name without .toml
 
 
@@ -180,7 +180,7 @@ def test_overrides_replace_file_values_and_are_kept(tmp_path):
     assert exp.points[0].spec.samples == 500
     assert exp.points[0].spec.entropy == 9
     assert exp.points[0].spec.confidence == 0.5
-    assert exp.execution == Execution(workers=1)
+    assert exp.execution == Execution(workers=1, cache=True)
     assert exp.overrides == {"samples": 500, "seed": 9, "workers": 1, "confidence": 0.5}
 
 

@@ -143,11 +143,11 @@ def test_mc_plot_usage_errors(capsys, tmp_path, pi_result):
 
 def test_missing_matplotlib_says_how_to_install(monkeypatch, capsys, tmp_path, pi_result):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
-    assert "pip install 'montecarlo[plot]'" in INSTALL_HINT
+    assert "pip install 'montecarlo-engine[plot]'" in INSTALL_HINT
     with pytest.raises(
         MatplotlibMissing,
         match=r"plotting needs matplotlib, which is not installed; install it with: "
-        r"pip install 'montecarlo\[plot\]'",
+        r"pip install 'montecarlo-engine\[plot\]'",
     ):
         pi_result.plot()
     src = tmp_path / "pi.json"

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from montecarlo._version import __version__
+from montecarlo.cli.cache import cache_group
 from montecarlo.cli.common import EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
 from montecarlo.cli.experiment import experiment_group
 from montecarlo.cli.models import list_cmd, show_cmd
@@ -47,7 +48,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
         click.echo(ctx.get_help())
 
 
-for _command in (run_cmd, list_cmd, show_cmd, extend_cmd, plot_cmd, reproduce_cmd, experiment_group):
+for _command in (run_cmd, list_cmd, show_cmd, extend_cmd, plot_cmd, reproduce_cmd, experiment_group, cache_group):
     cli.add_command(_command)
 
 

@@ -101,7 +101,7 @@ def plot_cmd(
 
     With several result files of one model (a sweep), plot the estimates with
     their intervals against the swept parameter, with the exact curve when the
-    model knows it. Needs matplotlib: pip install 'montecarlo[plot]'.
+    model knows it. Needs matplotlib: pip install 'montecarlo-engine[plot]'.
     """
     from montecarlo.plot import PlotError, save_convergence, save_sweep
 

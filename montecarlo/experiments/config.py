@@ -221,7 +221,8 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
         model=rec,
         points=tuple(points),
         sweep=sweep,
-        execution=args["execution"],
+        # Experiments reuse finished points unless told otherwise (`cache = false`, --no-cache).
+        execution=args["execution"] if "cache" in merged else dataclasses.replace(args["execution"], cache=True),
         overrides=overrides,
     )
 

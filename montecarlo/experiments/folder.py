@@ -15,8 +15,8 @@ import shutil
 import tempfile
 from datetime import datetime
 
+from montecarlo.experiment_result import ExperimentResult
 from montecarlo.experiments.provenance import folder_stamp
-from montecarlo.experiments.runner import ExperimentResult
 from montecarlo.experiments.tables import ExperimentError
 
 RESULT_FILE = "result.json"

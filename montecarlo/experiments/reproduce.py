@@ -15,8 +15,8 @@ from typing import Any
 from montecarlo.api import run_spec
 from montecarlo.errors import ResultFormatError, ValidationError
 from montecarlo.executors import make_backend
-from montecarlo.experiments.runner import SCHEMA as EXPERIMENT_SCHEMA
-from montecarlo.experiments.runner import ExperimentResult
+from montecarlo.experiment_result import SCHEMA as EXPERIMENT_SCHEMA
+from montecarlo.experiment_result import ExperimentResult
 from montecarlo.experiments.tables import ExperimentError, label
 from montecarlo.options import Execution
 from montecarlo.provenance import software
