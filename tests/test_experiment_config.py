@@ -35,7 +35,11 @@ def test_minimal_file_builds_the_runspec(tmp_path):
     assert point.spec.samples == 20000
     assert point.spec.entropy == 7
     assert point.spec.spawn_key == ()  # a single run is the plain `mc run --seed 7`
-    assert exp.execution == Execution(cache=True) and exp.execution.executor == "processes" and exp.execution.workers is None
+    assert (
+        exp.execution == Execution(cache=True)
+        and exp.execution.executor == "processes"
+        and exp.execution.workers is None
+    )
     assert not point.spec.stop  # no stopping rule: exactly `samples`
 
 
