@@ -303,6 +303,8 @@ def _execute(
     elapsed = time.perf_counter() - t0
     resumed = state.total.count if state is not None else 0
     prov = run_provenance(backend.name, backend.workers, started, elapsed, outcome.total.count - resumed)
+    if backend.note:
+        prov["executor_note"] = backend.note
     if state is not None:
         prov["resumed_at_samples"] = resumed
     continuation: dict = {}
@@ -324,12 +326,17 @@ def extend(
     *,
     model: Any = None,
     execution: Execution | str | Any = None,
+    tolerance: float | None = None,
+    rtol: float | None = None,
 ) -> Result:
-    """Continue a finished run to ``samples`` samples.
+    """Continue a finished run to ``samples`` samples, or until a precision target is met.
 
-    The numbers equal those of a single run of ``samples`` samples with the
-    same RunSpec (stopping rules dropped): only the missing blocks are
-    computed (and a short last block again, as a whole block).
+    The numbers equal those of a single run of the extended RunSpec: only the
+    missing blocks are computed (and a short last block again, as a whole
+    block). Without a target that RunSpec is the result's with ``samples``
+    samples and no stopping rule; with ``tolerance`` or ``rtol`` it has that
+    target, checked from the result's sample count on (``min_samples``), and
+    ``samples`` as its cap.
 
     Parameters
     ----------
@@ -343,6 +350,9 @@ def extend(
         from ``__main__`` or a notebook).
     execution : optional
         As in `run`.
+    tolerance, rtol : float, optional
+        Stop at the first block where every output's interval half-width is
+        at most ``tolerance`` (or ``rtol × |estimate|``).
 
     Returns
     -------
@@ -366,7 +376,8 @@ def extend(
             "result", f"continuation.blocks = {blocks}", f"{prefix.count // result.spec.block_size} blocks",
             f"does not match its {prefix.count} samples",
         )  # fmt: skip
-    spec = dataclasses.replace(result.spec, samples=samples, stop=Stopping())
+    target = Stopping(tolerance, rtol, min_samples=result.samples) if tolerance or rtol else Stopping()
+    spec = dataclasses.replace(result.spec, samples=samples, stop=target)
     rec = load_model(model if model is not None else spec.model)
     state = RunState(blocks, prefix, {}, list(result.trace))
     return _execute(spec, rec, Execution.of(execution), None, state)

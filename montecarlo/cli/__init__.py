@@ -43,7 +43,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     The same seed gives the same numbers for any worker count or executor.
     """
-    ctx.obj = {"debug": debug}
+    ctx.obj = {"argv": [], **(ctx.obj or {}), "debug": debug}
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
@@ -54,6 +54,15 @@ for _command in (run_cmd, list_cmd, show_cmd, extend_cmd, plot_cmd, reproduce_cm
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated()
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """Say that the run stopped (and where its checkpoint is, with the command that resumes it)."""
+    what = "Terminated" if isinstance(exc, Terminated) else "Interrupted"
+    click.echo(f"\n{what}: workers stopped.", err=True)
+    for note in getattr(exc, "__notes__", ()):
+        click.echo(note, err=True)
+    return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,9 +76,11 @@ def invoke(argv: list[str] | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (e.g. under a test runner thread)
         previous = None
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in args
     try:
-        cli.main(args=argv, prog_name="mc", standalone_mode=False)
+        # argv is kept for messages that repeat the command (how to resume after Ctrl-C)
+        cli.main(args=args, prog_name="mc", standalone_mode=False, obj={"argv": args})
         return 0
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
@@ -77,23 +88,15 @@ def invoke(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except click.Abort as exc:
         # click turns KeyboardInterrupt (and so SIGTERM's Terminated) into Abort
-        if isinstance(exc.__cause__, Terminated):
-            click.echo("Terminated: workers stopped.", err=True)
-            return EXIT_SIGTERM
         if isinstance(exc.__cause__, KeyboardInterrupt):
-            click.echo("Interrupted: workers stopped.", err=True)
-            return EXIT_SIGINT
+            return _interrupted(exc.__cause__)
         click.echo("Aborted.", err=True)
         return EXIT_FAILED
     except click.ClickException as exc:
         click.echo(f"Error: {exc.format_message()}", err=True)
         return exc.exit_code
-    except Terminated:
-        click.echo("Terminated: workers stopped.", err=True)
-        return EXIT_SIGTERM
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted: workers stopped.", err=True)
-        return EXIT_SIGINT
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except Exception as exc:
         from montecarlo.errors import ModelError
 

@@ -43,7 +43,12 @@ def _output(*decls: str, **kwargs: Any) -> Any:
 @click.argument("model", shell_complete=complete_models)
 @param_option
 @vocabulary_options(["spec", "sampling", "stopping", "execution", "checkpoint"])
-@_output("--json", "as_json", is_flag=True, help="Print the result as one JSON object (schema: docs/json.md).")
+@_output(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as one JSON object (schema: the documentation's Result JSON page, docs/json.md).",
+)
 @_output("-o", "--output", metavar="FILE", help="Also write the JSON result to FILE (atomically).")
 @_output("--plot", "plot_file", type=PlotPath(), help="Also draw the convergence plot (.png, .svg or .pdf).")
 @_output("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -102,6 +107,8 @@ def run_cmd(
             click.echo(stopping["message"])
         elif stopping.get("target_met") is False or not stopping.get("reproducible", True):
             click.echo(stopping["message"], err=True)
+    if args["rng"] is None and not as_json:
+        click.echo(f"repeat these numbers with --seed {result.spec.entropy}")
 
 
 def _run(ctx: click.Context, spec: Any, rec: Any, args: dict, quiet: bool) -> Any:
@@ -116,6 +123,10 @@ def _run(ctx: click.Context, spec: Any, rec: Any, args: dict, quiet: bool) -> An
     execution = dataclasses.replace(args["execution"], progress=bar)
     try:
         return run_spec(spec, rec, execution=execution, checkpoint=args["checkpoint"])
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say where the checkpoint is and how to resume
+        if args["checkpoint"] is not None:
+            exc.add_note(_resume_note(ctx, args["checkpoint"].path))
+        raise
     except ValidationError as exc:  # a checkpoint that exists, or is missing for --resume
         raise usage_error(exc, ctx) from None
     except CheckpointError as exc:  # a checkpoint of another run, or a corrupted one
@@ -125,6 +136,22 @@ def _run(ctx: click.Context, spec: Any, rec: Any, args: dict, quiet: bool) -> An
     finally:
         if bar is not None:
             bar.close()
+
+
+def _resume_note(ctx: click.Context, path: str) -> str:
+    """Where the checkpoint is, how many samples it holds, and the command that resumes the run."""
+    import json
+    import shlex
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            done = json.load(f)["samples_done"]
+        saved = f"checkpoint {path} saved at {done:,} samples"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no checkpoint was saved in {path} (the run stopped before its first block was folded)"
+    argv = list(ctx.obj.get("argv") or [])
+    command = shlex.join(["mc", *argv, *([] if "--resume" in argv else ["--resume"])])
+    return f"{saved}; resume with: {command}"
 
 
 def model_traceback(exc: BaseException) -> str:

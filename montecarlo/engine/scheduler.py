@@ -14,6 +14,7 @@ their results discarded.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -141,9 +142,9 @@ def execute(
         finished run being extended. Folding continues from it exactly as an
         uninterrupted run would have.
     checkpoint : callable, optional
-        ``checkpoint(state)`` is called at most every ``checkpoint_every``
-        seconds as blocks are folded, when the run ends (``state.complete``)
-        and when it fails or is interrupted.
+        ``checkpoint(state)`` is called when the first task is folded, then at
+        most every ``checkpoint_every`` seconds as blocks are folded, when the
+        run ends (``state.complete``) and when it fails or is interrupted.
     checkpoint_every : float
         Seconds between checkpoints.
 
@@ -164,7 +165,7 @@ def execute(
     again: deque[Task] = deque()  # tasks lost with a dead worker, to run first
     in_flight: dict[Future, Task] = {}
     deaths = 0
-    last_save = time.monotonic()
+    last_save = -math.inf  # the first folded task is saved at once: a kill a moment later loses little
 
     def fill() -> None:
         while len(in_flight) < window:
@@ -204,7 +205,7 @@ def execute(
                 fold.ending = monitor.check_budgets(fold.total, fold.next_block)
             if checkpoint is not None and folded and time.monotonic() - last_save >= checkpoint_every:
                 checkpoint(fold.snapshot())
-                last_save = time.monotonic()
+                last_save = -math.inf  # the first folded task is saved at once: a kill a moment later loses little
             if fold.ending is None:
                 fill()
     except BaseException:

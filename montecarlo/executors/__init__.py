@@ -53,12 +53,17 @@ def make_backend(execution: Execution, specs: Iterable[RunSpec] = ()) -> Backend
             return DaskBackend(scheduler=execution.scheduler, workers=workers)
         return DaskBackend(client=executor)
     specs = list(specs)
-    if executor in ("processes", "threads") and (workers == 1 or (specs and all(s.blocks == 1 for s in specs))):
-        executor = "serial"
+    note = ""
+    if executor in ("processes", "threads") and workers == 1:
+        executor, note = "serial", "one worker"
+    elif executor in ("processes", "threads") and specs and all(s.blocks == 1 for s in specs):
+        executor, note = "serial", "the run is one block; a smaller --block-size splits it across workers"
     if executor == "serial":
         from montecarlo.executors.serial import SerialBackend
 
-        return SerialBackend()
+        backend = SerialBackend()
+        backend.note = note
+        return backend
     if executor == "threads":
         from montecarlo.executors.threads import ThreadBackend
 
