@@ -33,11 +33,13 @@ from montecarlo.options import (
     Sampling,
     Stopping,
 )
+from montecarlo.pointset import total_samples
 from montecarlo.provenance import run_provenance
 from montecarlo.registry import load_model
 from montecarlo.result import Result, result_of
 from montecarlo.seeding import fresh_entropy, root_entropy
 from montecarlo.spec import RunSpec
+from montecarlo.uniforms import quasi_layout
 from montecarlo.validate import check_choice, check_count, check_int, check_level, suggest_keywords
 
 
@@ -84,6 +86,11 @@ def make_spec(
     stop, samples = _stopping(rec, samples, tolerance, rtol, stopping)
     block_size = sampling.block_size or rec.block_size
     batch_size = sampling.batch_size or min(rec.batch_size, block_size)
+    replicates = 1
+    if sampling.sampler != "random":  # randomized QMC: R replicates of a point set (montecarlo.pointset)
+        samples, block_size, batch_size, replicates = quasi_layout(
+            rec, bound, sampling, samples, block_size, batch_size, interval=interval, capped=bool(stop)
+        )
     entropy, spawn_key = (None, ()) if rng is None else root_entropy(rng)
     spec = RunSpec(
         model=rec.recorded_name,
@@ -97,6 +104,8 @@ def make_spec(
         confidence=check_level(confidence),
         interval=check_choice(interval, "interval", INTERVAL_METHODS),
         stop=stop,
+        sampler=sampling.sampler,
+        replicates=replicates,
     )
     return spec, rec
 
@@ -341,7 +350,7 @@ def extend(
     """
     if not isinstance(result, Result):
         result = Result.load(os.fspath(result))
-    samples = check_count(samples)
+    samples = total_samples(result.spec.sampler, result.spec.replicates, check_count(samples))
     if samples < result.samples:
         raise ValidationError("samples", samples, f"at least {result.samples}", "is fewer than the result already has")
     cont = result.continuation

@@ -2,8 +2,8 @@
 
 A run is described by values grouped by what they change:
 
-- `Sampling`: how samples are drawn (bit generator, block and batch sizes);
-  part of the `RunSpec`, so it fixes the numbers.
+- `Sampling`: how samples are drawn (bit generator, block and batch sizes,
+  sampler and replicates); part of the `RunSpec`, so it fixes the numbers.
 - `Stopping`: when the run ends (rules from `montecarlo.stopping`); part of
   the RunSpec.
 - `Execution`: where and how blocks run (executor, workers, scheduler,
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from montecarlo.errors import ValidationError
+from montecarlo.pointset import MAX_REPLICATES, SAMPLERS, is_power_of_two
 from montecarlo.stopping import (
     RULES,
     RelativeTolerance,
@@ -74,16 +75,28 @@ class Sampling:
     batch_size : int, optional
         Samples per call of the model inside a block (default: the model's,
         at most the block size).
+    sampler : {"random", "sobol", "halton"}
+        ``"random"`` (default) draws every block from the bit generator
+        (plain Monte Carlo); ``"sobol"`` and ``"halton"`` evaluate the
+        model's uniform form on scrambled low-discrepancy points
+        (randomized quasi-Monte Carlo, `montecarlo.pointset`).
+    replicates : int, optional
+        With a quasi-random sampler: independent randomizations of the
+        point set (default 16); the interval is Student t on their means.
 
     Examples
     --------
     >>> Sampling(block_size=10_000)
-    Sampling(bit_generator='sfc64', block_size=10000, batch_size=None)
+    Sampling(bit_generator='sfc64', block_size=10000, batch_size=None, sampler='random', replicates=None)
+    >>> Sampling(sampler="sobol", replicates=8).replicates
+    8
     """
 
     bit_generator: str = DEFAULT_BIT_GENERATOR
     block_size: int | None = None
     batch_size: int | None = None
+    sampler: str = "random"
+    replicates: int | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.bit_generator, "bit_generator", BIT_GENERATORS)
@@ -91,6 +104,18 @@ class Sampling:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, check_int(value, name))
+        check_choice(self.sampler, "sampler", SAMPLERS)
+        if self.replicates is not None:
+            object.__setattr__(self, "replicates", check_int(self.replicates, "replicates", 2, MAX_REPLICATES))
+            if self.sampler == "random":
+                raise ValidationError(
+                    "replicates", self.replicates, "a count together with {sampler} sobol or halton",
+                    "needs a quasi-random sampler",
+                )  # fmt: skip
+        for name in ("block_size", "batch_size"):
+            value = getattr(self, name)
+            if self.sampler == "sobol" and value is not None and not is_power_of_two(value):
+                raise ValidationError(name, value, "a power of two with {sampler} sobol (the balance of Sobol' points)")
 
 
 def _is_executor_object(obj: Any) -> bool:

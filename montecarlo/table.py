@@ -57,7 +57,12 @@ def format_result(r: Result) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines += _estimator_notes(r.estimates)
     p = r.provenance
-    lines.insert(0, f"{r.model}: {r.samples:,} samples, seed entropy {r.spec.entropy}, {r.spec.bit_generator}")
+    points = ""
+    if r.spec.sampler != "random":  # randomized QMC: estimates on the replicate means
+        reps = r.spec.replicates
+        points = f" ({r.spec.sampler}: {reps} replicates x {r.samples // reps:,} points)"
+        lines.append(f"intervals on the {reps} replicate means ({reps - 1} degrees of freedom)")
+    lines.insert(0, f"{r.model}: {r.samples:,} samples{points}, seed entropy {r.spec.entropy}, {r.spec.bit_generator}")
     if "elapsed_s" in p:
         rate = p.get("throughput", 0.0)
         lines.append(
