@@ -417,3 +417,54 @@ def test_a_model_error_names_the_replicate_and_points():
     spec, _ = montecarlo.make_spec(rec, 4 * 64, rng=1, sampling=Sampling(sampler="sobol", replicates=4))
     with pytest.raises(ValueError, match="^no$"):  # the model's own exception, in-process
         montecarlo.replay_block(spec, 3, rec)
+
+
+# --------------------------------------------------------------------------
+# experiment files: the same keys, and a sweep of the sampler
+# --------------------------------------------------------------------------
+
+
+def test_experiment_files_set_and_sweep_the_sampler(tmp_path, capsys):
+    from montecarlo.experiments import load_experiment
+
+    one = tmp_path / "one.toml"
+    one.write_text('model = "asian_option"\nsamples = 4096\nseed = 1\nsampler = "halton"\nreplicates = 8\n')
+    (point,) = load_experiment(str(one)).points
+    assert (point.spec.sampler, point.spec.replicates, point.spec.samples) == ("halton", 8, 4096)
+    both = tmp_path / "both.toml"
+    both.write_text(
+        'model = "european_option"\nsamples = 5000\nseed = 2\n[sweep.params]\nsampler = ["random", "sobol"]\n'
+        '[expect]\nprice = "exact"\n'
+    )
+    exp = load_experiment(str(both))
+    assert [(p.swept, p.spec.sampler, p.spec.samples, p.spec.spawn_key) for p in exp.points] == [
+        ({"sampler": "random"}, "random", 5000, (0,)),
+        ({"sampler": "sobol"}, "sobol", 16 * 512, (1,)),
+    ]
+    out = tmp_path / "results"
+    assert mc(capsys, "experiment", "run", both, "-o", out, "-w", "2", "-q")[0] == 0
+    (folder,) = list((out / "both").iterdir())
+    assert (folder / "sweep.csv").read_text().splitlines()[1].startswith("0,random,5000,")
+    capsys.readouterr()
+    code, text, err = mc(capsys, "reproduce", folder / "result.json", "--workers", "1", "--executor", "serial")
+    assert code == 0 and text.endswith("bit-identical\n"), err
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('sampler = "sobl"', "`sampler` = 'sobl' is not accepted; accepted: one of random, sobol, halton."),
+        ("replicates = 4", "`replicates` = 4 needs a quasi-random sampler; accepted: a count together with `sampler` sobol or halton."),
+        ('sampler = "sobol"\n[sweep.params]\nsampler = ["random"]', "`sampler` is both set and swept ([sweep.params]); accepted: one of the two."),
+        ('[sweep.params]\nsampler = ["random", "quasi"]', "`sampler` = 'quasi' is not accepted; accepted: one of random, sobol, halton."),
+        ('replicates = 4\n[sweep.params]\nsampler = ["sobol", "random"]', "`replicates` = 4 needs a quasi-random sampler"),
+    ],
+)  # fmt: skip
+def test_experiment_file_messages(tmp_path, text, message):
+    from montecarlo.experiments import ExperimentError, load_experiment
+
+    path = tmp_path / "bad.toml"
+    path.write_text(f'model = "european_option"\n{text}\n')
+    with pytest.raises(ExperimentError) as err:
+        load_experiment(str(path))
+    assert str(err.value).startswith(f"{path}: {message}")
