@@ -34,6 +34,12 @@ MAX_REPLICATES = 1024
 #: replicate. Fixed here so that the points never depend on scipy's default.
 SOBOL_BITS = 30
 MAX_SOBOL_POINTS = 1 << SOBOL_BITS
+#: Largest default block of a quasi-random run: stopping rules are asked
+#: after whole rounds of blocks, the first time when every replicate holds
+#: one block, so blocks stay small enough for an early first check (2^20
+#: samples with 16 replicates); a worker keeps each replicate's generator
+#: between blocks, so small blocks cost little.
+QUASI_BLOCK_SIZE = 1 << 16
 
 
 def is_power_of_two(n: int) -> bool:
@@ -66,9 +72,14 @@ def total_samples(sampler: str, replicates: int, samples: int) -> int:
     return samples if sampler == "random" else replicates * points_per_replicate(samples, replicates, sampler)
 
 
-def block_size_for(sampler: str, block_size: int, points: int) -> int:
-    """A quasi-random run's block size: at most the points per replicate; a power of two for Sobol'."""
-    size = min(block_size, points)
+def default_block_size(sampler: str, model_block_size: int) -> int:
+    """A quasi-random run's block size when none is given: the model's, at most `QUASI_BLOCK_SIZE`.
+
+    A power of two for Sobol'. It does not depend on the sample count, so
+    that ``mc extend`` of a run equals the run of the larger count (as for
+    plain runs); a replicate with fewer points is one short block.
+    """
+    size = min(model_block_size, QUASI_BLOCK_SIZE)
     return power_of_two_at_most(size) if sampler == "sobol" else size
 
 
@@ -92,8 +103,6 @@ def check_layout(sampler: str, samples: int, replicates: int, block_size: int, b
         )
     m = samples // replicates
     if sampler != "sobol":
-        if block_size > m:
-            raise ValidationError("block_size", block_size, f"at most the points per replicate, {m}")
         return
     if not is_power_of_two(m):
         raise ValidationError(
@@ -108,8 +117,6 @@ def check_layout(sampler: str, samples: int, replicates: int, block_size: int, b
     for name, value in (("block_size", block_size), ("batch_size", batch_size)):
         if not is_power_of_two(value):
             raise ValidationError(name, value, "a power of two with {sampler} sobol (the balance of Sobol' points)")
-    if block_size > m:
-        raise ValidationError("block_size", block_size, f"at most the points per replicate, {m}")
 
 
 def blocks_of(samples: int, replicates: int, block_size: int) -> int:

@@ -21,7 +21,7 @@ from montecarlo.parameters import call_with_params
 from montecarlo.pointset import (
     DEFAULT_REPLICATES,
     MAX_SOBOL_POINTS,
-    block_size_for,
+    default_block_size,
     points_per_replicate,
     power_of_two_at_most,
 )
@@ -95,10 +95,11 @@ def quasi_layout(
                 f"needs {m:,} Sobol' points per replicate",
             )  # fmt: skip
         m = MAX_SOBOL_POINTS
-    block_size = block_size_for(sampler, block_size, m)
-    batch_size = min(batch_size, block_size)
-    if sampler == "sobol":
-        batch_size = power_of_two_at_most(batch_size)
+    if sampling.block_size is None:  # given ones are kept (a power of two for Sobol', checked by Sampling)
+        block_size = default_block_size(sampler, block_size)
+    if sampling.batch_size is None:
+        batch_size = min(batch_size, block_size)
+        batch_size = power_of_two_at_most(batch_size) if sampler == "sobol" else batch_size
     return replicates * m, block_size, batch_size, replicates
 
 

@@ -295,15 +295,29 @@ def test_brownian_bridge_beats_time_order_on_sobol_points():
 @pytest.mark.parametrize(
     "sampling, n1, n2",
     [(Sampling(sampler="sobol", replicates=4, block_size=256), 4 * 1024, 4 * 3000),
-     (Sampling(sampler="halton", replicates=3, block_size=100), 3 * 250, 3 * 1000)],
+     (Sampling(sampler="halton", replicates=3, block_size=100), 3 * 250, 3 * 1000),
+     (Sampling(sampler="sobol", replicates=4), 4 * 1024, 4 * 2048)],  # one short block per replicate
 )  # fmt: skip
 def test_extend_equals_a_single_run(sampling, n1, n2):
     short = run("asian_option", n1, rng=4, sampling=sampling)
     longer = montecarlo.extend(short, n2, execution=Execution(workers=2))
     straight = run("asian_option", longer.samples, rng=4, sampling=sampling)
-    if sampling.sampler == "sobol":
+    if n2 == 4 * 3000:
         assert longer.samples == 4 * 4096  # 3000 per replicate: the next power of two
     assert numbers(longer) == numbers(straight) and longer.continuation == straight.continuation
+
+
+def test_extend_from_the_command_line_says_how_n_was_rounded(tmp_path, capsys):
+    first = tmp_path / "r.json"
+    args = ["asian_option", "--sampler", "sobol", "--replicates", "4", "-s", "3", "-q", "--json"]
+    assert mc(capsys, "run", *args, "-n", "4096", "-o", first)[0] == 0
+    code, extended, err = mc(capsys, "extend", first, "-n", "10000", "-q", "--json")
+    assert code == 0 and err == (
+        "sobol: 4 replicates x 4,096 points = 16,384 samples (10,000 asked for, rounded up to a power of two "
+        "per replicate)\n"
+    )
+    code, straight, _ = mc(capsys, "run", *args, "-n", "16384")
+    assert numbers(montecarlo.Result.from_json(extended)) == numbers(montecarlo.Result.from_json(straight))
 
 
 def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path):
@@ -361,7 +375,6 @@ def test_sampling_messages(kwargs, message):
         ({"samples": 1000, "replicates": 4}, "`samples` = 1000 gives 250 points per replicate; accepted: `replicates` = 4 times a power of two, with `sampler` sobol."),
         ({"samples": 1001, "replicates": 4}, "`samples` = 1001 does not split into equal replicates; accepted: a multiple of `replicates` = 4."),
         ({"samples": 4 << 31, "replicates": 4}, "`samples` = 8589934592 gives 2,147,483,648 points per replicate; accepted: at most 2^30 = 1,073,741,824 points per replicate (more replicates take more points)."),
-        ({"samples": 4096, "replicates": 4, "block_size": 2048}, "`block_size` = 2048 is not accepted; accepted: at most the points per replicate, 1024."),
         ({"samples": 4096, "replicates": 1}, "`replicates` = 1 is not accepted; accepted: an integer from 2 to 1024."),
         ({"samples": 4096, "replicates": 4, "sampler": "random"}, "`replicates` = 4 needs a quasi-random sampler; accepted: 1 with `sampler` random."),
     ],

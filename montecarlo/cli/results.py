@@ -75,6 +75,13 @@ def extend_cmd(
     finally:
         if bar is not None:
             bar.close()
+    if result.spec.sampler != "random":  # how N became R replicates x their points
+        from montecarlo.pointset import rounding_note
+        from montecarlo.validate import check_count
+
+        click.echo(
+            rounding_note(check_count(samples), result.samples, result.spec.sampler, result.spec.replicates), err=True
+        )
     click.echo(result.to_json() if as_json else result.table())
     save_result(result, output, "--output")
 
