@@ -511,3 +511,16 @@ def test_show_tells_whether_a_model_runs_on_quasi_random_points(capsys):
     assert "uniform form of dimension 12 at the defaults\n" in mc(capsys, "show", "asian_option")[1]
     assert "uniform form of dimension 1\n" in mc(capsys, "show", "european_option")[1]
     assert "quasi-random points: no uniform form (--sampler random only)\n" in mc(capsys, "show", "gamblers_ruin")[1]
+
+
+def test_the_issues_acceptance_runs(capsys):
+    # mc run european_option --sampler sobol -n 1048576 --seed 1, with 1 and 2 workers, and plain.
+    args = ["run", "european_option", "-n", "1048576", "--seed", "1", "--json", "-q"]
+    runs = [json.loads(mc(capsys, *args, "--sampler", "sobol", "--workers", w)[1]) for w in ("1", "2")]
+    assert {k: runs[0][k] for k in ("outputs", "accumulator")} == {k: runs[1][k] for k in ("outputs", "accumulator")}
+    sobol, plain = runs[0]["outputs"]["price"], json.loads(mc(capsys, *args)[1])["outputs"]["price"]
+    assert sobol["standard_error"] <= 0.05 * plain["standard_error"]
+    assert abs(sobol["error_in_se"]) <= 3.3
+    # mc run asian_option --sampler sobol -n 262144: the arithmetic average's standard error at most 0.2x plain.
+    asian = [run("asian_option", 262144, rng=2, sampling=s)["arithmetic"] for s in (SOBOL, Sampling())]
+    assert asian[0].standard_error <= 0.2 * asian[1].standard_error
