@@ -2,14 +2,12 @@
 
 A run is described by values grouped by what they change:
 
-- `Sampling`: how samples are drawn (bit generator, block and batch sizes);
-  part of the `RunSpec`, so it fixes the numbers.
+- `Sampling`: how samples are drawn (bit generator, block and batch sizes,
+  sampler and replicates); part of the `RunSpec`, so it fixes the numbers.
 - `Stopping`: when the run ends (rules from `montecarlo.stopping`); part of
   the RunSpec.
-- `Execution`: where and how blocks run (executor, workers, scheduler,
-  retries, progress); never changes a number.
-- `Checkpointing`: where progress is saved and whether to resume; never
-  changes a number.
+- `montecarlo.execution.Execution` and `montecarlo.execution.Checkpointing`:
+  where and how blocks run, where progress is saved; never change a number.
 
 Each checks its fields when it is made, so an invalid combination (a
 scheduler without Dask) cannot be written. The names of the fields are the
@@ -20,12 +18,12 @@ command-line option.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from montecarlo.errors import ValidationError
+from montecarlo.pointset import MAX_REPLICATES, SAMPLERS, is_power_of_two
 from montecarlo.stopping import (
     RULES,
     RelativeTolerance,
@@ -35,7 +33,7 @@ from montecarlo.stopping import (
     outputs_arg,
     rule_from_dict,
 )
-from montecarlo.validate import check_choice, check_count, check_int, check_positive, suggest_keywords
+from montecarlo.validate import check_choice, check_count, check_int, suggest_keywords
 
 #: numpy bit generators a run may use, by the name recorded in its RunSpec
 #: (`montecarlo.seeding` maps them to classes).
@@ -47,10 +45,6 @@ DEFAULT_BIT_GENERATOR = "sfc64"
 #: Interval methods by name: "auto" is Wilson for probability outputs and
 #: Student t for the others (`montecarlo.stats.interval`).
 INTERVAL_METHODS = ("auto", "t", "normal", "wilson", "clopper-pearson")
-
-#: Executors by name; an executor object (a `concurrent.futures.Executor`, a
-#: ``distributed.Client`` or a `montecarlo.executors.Backend`) is accepted too.
-EXECUTORS = ("processes", "threads", "serial", "dask")
 
 #: Samples of a run without stopping rules, when none are given.
 DEFAULT_SAMPLES = 1_000_000
@@ -74,16 +68,28 @@ class Sampling:
     batch_size : int, optional
         Samples per call of the model inside a block (default: the model's,
         at most the block size).
+    sampler : {"random", "sobol", "halton"}
+        ``"random"`` (default) draws every block from the bit generator
+        (plain Monte Carlo); ``"sobol"`` and ``"halton"`` evaluate the
+        model's uniform form on scrambled low-discrepancy points
+        (randomized quasi-Monte Carlo, `montecarlo.pointset`).
+    replicates : int, optional
+        With a quasi-random sampler: independent randomizations of the
+        point set (default 16); the interval is Student t on their means.
 
     Examples
     --------
     >>> Sampling(block_size=10_000)
-    Sampling(bit_generator='sfc64', block_size=10000, batch_size=None)
+    Sampling(bit_generator='sfc64', block_size=10000, batch_size=None, sampler='random', replicates=None)
+    >>> Sampling(sampler="sobol", replicates=8).replicates
+    8
     """
 
     bit_generator: str = DEFAULT_BIT_GENERATOR
     block_size: int | None = None
     batch_size: int | None = None
+    sampler: str = "random"
+    replicates: int | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.bit_generator, "bit_generator", BIT_GENERATORS)
@@ -91,16 +97,18 @@ class Sampling:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, check_int(value, name))
-
-
-def _is_executor_object(obj: Any) -> bool:
-    """A `concurrent.futures.Executor`, a ``distributed.Client`` or a backend: anything that submits."""
-    return not isinstance(obj, str) and callable(getattr(obj, "submit", None))
-
-
-def is_dask_client(obj: Any) -> bool:
-    """Whether ``obj`` is a ``distributed.Client`` (without importing distributed)."""
-    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
+        check_choice(self.sampler, "sampler", SAMPLERS)
+        if self.replicates is not None:
+            object.__setattr__(self, "replicates", check_int(self.replicates, "replicates", 2, MAX_REPLICATES))
+            if self.sampler == "random":
+                raise ValidationError(
+                    "replicates", self.replicates, "a count together with {sampler} sobol or halton",
+                    "needs a quasi-random sampler",
+                )  # fmt: skip
+        for name in ("block_size", "batch_size"):
+            value = getattr(self, name)
+            if self.sampler == "sobol" and value is not None and not is_power_of_two(value):
+                raise ValidationError(name, value, "a power of two with {sampler} sobol (the balance of Sobol' points)")
 
 
 @suggest_keywords
@@ -252,125 +260,3 @@ class Stopping:
         rules = tuple(rule_from_dict(r) for r in d.get("rules", ()))
         floor = d.get("min_samples", 0)
         return cls(rules=rules, min_samples=floor or None)
-
-
-@suggest_keywords
-@dataclass(frozen=True)
-class Execution:
-    """Where and how blocks run. Never changes a number of the result.
-
-    Parameters
-    ----------
-    executor : {"processes", "threads", "serial", "dask"} or executor object
-        ``"processes"`` (default) runs blocks on local worker processes;
-        ``"dask"`` on a Dask cluster (a ``LocalCluster`` of ``workers``
-        processes, or the one at ``scheduler``). A
-        `concurrent.futures.Executor` or a ``distributed.Client`` of your own
-        is used as given and left open.
-    workers : int, optional
-        Parallel workers (default: every core this process may use).
-    scheduler : str, optional
-        With ``executor="dask"``: the address of a running scheduler, such as
-        ``"tcp://HOST:8786"``.
-    retries : int
-        Times dead worker processes are replaced (their blocks re-run with the
-        same seeds) before the run fails.
-    progress : callable, optional
-        ``progress(samples_done, samples_total)``, called from the calling
-        thread as blocks are folded.
-    cache : bool or path
-        Reuse a finished run of the same RunSpec, model source and versions
-        from the cache instead of computing it, and store this run there
-        (`montecarlo.cache`; True: the default folder, or a folder path).
-
-    Examples
-    --------
-    >>> Execution("threads", workers=4).workers
-    4
-    >>> Execution("processes", scheduler="tcp://10.0.0.5:8786")
-    Traceback (most recent call last):
-    ...
-    montecarlo.errors.ValidationError: `scheduler` = 'tcp://10.0.0.5:8786' needs the dask executor; accepted: an address, with the dask executor.
-    """
-
-    executor: Any = "processes"
-    workers: int | None = None
-    scheduler: str | None = None
-    retries: int = 2
-    progress: Callable[[int, int], None] | None = None
-    cache: bool | str = False
-
-    def __post_init__(self) -> None:
-        if not _is_executor_object(self.executor):
-            check_choice(self.executor, "executor", EXECUTORS)
-        if self.workers is not None:
-            object.__setattr__(self, "workers", check_int(self.workers, "workers"))
-        if self.scheduler is not None:
-            if self.executor != "dask":
-                raise ValidationError(
-                    "scheduler", self.scheduler, "an address, with the dask executor", "needs the dask executor"
-                )
-            if not isinstance(self.scheduler, str) or not self.scheduler.strip():
-                raise ValidationError("scheduler", self.scheduler, "an address such as tcp://HOST:8786")
-        object.__setattr__(self, "retries", check_int(self.retries, "retries", low=0))
-        if self.progress is not None and not callable(self.progress):
-            raise ValidationError("progress", self.progress, "a function progress(done, total)")
-        if isinstance(self.cache, os.PathLike):
-            object.__setattr__(self, "cache", os.fspath(self.cache))
-        if not isinstance(self.cache, (bool, str)) or self.cache == "":
-            raise ValidationError("cache", self.cache, "true, false or the path of a cache folder")
-
-    @classmethod
-    def of(cls, value: Execution | str | Any | None) -> Execution:
-        """An `Execution` from the shorthands `montecarlo.run` accepts.
-
-        ``None`` is the default, a name or an executor object is
-        ``Execution(executor=value)``.
-        """
-        if value is None:
-            return cls()
-        if isinstance(value, Execution):
-            return value
-        return cls(executor=value)
-
-
-@suggest_keywords
-@dataclass(frozen=True)
-class Checkpointing:
-    """Where a run saves its progress, so that a killed run resumes to the same numbers.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The checkpoint file (JSON, written atomically).
-    every : float
-        Seconds between writes (also written when the run ends, fails or is
-        interrupted).
-    resume : bool
-        Continue the run saved in ``path``. Without a seed of its own, the run
-        takes the entropy recorded in the file.
-
-    Examples
-    --------
-    >>> Checkpointing("pi.ckpt", resume=True)
-    Checkpointing(path='pi.ckpt', every=5.0, resume=True)
-    """
-
-    path: str
-    every: float = 5.0
-    resume: bool = False
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.path, (str, os.PathLike)) or not os.fspath(self.path):
-            raise ValidationError("checkpoint", self.path, "a file path")
-        object.__setattr__(self, "path", os.fspath(self.path))
-        object.__setattr__(self, "every", check_positive(self.every, "checkpoint_every", "5"))
-        if not isinstance(self.resume, bool):
-            raise ValidationError("resume", self.resume, "true or false")
-
-    @classmethod
-    def of(cls, value: Checkpointing | str | os.PathLike | None) -> Checkpointing | None:
-        """A `Checkpointing` from a path (or None for no checkpoint)."""
-        if value is None or isinstance(value, Checkpointing):
-            return value
-        return cls(value)  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from montecarlo.estimate import Estimate, jsonable
 from montecarlo.estimation import control_estimate, derived_estimate, estimates
 from montecarlo.files import write_atomic
 from montecarlo.model import Model
+from montecarlo.rqmc import observations, on_samples
 from montecarlo.spec import RunSpec
 
 #: JSON document type and version of a result file (see docs/json.md).
@@ -132,10 +133,11 @@ class Result:
         else:
             d = Derived(name, func, None if inputs is None else tuple(inputs), gradient, exact)
         names, means = self._basis()
-        return derived_estimate(
-            d, names, means, self.covariance, self.samples,
+        e = derived_estimate(
+            d, names, means, self.covariance, observations(self.spec, self.samples),
             params=self.spec.params, confidence=self.spec.confidence, interval=self.spec.interval,
         )  # fmt: skip
+        return on_samples(self.spec, [e], self.samples)[0]
 
     def control_variate(
         self,
@@ -169,10 +171,11 @@ class Result:
         c = ControlVariate(name or f"{target}_cv", target, controls, means)
         names, mvec = self._basis()
         exact = {e.name: e.exact for e in self.estimates if e.is_output}
-        return control_estimate(
-            c, names, mvec, self.covariance, self.samples,
+        e = control_estimate(
+            c, names, mvec, self.covariance, observations(self.spec, self.samples),
             params=self.spec.params, confidence=self.spec.confidence, exact=exact, interval=self.spec.interval,
         )  # fmt: skip
+        return on_samples(self.spec, [e], self.samples)[0]
 
     def with_estimates(self, *extra: Estimate) -> Result:
         """A copy with ``extra`` derived or control-variate estimates appended (for the table and JSON)."""

@@ -63,6 +63,9 @@ def format_result(r: Result) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines += _estimator_notes(r.estimates)
+    if r.spec.sampler != "random":  # randomized QMC: estimates on the replicate means
+        reps = r.spec.replicates
+        lines.append(f"intervals on the {reps} replicate means ({reps - 1} degrees of freedom)")
     lines.insert(0, _header(r))
     footer = _footer(r.provenance)
     if footer:
@@ -73,7 +76,11 @@ def format_result(r: Result) -> str:
 def _header(r: Result) -> str:
     resumed = r.provenance.get("resumed_at_samples")
     again = f", resumed at {resumed:,}" if resumed else ""
-    return f"{r.model}: {r.samples:,} samples{again}, seed entropy {r.spec.entropy}, {r.spec.bit_generator}"
+    points = ""
+    if r.spec.sampler != "random":
+        reps = r.spec.replicates
+        points = f" ({r.spec.sampler}: {reps} replicates x {r.samples // reps:,} points)"
+    return f"{r.model}: {r.samples:,} samples{points}{again}, seed entropy {r.spec.entropy}, {r.spec.bit_generator}"
 
 
 def _footer(p: dict) -> str:

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from montecarlo.errors import ParameterError, ValidationError
-from montecarlo.options import BIT_GENERATORS, EXECUTORS, INTERVAL_METHODS, Checkpointing, Execution, Sampling, Stopping
+from montecarlo.execution import EXECUTORS, Checkpointing, Execution
+from montecarlo.options import BIT_GENERATORS, INTERVAL_METHODS, Sampling, Stopping
+from montecarlo.pointset import SAMPLERS
 from montecarlo.validate import check_count, check_int, check_level, check_positive, did_you_mean
 
 #: Where an option's value goes: a keyword of `montecarlo.make_spec`, or a field of an option object.
@@ -125,6 +127,11 @@ OPTIONS: tuple[Option, ...] = (
            kind="int"),
     Option("batch_size", "sampling", "N", "Samples per model call inside a block.  [default: the model's]",
            kind="int"),
+    Option("sampler", "sampling", "NAME", "Points: random (plain Monte Carlo), or scrambled sobol or halton points "
+           "(randomized quasi-Monte Carlo; -n is rounded up to R x a power of two for sobol).  [default: random]",
+           choices=SAMPLERS),
+    Option("replicates", "sampling", "R", "With --sampler sobol or halton: independent randomizations; the "
+           "interval is Student t on their R means.  [default: 16]", kind="int"),
     Option("tolerance", "stopping", "ABS", "Stop when the interval half-width is <= ABS (checked after each "
            "block, in block order).", kind="number"),
     Option("rtol", "stopping", "REL", "Stop when the half-width is <= REL x |estimate| (with --tolerance: "

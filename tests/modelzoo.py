@@ -65,3 +65,43 @@ def slow(rng, n, delay: float = 0.01):
 
     time.sleep(delay)
     return rng.random(n)
+
+
+# --- models with a uniform form (quasi-random samplers) ---------------------
+
+
+def _the_points(u):
+    return u
+
+
+@model(outputs=["x1", "x2", "x3"], dimension=3, uniform=_the_points, block_size=256, batch_size=64)
+def points3(rng, n):
+    """The sample points themselves: the replicate means are the means of the point sets."""
+    return rng.random((n, 3))
+
+
+#: `interrupted`'s uniform form raises KeyboardInterrupt after this many calls (None: never).
+INTERRUPT = {"calls": 0, "after": None}
+
+
+def _exp_sum_at(u):
+    INTERRUPT["calls"] += 1
+    if INTERRUPT["after"] is not None and INTERRUPT["calls"] > INTERRUPT["after"]:
+        raise KeyboardInterrupt
+    return np.exp(u[:, 0] + u[:, 1])
+
+
+@model(exact=lambda: (np.e - 1) ** 2, dimension=2, uniform=_exp_sum_at, block_size=256, batch_size=128)
+def interrupted(rng, n):
+    """E[exp(U + V)] = (e - 1)^2; the uniform form can be made to stop part-way (as Ctrl-C would)."""
+    return np.exp(rng.random(n) + rng.random(n))
+
+
+def _dimension_of(k: int = 2):
+    return k
+
+
+@model(dimension=_dimension_of, uniform=lambda u, k: u.sum(axis=1), block_size=128)
+def sum_of_uniforms(rng, n, k: int = 2):
+    """E[U_1 + ... + U_k] = k/2; the dimension is the parameter k."""
+    return rng.random((n, k)).sum(axis=1)

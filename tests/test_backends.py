@@ -56,6 +56,18 @@ class BackendContract:
         assert got.stopping["target_met"] and ref.samples < 10**6
         assert numbers(got) == numbers(ref)
 
+    @pytest.mark.parametrize(
+        "model, samples, kwargs",
+        [
+            ("asian_option", 4 * 4096, {"sampling": Sampling(sampler="sobol", replicates=4, block_size=512)}),
+            (modelzoo.points3, 3 * 1000, {"sampling": Sampling(sampler="halton", replicates=3, block_size=300)}),
+            ("european_option", None, {"sampling": Sampling(sampler="sobol", block_size=256), "tolerance": 1e-3}),
+        ],
+    )
+    def test_quasi_random_replicates(self, execution, model, samples, kwargs):
+        got = montecarlo.run(model, samples, rng=15, execution=execution, **kwargs)
+        assert numbers(got) == numbers(reference(model, samples, rng=15, **kwargs))
+
     def test_a_model_error_names_the_first_failing_block(self, execution):
         with pytest.raises(ModelError) as ref:
             reference(modelzoo.raises, 10_000, rng=3, sampling=Sampling(block_size=100))

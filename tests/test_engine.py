@@ -13,10 +13,10 @@ from conftest import numbers
 
 import montecarlo
 from montecarlo import Execution, Sampling
-from montecarlo.api import make_spec
 from montecarlo.engine import plan, scheduler
 from montecarlo.errors import ModelError, WorkerDiedError
 from montecarlo.executors import make_backend
+from montecarlo.specs import make_spec
 
 # --------------------------------------------------------------------------
 # same numbers whatever the execution

@@ -10,8 +10,9 @@ import textwrap
 import pytest
 
 from montecarlo.cli import invoke
+from montecarlo.execution import Execution
 from montecarlo.experiments import ExperimentError, known_keys, load_experiment
-from montecarlo.options import Execution, Stopping
+from montecarlo.options import Stopping
 
 PI = """
 name = "pi-small"
@@ -82,7 +83,7 @@ def test_stopping_keys_build_the_runspecs_stopping(tmp_path):
         time_limit = 60
         """,
     )
-    from montecarlo.api import make_spec
+    from montecarlo.specs import make_spec
 
     spec = load_experiment(path).points[0].spec
     stopping = Stopping(tolerance=1e-3, rtol=1e-4, target="pi", min_samples=10**5, max_samples=10**8, time_limit=60.0)
@@ -96,8 +97,8 @@ def test_keys_are_the_option_vocabulary():
     import dataclasses
     import inspect
 
-    from montecarlo.api import make_spec
     from montecarlo.options import Sampling
+    from montecarlo.specs import make_spec
     from montecarlo.vocabulary import BY_KEY
 
     assert tuple(BY_KEY) == known_keys()[-len(BY_KEY) :]

@@ -127,7 +127,7 @@ def test_mc_plot_usage_errors(capsys, tmp_path, pi_result):
     cases = [
         (["plot", src, "--estimate", "nope"], "--estimate nope is not an estimate of this result; accepted: pi."),
         (["plot", bad], f"{bad}: not a montecarlo result"),
-        (["plot", src, "--sweep", "strike"], "--sweep strike needs two or more result files; got 1."),
+        (["plot", src, "--sweep", "strike"], "--sweep strike needs two or more results; got 1."),
         (["plot", tmp_path / "missing.json"], f"File '{tmp_path / 'missing.json'}' does not exist"),
         (
             ["plot", src, "-o", tmp_path / "x.txt"],

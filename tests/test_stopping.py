@@ -23,7 +23,6 @@ from conftest import estimates_of, mc, numbers
 import montecarlo
 from montecarlo import Execution, Sampling, Stopping
 from montecarlo.accumulate import Stats
-from montecarlo.api import make_spec
 from montecarlo.engine.monitor import TRACE_PER_DECADE, Monitor
 from montecarlo.engine.plan import plan_growing
 from montecarlo.engine.scheduler import execute
@@ -32,6 +31,7 @@ from montecarlo.executors.serial import SerialBackend
 from montecarlo.executors.threads import ThreadBackend
 from montecarlo.result import Result
 from montecarlo.spec import RunSpec
+from montecarlo.specs import make_spec
 from montecarlo.stats import Moments
 from montecarlo.stopping import (
     RULES,

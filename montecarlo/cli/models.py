@@ -64,4 +64,15 @@ def show_cmd(ctx: click.Context, model: str) -> None:
         for k, v in exact.items():
             click.echo(f"  {k} = {v!r}")
     click.echo(f"\nblock size {rec.block_size}, batch size {rec.batch_size}")
+    if rec.uniform is None:
+        click.echo("quasi-random points: no uniform form (--sampler random only)")
+    else:
+        from montecarlo.uniforms import uniform_dimension
+
+        try:
+            dim = f"{uniform_dimension(rec, rec.bind({}), 'halton')}"
+            dim += "" if isinstance(rec.dimension, int) else " at the defaults"
+        except Exception:  # required parameters
+            dim = "set by the parameters"
+        click.echo(f"quasi-random points (--sampler sobol or halton): uniform form of dimension {dim}")
     click.echo("\n" + (rec.doc or rec.description or "(no description)"))

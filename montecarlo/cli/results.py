@@ -24,7 +24,7 @@ from montecarlo.errors import ValidationError
 
 def _execution(ctx: click.Context, values: dict[str, Any]) -> Any:
     """The `Execution` of the vocabulary's execution options."""
-    from montecarlo.options import Execution
+    from montecarlo.execution import Execution
 
     try:
         return Execution(**{k: v for k, v in values.items() if v is not None})
@@ -86,6 +86,13 @@ def extend_cmd(
     finally:
         if bar is not None:
             bar.close()
+    if result.spec.sampler != "random":  # how N became R replicates x their points
+        from montecarlo.pointset import rounding_note
+        from montecarlo.validate import check_count
+
+        click.echo(
+            rounding_note(check_count(samples), result.samples, result.spec.sampler, result.spec.replicates), err=True
+        )
     click.echo(result.to_json() if as_json else result.table())
     if result.spec.stop and not as_json:
         click.echo(result.stopping["message"])

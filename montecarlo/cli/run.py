@@ -27,6 +27,7 @@ EXAMPLES = (
   mc run pi --samples 1e9
   mc run european_option -p strike=110 -n 1e7 --seed 1 --json
   mc run pi --tolerance 1e-4 --time-limit 60
+  mc run asian_option --sampler sobol --replicates 16 -n 262144
   mc run mymodels.py:lognormal -p sigma=0.5 --checkpoint run.ckpt
   mc run pi -n 1e11 --seed 7 --checkpoint pi.ckpt --resume
 
@@ -75,7 +76,7 @@ def run_cmd(
     """
     if debug:
         ctx.obj["debug"] = True
-    from montecarlo.api import make_spec
+    from montecarlo.specs import make_spec
     from montecarlo.vocabulary import run_arguments
 
     if plot_file is not None:
@@ -89,6 +90,14 @@ def run_cmd(
         )  # fmt: skip
     except ValidationError as exc:
         raise usage_error(exc, ctx) from None
+    if spec.sampler != "random":  # how -n became R replicates x their points (stderr: --json stays clean)
+        from montecarlo.options import DEFAULT_MAX_SAMPLES, DEFAULT_SAMPLES
+        from montecarlo.pointset import rounding_note
+
+        asked = (
+            args["samples"] or args["stopping"].max_samples or (DEFAULT_MAX_SAMPLES if spec.stop else DEFAULT_SAMPLES)
+        )
+        click.echo(rounding_note(asked, spec.samples, spec.sampler, spec.replicates), err=True)
     if replay_block is not None:
         _replay(ctx, spec, rec, replay_block)
         return

@@ -25,6 +25,7 @@ from montecarlo.accumulate import Stats
 from montecarlo.engine.fold import Fold, RunState
 from montecarlo.engine.monitor import Ending, Monitor
 from montecarlo.engine.plan import Task, blocks_per_task, plan, plan_growing
+from montecarlo.engine.points import PointJob, point_job, run_point_block, run_point_task
 from montecarlo.engine.worker import BlockJob, run_block, run_task
 from montecarlo.errors import ModelError, ValidationError, WorkerDiedError
 from montecarlo.executors.base import Backend
@@ -67,23 +68,27 @@ class Outcome:
     prefix_blocks: int = 0
 
 
-def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob:
-    """What workers need to run any block of ``spec`` (the model pickled unless ``in_process``)."""
+def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob | PointJob:
+    """What workers need to run any block of ``spec`` (the model pickled unless ``in_process``).
+
+    A quasi-random run sends the model's uniform form in a `PointJob`.
+    """
     if spec.entropy is None:
         raise ValueError("the RunSpec has no entropy yet (unseeded): run it with montecarlo.run_spec")
+    function = model.simulate if spec.sampler == "random" else model.uniform
     if in_process:
-        payload = model.simulate
+        payload = function
     else:
         import cloudpickle
 
         try:
-            payload = cloudpickle.dumps(model.simulate)
+            payload = cloudpickle.dumps(function)
         except Exception as exc:
             raise TypeError(
                 f"model {model.name!r} cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
                 "run it with executor='threads' or 'serial'."
             ) from exc
-    return BlockJob(
+    job = BlockJob(
         simulate=payload,
         params=dict(spec.params),
         outputs=len(model.outputs),
@@ -93,6 +98,7 @@ def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob:
         bit_generator=spec.bit_generator,
         batch_size=spec.batch_size,
     )
+    return job if spec.sampler == "random" else point_job(spec, model, job)
 
 
 def _tasks(spec: RunSpec, backend: Backend, fold: Fold, group: int | None, window: int) -> Iterator[Task]:
@@ -153,6 +159,7 @@ def execute(
     Outcome
     """
     job = block_job(spec, model, backend.in_process)
+    run = run_point_task if isinstance(job, PointJob) else run_task
     window = window or (1 if backend.eager else max(2, 2 * backend.workers))
     start = time.monotonic()
     monitor = Monitor(spec, model, lambda: time.monotonic() - start)
@@ -172,7 +179,7 @@ def execute(
             task = again.popleft() if again else next(tasks, None)
             if task is None:
                 return
-            in_flight[backend.submit(run_task, job, list(task.blocks))] = task
+            in_flight[backend.submit(run, job, list(task.blocks))] = task
 
     try:
         if fold.ending is None:
@@ -269,4 +276,6 @@ def replay_block(spec: RunSpec, model: Model, index: int) -> Stats:
             "index", index, f"a block index from 0 to {spec.blocks - 1}", "is not a block of this run"
         )
     job = block_job(spec, model, in_process=True)
+    if isinstance(job, PointJob):
+        return run_point_block(job, index, spec.block_samples(index), model.uniform, wrap=False)
     return run_block(job, index, spec.block_samples(index), model.simulate, wrap=False)

@@ -10,8 +10,8 @@ import os
 from collections.abc import Iterable
 from concurrent.futures import Executor
 
+from montecarlo.execution import Execution, is_dask_client
 from montecarlo.executors.base import Backend, ExecutorBackend
-from montecarlo.options import Execution, is_dask_client
 from montecarlo.spec import RunSpec
 
 __all__ = ["Backend", "ExecutorBackend", "default_workers", "make_backend", "workers_of"]

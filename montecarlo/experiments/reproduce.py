@@ -14,11 +14,11 @@ from typing import Any
 
 from montecarlo.api import run_spec
 from montecarlo.errors import ResultFormatError, ValidationError
+from montecarlo.execution import Execution
 from montecarlo.executors import make_backend
 from montecarlo.experiment_result import SCHEMA as EXPERIMENT_SCHEMA
 from montecarlo.experiment_result import ExperimentResult
 from montecarlo.experiments.tables import ExperimentError, label
-from montecarlo.options import Execution
 from montecarlo.provenance import software
 from montecarlo.registry import load_model
 from montecarlo.result import SCHEMA as RESULT_SCHEMA

@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 
 from montecarlo.api import run_spec
+from montecarlo.execution import Execution
 from montecarlo.executors import make_backend
 from montecarlo.experiment_result import ExperimentResult, PointResult
 from montecarlo.experiments.config import Experiment
 from montecarlo.experiments.provenance import git_state
-from montecarlo.options import Execution
 from montecarlo.provenance import iso, software
 
 

@@ -13,12 +13,19 @@ from montecarlo.model import Output, model
 BATCH = 1 << 16
 
 
+def hits_at(u: np.ndarray) -> np.ndarray:
+    """The uniform form: the quarter-disc indicator at the points ``(x, y)`` of ``u`` (shape ``(n, 2)``)."""
+    return np.less_equal(u[:, 0] * u[:, 0] + u[:, 1] * u[:, 1], 1.0)
+
+
 @model(
     name="pi",
     outputs=[Output("pi", kind="probability", scale=4.0)],
     exact=lambda: math.pi,
     block_size=1 << 22,
     batch_size=BATCH,
+    dimension=2,
+    uniform=hits_at,
 )
 def simulate(rng: np.random.Generator, n: int) -> np.ndarray:
     """Estimate π as 4·P(x² + y² ≤ 1) for x, y uniform on [0, 1).

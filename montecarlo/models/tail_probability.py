@@ -14,6 +14,19 @@ def _exact(c: float, shift: float | None = None) -> dict[str, float]:
     return {"plain": p, "importance": p}
 
 
+def tail_at(u: np.ndarray, c: float, shift: float | None) -> np.ndarray:
+    """The uniform form: both estimators from normals ``ndtri(u)`` (two dimensions, one per output)."""
+    from montecarlo.uniforms import normals
+
+    mu = c if shift is None else shift
+    z = normals(u)
+    out = np.empty((u.shape[0], 2))
+    out[:, 0] = z[:, 0] > c
+    y = z[:, 1] + mu
+    out[:, 1] = np.where(y > c, np.exp(-mu * y + 0.5 * mu * mu), 0.0)
+    return out
+
+
 @model(
     name="tail_probability",
     outputs=[Output("plain", kind="probability"), Output("importance")],
@@ -21,6 +34,8 @@ def _exact(c: float, shift: float | None = None) -> dict[str, float]:
     ranges={"c": (-10.0, 10.0), "shift": (-20.0, 20.0)},
     block_size=1 << 20,
     batch_size=1 << 15,
+    dimension=2,
+    uniform=tail_at,
 )
 def simulate(rng: np.random.Generator, n: int, c: float = 4.0, shift: float | None = None) -> np.ndarray:
     """P(Z > c) for a standard normal Z: plain indicator and importance sampling by mean shift.
