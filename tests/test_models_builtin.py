@@ -169,6 +169,31 @@ def test_gamblers_ruin_exact_matches_rational_arithmetic():
     assert ruin_exact(4, 10, 0.5) == {"ruin": 0.6, "duration": 24.0}
 
 
+def _ruin_rational(k, big_n, p):
+    from fractions import Fraction
+
+    pf = Fraction(p)  # the float exactly; q = 1 - p exactly
+    r = (1 - pf) / pf
+    rk, rn = r**k, r**big_n
+    return float((rk - rn) / (1 - rn)), float(k / (1 - 2 * pf) - (big_n / (1 - 2 * pf)) * (1 - rk) / (1 - rn))
+
+
+def test_gamblers_ruin_duration_is_exact_next_to_one_half():
+    # The case that lost 2.4e-5 relative to cancellation: 41.0009765625 for 41.0000000001.
+    assert ruin_exact(1, 42, 0.5000000000000984)["duration"] == pytest.approx(41.00000000010755, rel=1e-14)
+    rng = np.random.default_rng(11)
+    cases = [(1, 42, 0.5 + s * 10.0**e) for e in range(-16, 0) for s in (-1, 1)]
+    cases += [(int(k), int(n), float(0.5 + rng.choice([-1, 1]) * 10 ** rng.uniform(-15, -0.4)))
+              for n in (2, 3, 10, 100, 1000) for k in rng.integers(1, n, 6)]  # fmt: skip
+    for k, big_n, p in cases:
+        if p == 0.5:
+            continue
+        ruin, duration = _ruin_rational(k, big_n, p)
+        got = ruin_exact(k, big_n, p)
+        assert got["duration"] == pytest.approx(duration, rel=1e-12), (k, big_n, p)
+        assert got["ruin"] == pytest.approx(ruin, rel=1e-12), (k, big_n, p)
+
+
 def test_corner_peak_matches_vertex_sum_in_low_dimension():
     import itertools
 

