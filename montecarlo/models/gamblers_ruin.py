@@ -33,32 +33,38 @@ def ruin_exact(start: int, goal: int, p: float) -> dict[str, float]:
     ``(r^k - r^N) / (1 - r^N)`` and duration
     ``k / (q - p) - (N / (q - p)) (1 - r^k) / (1 - r^N)``.
 
-    Both are accurate to about 1e-13 relative (checked against rational
-    arithmetic), also next to ``p = 1/2``: ``q - p`` and ``log r`` are
-    formed without cancellation, and for ``|N log r| < 1`` the duration's
-    two terms, which nearly cancel, are replaced by their difference as a
-    series (`_duration_series`).
+    Both are accurate to about 1e-13 relative for every ``p`` (checked
+    against rational arithmetic). Away from ``p = 1/2`` (``|N log r| >= 1``)
+    the formulas are evaluated as they stand, with ``r^x - 1 = expm1(x log r)``;
+    rounding errors are not amplified there. Next to ``1/2`` the duration's
+    two terms nearly cancel (each is about ``k / |q - p|``), so there
+    ``q - p`` and ``log r`` are formed without cancellation and the
+    difference of the two terms is summed as a series (`_duration_series`).
     """
     k, big_n = start, goal
     if p == 0.5:
         return {"ruin": 1.0 - k / big_n, "duration": float(k * (big_n - k))}
     # q - p = 1 - 2p is exact for p >= 1/4 (Sterbenz) and has no cancellation
     # below; log r = log(1 + (q - p)/p) with log1p. Forming q = 1 - p first
-    # and subtracting logs would lose every digit that q and p share.
+    # and subtracting logs loses the digits that q and p share, which the
+    # cancellation of the duration's terms then magnifies.
     eps = 1.0 - 2.0 * p
-    lr = math.log1p(eps / p)
+    lam = math.log1p(eps / p)
+    if abs(big_n * lam) < 1.0:
+        ruin = math.expm1((big_n - k) * lam) / math.expm1(big_n * lam) * math.exp(k * lam)
+        duration = _duration_series(k, big_n, lam) / (math.expm1(big_n * lam) * eps)
+        return {"ruin": ruin, "duration": duration}
+    q = 1.0 - p
     # r^x - 1 = expm1(x log r) avoids cancellation when r is close to 1; for
     # r > 1 numerator and denominator are divided by r^N so nothing overflows.
+    lr = math.log(q) - math.log(p)
     if lr < 0:
         ruin = math.exp(k * lr) * math.expm1((big_n - k) * lr) / math.expm1(big_n * lr)
         ratio = math.expm1(k * lr) / math.expm1(big_n * lr)  # (1 - r^k) / (1 - r^N)
     else:
         ruin = math.expm1((k - big_n) * lr) / math.expm1(-big_n * lr)
         ratio = math.exp((k - big_n) * lr) * math.expm1(-k * lr) / math.expm1(-big_n * lr)
-    if abs(big_n * lr) < 1.0:
-        duration = _duration_series(k, big_n, lr) / (math.expm1(big_n * lr) * eps)
-    else:
-        duration = k / eps - (big_n / eps) * ratio
+    duration = k / (q - p) - (big_n / (q - p)) * ratio
     return {"ruin": ruin, "duration": duration}
 
 
