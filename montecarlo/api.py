@@ -97,6 +97,9 @@ def make_spec(
         confidence=check_level(confidence),
         interval=check_choice(interval, "interval", INTERVAL_METHODS),
         stop=stop,
+        quantiles=sampling.quantiles,
+        shortfall=sampling.shortfall,
+        distribution=sampling.distribution,
     )
     return spec, rec
 
@@ -194,7 +197,8 @@ def run(
         All stopping options: targets on chosen outputs, ``min_samples``,
         ``max_samples``, ``time_limit`` and rules of your own.
     sampling : Sampling, optional
-        Bit generator, block and batch sizes (default: the model's).
+        Bit generator, block and batch sizes (default: the model's), and
+        the quantiles and expected shortfalls to report.
     execution : Execution, str, concurrent.futures.Executor or distributed.Client, optional
         Where blocks run: ``Execution(executor, workers, scheduler,
         retries, progress)``, or just an executor name (``"processes"``,

@@ -51,6 +51,9 @@ class Estimate:
     details : dict
         How a derived or control-variate estimate was made (inputs and
         gradient; controls, coefficients, variance-reduction factor).
+    warnings : tuple of str
+        Why the interval may not hold: flags of `montecarlo.diagnostics`
+        (``"heavy-tail"``, ``"kurtosis"``, ``"effective-samples"``).
 
     Examples
     --------
@@ -69,6 +72,7 @@ class Estimate:
     kind: str = "mean"
     exact: float | None = None
     details: dict = field(default_factory=dict, hash=False)
+    warnings: tuple[str, ...] = ()
 
     @property
     def is_output(self) -> bool:
@@ -102,6 +106,8 @@ class Estimate:
             d["error_in_se"] = jsonable(self.error_in_se)
         if self.details:
             d["details"] = jsonable(self.details)
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
         return d
 
     @classmethod
@@ -123,4 +129,5 @@ class Estimate:
             kind=str(d.get("kind", "mean")),
             exact=None if d.get("exact") is None else float(d["exact"]),
             details=dict(d.get("details", {})),
+            warnings=tuple(str(w) for w in d.get("warnings", ())),
         )

@@ -35,7 +35,15 @@ from montecarlo.stopping import (
     outputs_arg,
     rule_from_dict,
 )
-from montecarlo.validate import check_choice, check_count, check_int, check_positive, suggest_keywords
+from montecarlo.validate import (
+    check_bool,
+    check_choice,
+    check_count,
+    check_int,
+    check_levels,
+    check_positive,
+    suggest_keywords,
+)
 
 #: numpy bit generators a run may use, by the name recorded in its RunSpec
 #: (`montecarlo.seeding` maps them to classes).
@@ -74,19 +82,36 @@ class Sampling:
     batch_size : int, optional
         Samples per call of the model inside a block (default: the model's,
         at most the block size).
+    quantiles : float or sequence of float
+        Report these quantiles of every output, with distribution-free
+        intervals (README, "Quantiles and distributions").
+    shortfall : float or sequence of float
+        Report the expected shortfall (the mean above the quantile) at these
+        levels, with an interval.
+    distribution : bool
+        Keep every output's distribution (bucket counts and exact extremes)
+        for `Result.histogram` and `Result.ecdf`; implied by the two above.
 
     Examples
     --------
-    >>> Sampling(block_size=10_000)
-    Sampling(bit_generator='sfc64', block_size=10000, batch_size=None)
+    >>> Sampling(block_size=10_000).block_size
+    10000
+    >>> Sampling(quantiles=[0.99, 0.5]).quantiles
+    (0.5, 0.99)
     """
 
     bit_generator: str = DEFAULT_BIT_GENERATOR
     block_size: int | None = None
     batch_size: int | None = None
+    quantiles: tuple[float, ...] = ()
+    shortfall: tuple[float, ...] = ()
+    distribution: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.bit_generator, "bit_generator", BIT_GENERATORS)
+        object.__setattr__(self, "quantiles", check_levels(self.quantiles, "quantiles"))
+        object.__setattr__(self, "shortfall", check_levels(self.shortfall, "shortfall"))
+        check_bool(self.distribution, "distribution")
         for name in ("block_size", "batch_size"):
             value = getattr(self, name)
             if value is not None:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from montecarlo.errors import ValidationError
 from montecarlo.options import BIT_GENERATORS, INTERVAL_METHODS, Stopping
-from montecarlo.validate import check_choice, check_count, check_int, check_level
+from montecarlo.validate import check_bool, check_choice, check_count, check_int, check_level, check_levels
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,14 @@ class RunSpec:
     stop : Stopping
         Stopping rules, checked on the folded prefix after each block (no
         rules: exactly ``samples`` samples; with rules ``samples`` is the cap).
+    quantiles, shortfall : tuple of float
+        Levels of the quantiles and expected shortfalls reported for every
+        output (sorted; empty: none).
+    distribution : bool
+        Keep every output's distribution (bucket counts and exact extremes,
+        `montecarlo.sketch`); implied by ``quantiles`` and ``shortfall``.
+        The three are written to files only when set, so the digest of a
+        run that sets none is the digest of earlier releases.
     """
 
     model: str
@@ -58,6 +66,9 @@ class RunSpec:
     confidence: float = 0.95
     interval: str = "auto"
     stop: Stopping = field(default_factory=Stopping)
+    quantiles: tuple[float, ...] = ()
+    shortfall: tuple[float, ...] = ()
+    distribution: bool = False
 
     def __post_init__(self) -> None:
         # A RunSpec is checked whoever makes it (make_spec, or a file read
@@ -82,6 +93,10 @@ class RunSpec:
         check_choice(self.interval, "interval", INTERVAL_METHODS)
         if not isinstance(self.stop, Stopping):
             raise ValidationError("stop", self.stop, "a montecarlo.Stopping")
+        object.__setattr__(self, "quantiles", check_levels(self.quantiles, "quantiles"))
+        object.__setattr__(self, "shortfall", check_levels(self.shortfall, "shortfall"))
+        wanted = check_bool(self.distribution, "distribution") or bool(self.quantiles or self.shortfall)
+        object.__setattr__(self, "distribution", wanted)
 
     def __hash__(self) -> int:
         return hash(self.digest())
@@ -100,6 +115,11 @@ class RunSpec:
         d = asdict(self)
         d["spawn_key"] = list(self.spawn_key)
         d["stop"] = self.stop.to_dict()
+        for name in ("quantiles", "shortfall", "distribution"):
+            if d[name]:
+                d[name] = list(d[name]) if name != "distribution" else True
+            else:
+                del d[name]  # unset: the form (and the digest) of earlier releases
         return d
 
     @classmethod

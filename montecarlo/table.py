@@ -47,15 +47,17 @@ def format_result(r: Result) -> str:
             number(e.estimate, d),
             f"{e.standard_error:.3g}",
             f"[{number(e.interval[0], d)}, {number(e.interval[1], d)}]",
-            e.method,
+            e.method + (" (!)" if e.warnings else ""),
         ]
         if has_exact:
             z = e.error_in_se
             row += ["" if e.exact is None else number(e.exact, d), "" if z is None else f"{z:+.2f}"]
         rows.append(row)
+    rows += _tail_rows(r, len(rows[0]))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines += _estimator_notes(r.estimates)
+    lines += _warning_lines(r)
     p = r.provenance
     lines.insert(0, f"{r.model}: {r.samples:,} samples, seed entropy {r.spec.entropy}, {r.spec.bit_generator}")
     if "elapsed_s" in p:
@@ -83,6 +85,33 @@ def _estimator_notes(estimates: Sequence[Estimate]) -> list[str]:
                 f"coefficient(s) {coef}, variance reduction {vr}"
             )
     return notes
+
+
+def _tail_rows(r: Result, width: int) -> list[list[str]]:
+    """Rows of the quantiles (``price q0.99``) and expected shortfalls (``price ES0.99``)."""
+    rows = []
+    for tails in (r.quantiles, r.shortfall):
+        for estimates in tails.values():
+            for t in estimates:
+                lo, hi = t.interval
+                span = hi - lo if math.isfinite(hi - lo) and hi > lo else abs(t.estimate)
+                d = digits(span / 40.0 if span > 0 else 0.0)
+                se = "" if not math.isfinite(t.standard_error) else f"{t.standard_error:.3g}"
+                row = [t.name, number(t.estimate, d), se, f"[{number(lo, d)}, {number(hi, d)}]",
+                       t.method + (" (!)" if t.warnings else "")]  # fmt: skip
+                rows.append(row + [""] * (width - len(row)))
+    return rows
+
+
+def _warning_lines(r: Result) -> list[str]:
+    """One line per raised flag: why that interval may not hold."""
+    lines = [f"(!) {name}: {text}" for name, d in r.diagnostics.items() for text in d.flags.values()]
+    for estimates in r.shortfall.values():
+        for t in estimates:
+            if t.warnings:
+                m = t.samples * (1.0 - t.q)
+                lines.append(f"(!) {t.name}: only {m:.3g} samples in the tail; the normal interval needs many more")
+    return lines
 
 
 def _rate(x: float) -> str:

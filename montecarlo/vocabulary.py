@@ -125,6 +125,12 @@ OPTIONS: tuple[Option, ...] = (
            kind="int"),
     Option("batch_size", "sampling", "N", "Samples per model call inside a block.  [default: the model's]",
            kind="int"),
+    Option("quantiles", "sampling", "Q", "Also estimate the Q-quantile of every output, with a distribution-free "
+           "interval (repeatable).", flag="--quantile", multiple=True),
+    Option("shortfall", "sampling", "LEVEL", "Also estimate the expected shortfall (mean above the "
+           "LEVEL-quantile) of every output (repeatable).", multiple=True),
+    Option("distribution", "sampling", "", "Keep every output's distribution for histograms and ECDFs "
+           "(implied by --quantile and --shortfall).", is_flag=True),
     Option("tolerance", "stopping", "ABS", "Stop when the interval half-width is <= ABS (checked after each "
            "block, in block order).", kind="number"),
     Option("rtol", "stopping", "REL", "Stop when the half-width is <= REL x |estimate| (with --tolerance: "

@@ -65,3 +65,10 @@ def slow(rng, n, delay: float = 0.01):
 
     time.sleep(delay)
     return rng.random(n)
+
+
+@model(outputs=["normal", "lognormal", "poisson"], block_size=500, batch_size=200)
+def laws(rng, n):
+    """A standard normal Z, exp(Z) (lognormal) and an independent Poisson(3) count (a discrete output)."""
+    z = rng.standard_normal(n)
+    return np.column_stack([z, np.exp(z), rng.poisson(3.0, n)])

@@ -16,7 +16,7 @@ def _exact(c: float, shift: float | None = None) -> dict[str, float]:
 
 @model(
     name="tail_probability",
-    outputs=[Output("plain", kind="probability"), Output("importance")],
+    outputs=[Output("plain", kind="probability"), Output("importance", likelihood_ratio=True)],
     exact=_exact,
     ranges={"c": (-10.0, 10.0), "shift": (-20.0, 20.0)},
     block_size=1 << 20,
