@@ -30,6 +30,7 @@ import numpy as np
 
 from montecarlo.errors import ValidationError
 from montecarlo.quantiles import Ladder, ladder
+from montecarlo.sketch import BITS
 
 if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.result import Result
@@ -37,13 +38,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True)
 class Histogram:
-    """Counts of one output's values in bins ``[edges[i], edges[i + 1])`` (the last one closed).
+    """Counts of one output's values in bins ``[edges[i], edges[i + 1])``.
 
     Attributes
     ----------
     output : str
     edges : numpy.ndarray
-        ``bins + 1`` increasing edges (equal when every value is the same).
+        ``bins + 1`` increasing edges; every value lies at or above the first
+        and below the last.
     counts : numpy.ndarray
         Exact integer counts; they sum to ``samples``.
     samples : int
@@ -56,10 +58,8 @@ class Histogram:
 
     @property
     def density(self) -> np.ndarray:
-        """``counts / (samples x width)``: integrates to 1 (NaN for a bin of zero width)."""
-        width = np.diff(self.edges)
-        with np.errstate(all="ignore"):
-            return np.where(width > 0, self.counts / (self.samples * width), np.nan)
+        """``counts / (samples x width)``: integrates to 1."""
+        return self.counts / (self.samples * np.diff(self.edges))
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,10 @@ def _ladder(result: Result, output: str | None) -> tuple[str, Ladder]:
     lad = ladder(result.accumulator, i)
     if lad is None:
         raise ValidationError(
-            "distribution", result.model,
-            "a result of a run that kept it: distribution=True, quantiles or shortfall (mc run --distribution)",
-            "has no distribution of its outputs",
+            "result", result.model,
+            "a result of a run with distribution=True, quantiles or shortfall (mc run --distribution, "
+            "--quantile or --shortfall)",
+            "kept no distribution of its outputs",
         )  # fmt: skip
     return name, lad
 
@@ -151,17 +152,21 @@ def histogram(result: Result, output: str | None = None, bins: int = 60) -> Hist
     lo, hi = float(lad.low[0]), float(lad.high[-1])
     width = (hi - lo) / bins
     edges, counts = [lo], list[int]()
-    count = 0
+    count, current = 0, 0
     for start, stop in groups:
         first = float(lad.low[start])
-        # A new bin starts at a group that begins past the next target edge.
-        if count and first >= lo + len(counts) * width + width:
+        # The target bin of the group's smallest value; a group past the
+        # current bin starts a new one, at its own smallest value.
+        target = min(int((first - lo) / width), bins - 1) if width > 0 else 0
+        if count and target > current:
             counts.append(count)
             edges.append(first)
-            count = 0
+            count, current = 0, target
         count += int(lad.counts[start:stop].sum())
     counts.append(count)
-    edges.append(hi)
+    # The last bin is closed at the largest value; give it the target width
+    # (or, when every value is the same, one bucket's) so it is not empty of width.
+    edges.append(max(hi, edges[-1] + width) if width > 0 else hi + max(abs(hi), 1.0) * 2.0**-BITS)
     return Histogram(name, np.array(edges), np.array(counts, dtype=np.int64), lad.samples)
 
 

@@ -45,7 +45,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("montecarlo.executors", "montecarlo.engine")),
     ("records", ("montecarlo.files", "montecarlo.provenance", "montecarlo.result", "montecarlo.checkpoint")),
     ("api", ("montecarlo.api",)),
-    ("presentation", ("montecarlo.table", "montecarlo.plot", "montecarlo.progress", "montecarlo.experiments")),
+    (
+        "presentation",
+        ("montecarlo.table", "montecarlo.plot", "montecarlo.distplot", "montecarlo.progress", "montecarlo.experiments"),
+    ),
     ("cli", ("montecarlo.cli", "montecarlo.__main__")),
 ]
 
