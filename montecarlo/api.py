@@ -38,6 +38,7 @@ from montecarlo.registry import load_model
 from montecarlo.result import Result, result_of
 from montecarlo.seeding import fresh_entropy, root_entropy
 from montecarlo.spec import RunSpec
+from montecarlo.twostage import TwoStage
 from montecarlo.validate import check_choice, check_count, check_int, check_level, suggest_keywords
 
 
@@ -120,9 +121,12 @@ def _stopping(rec: Model, samples: Any, tolerance: Any, rtol: Any, stopping: Sto
         )
     names = rec.estimate_names
     for rule in stopping.rules:
+        # The two-stage rule's guarantee is about means of outputs, not functions of them.
+        allowed = rec.output_names if isinstance(rule, TwoStage) else names
         for name in rule.outputs_named():
-            if name not in names:
-                raise ValidationError("target", name, "one of " + ", ".join(names), "is not an estimate of the model")
+            if name not in allowed:
+                what = "a model output" if isinstance(rule, TwoStage) else "an estimate of the model"
+                raise ValidationError("target", name, "one of " + ", ".join(allowed), f"is not {what}")
     if samples is not None:
         samples = check_count(samples)
     if not stopping:

@@ -45,7 +45,10 @@ from typing import Any
 from montecarlo.accumulate import Stats
 from montecarlo.estimate import Estimate, jsonable
 from montecarlo.model import Model
-from montecarlo.shape import Shape
+from montecarlo.shape import Shape, TwoStageShapes
+from montecarlo.spec import RunSpec
+from montecarlo.stats import t_interval
+from montecarlo.twostage import INFLATION, fresh_samples, two_stage_rule
 
 #: Cochran's constant: ``n`` should exceed 25 g1² (and, by the same 10%
 #: reasoning for the standard error, 25 g2).
@@ -174,4 +177,58 @@ def flagged(estimates: Sequence[Estimate], diagnoses: Mapping[str, Diagnosis]) -
     for e in estimates:
         d = diagnoses.get(e.name)
         out.append(replace(e, warnings=tuple(d.flags)) if e.is_output and d is not None and d.flags else e)
+    return tuple(out)
+
+
+def two_stage_estimates(spec: RunSpec, model: Model, stats: Stats) -> tuple[Estimate, ...]:
+    """The ``<output>_two_stage`` estimates of a run with the two-stage rule (`montecarlo.twostage`).
+
+    Each is the mean of the fresh blocks, with the interval ``mean ± tolerance``
+    when they hold the samples the pilot asked for. Flags: ``kurtosis-bound``
+    when the pilot's own excess kurtosis exceeds the assumed bound, and
+    ``two-stage-incomplete`` (a t interval on the fresh blocks instead) when
+    the cap or the time limit ended the run first.
+    """
+    rule = two_stage_rule(spec.stop)
+    part = stats.parts.get(TwoStageShapes.name)
+    if rule is None or not isinstance(part, TwoStageShapes) or part.pilot.count + part.fresh.count != stats.count:
+        return ()
+    names = model.output_names
+    kurt = part.pilot.kurtosis()
+    out = []
+    for i in rule.targets_of(names):
+        fresh = part.fresh
+        n = fresh.count
+        mean = fresh.mean[i] if n else math.nan
+        se = math.sqrt(fresh.m2[i] / (n - 1) / n) if n > 1 else math.nan
+        sigma_up = INFLATION * part.pilot_sd(i) if part.pilot.count > 1 else math.nan
+        need = fresh_samples(sigma_up, rule.tolerance, rule.kurtosis, spec.confidence) if part.pilot_complete else None
+        flags: dict[str, str] = {}
+        if need is not None and n >= need:
+            interval, method = (mean - rule.tolerance, mean + rule.tolerance), "two-stage"
+        else:
+            interval, method = t_interval(mean, se, n, spec.confidence), "t"
+            flags["two-stage-incomplete"] = (
+                f"the run ended with {n:,} fresh samples, before the {'pilot' if need is None else f'{need:,}'} "
+                "the guarantee needs: a t interval on the fresh samples, without the guarantee"
+            )
+        if math.isfinite(kurt[i]) and kurt[i] > rule.kurtosis:
+            flags["kurtosis-bound"] = (
+                f"the pilot's excess kurtosis {kurt[i]:.3g} exceeds the assumed bound {rule.kurtosis:g}: "
+                "the guarantee rests on an assumption the sample contradicts"
+            )
+        out.append(
+            Estimate(
+                name=f"{names[i]}_two_stage", estimate=float(mean), standard_error=se, interval=interval,
+                samples=n, confidence=spec.confidence, method=method, kind="two-stage",
+                exact=model.exact_values(spec.params).get(names[i]) if model.exact else None,
+                details={
+                    "output": names[i], "tolerance": rule.tolerance, "kurtosis_bound": rule.kurtosis,
+                    "pilot_samples": part.pilot.count, "pilot_kurtosis": jsonable(float(kurt[i])),
+                    "sigma_upper": jsonable(sigma_up), "inflation": INFLATION, "fresh_needed": need,
+                    "flags": flags,
+                },
+                warnings=tuple(flags),
+            )
+        )  # fmt: skip
     return tuple(out)

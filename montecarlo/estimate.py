@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Kinds of estimates that are not model outputs (functions of the output means).
-ESTIMATOR_KINDS = ("derived", "control-variate")
+#: Kinds of estimates that are not model outputs (functions of the output means,
+#: and the two-stage rule's means of fresh blocks).
+ESTIMATOR_KINDS = ("derived", "control-variate", "two-stage")
 
 
 def jsonable(value: Any) -> Any:
@@ -45,7 +46,8 @@ class Estimate:
         ``"clopper-pearson"``, ``"delta"`` or ``"control-variate"``.
     kind : str
         ``"mean"`` or ``"probability"`` for a model output, ``"derived"`` for
-        a function of output means (delta method) and ``"control-variate"``.
+        a function of output means (delta method), ``"control-variate"``, and
+        ``"two-stage"`` for the mean of the two-stage rule's fresh blocks.
     exact : float, optional
         The exact value, where the model knows it.
     details : dict

@@ -35,6 +35,7 @@ from montecarlo.stopping import (
     outputs_arg,
     rule_from_dict,
 )
+from montecarlo.twostage import TwoStage
 from montecarlo.validate import (
     check_bool,
     check_choice,
@@ -82,15 +83,12 @@ class Sampling:
     batch_size : int, optional
         Samples per call of the model inside a block (default: the model's,
         at most the block size).
-    quantiles : float or sequence of float
-        Report these quantiles of every output, with distribution-free
-        intervals (README, "Quantiles and distributions").
-    shortfall : float or sequence of float
-        Report the expected shortfall (the mean above the quantile) at these
-        levels, with an interval.
+    quantiles, shortfall : float or sequence of float
+        Report these quantiles of every output (distribution-free intervals)
+        and expected shortfalls, the means above them (README, "Quantiles").
     distribution : bool
-        Keep every output's distribution (bucket counts and exact extremes)
-        for `Result.histogram` and `Result.ecdf`; implied by the two above.
+        Keep every output's distribution for `Result.histogram` and
+        `Result.ecdf`; implied by the two above.
 
     Examples
     --------
@@ -161,6 +159,11 @@ class Stopping:
     time_limit : float, optional
         Stop after this many seconds of wall time (`TimeLimit`); the only
         rule whose stopping point is not reproducible, and flagged so.
+    kurtosis_bound : float, optional
+        With ``tolerance``: the opt-in two-stage rule (`TwoStage`). Assuming
+        every targeted output's excess kurtosis is at most this, a pilot of
+        blocks bounds σ and fresh blocks give means guaranteed within
+        ``tolerance`` with the run's confidence (docs/stopping.md).
     rules : StoppingRule or sequence of them, optional
         Rule objects of your own (subclasses of `StoppingRule`), combined
         with the ones above.
@@ -190,13 +193,16 @@ class Stopping:
         min_samples: int | str | None = None,
         max_samples: int | str | None = None,
         time_limit: float | None = None,
+        kurtosis_bound: float | None = None,
         rules: StoppingRule | Iterable[StoppingRule] = (),
     ) -> None:
         built: list[StoppingRule] = []
         targets = outputs_arg(target, "target")
-        if tolerance is not None:
+        if kurtosis_bound is not None:
+            built.append(TwoStage.of(tolerance, rtol, kurtosis_bound, targets))
+        elif tolerance is not None:
             built.append(Tolerance(tolerance, targets))
-        if rtol is not None:
+        if rtol is not None and kurtosis_bound is None:
             built.append(RelativeTolerance(rtol, targets))
         if targets and not built:
             raise ValidationError(

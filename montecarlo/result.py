@@ -18,7 +18,7 @@ import numpy as np
 
 from montecarlo.accumulate import Stats
 from montecarlo.derived import ControlVariate, Derived
-from montecarlo.diagnostics import Diagnosis, diagnose, flagged
+from montecarlo.diagnostics import Diagnosis, diagnose, flagged, two_stage_estimates
 from montecarlo.errors import ResultFormatError
 from montecarlo.estimate import Estimate, jsonable
 from montecarlo.estimation import control_estimate, derived_estimate, estimates
@@ -353,6 +353,7 @@ def result_of(
     """The `Result` of a run: estimates from its folded ``stats``, with its records."""
     est, cov = estimates(spec, model, stats)
     diagnoses = diagnose(model, stats, est)
+    est += two_stage_estimates(spec, model, stats)
     quantiles, shortfall = tail_estimates(spec, model, stats)
     return Result(
         model=model.name,

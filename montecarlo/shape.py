@@ -16,6 +16,7 @@ worker count and task grouping.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -47,6 +48,12 @@ class Shape(Part):
     maximum: tuple[float, ...]
 
     name: ClassVar[str] = "shape"
+
+    @classmethod
+    def empty(cls, k: int) -> Shape:
+        """The shape of no samples of ``k`` outputs."""
+        zeros = (0.0,) * k
+        return cls(0, zeros, zeros, zeros, zeros, (math.inf,) * k, (-math.inf,) * k)
 
     @classmethod
     def from_batch(cls, x: np.ndarray) -> Shape:
@@ -151,3 +158,71 @@ class ShapeCollector(Collector):
     def collect(self, x: np.ndarray, index: int) -> Part:
         """The shape of batch ``x``."""
         return Shape.from_batch(x)
+
+
+@dataclass(frozen=True, eq=False)
+class TwoStageShapes(Part):
+    """The pilot blocks' shape and the fresh blocks' shape, apart (`montecarlo.twostage`).
+
+    ``pilot_target`` is the pilot's sample count (whole blocks): the pilot is
+    complete once that many samples are folded into ``pilot``.
+    """
+
+    pilot_target: int
+    pilot: Shape
+    fresh: Shape
+
+    name: ClassVar[str] = "two_stage"
+
+    @property
+    def pilot_complete(self) -> bool:
+        """Every pilot block is folded."""
+        return self.pilot.count >= self.pilot_target
+
+    def pilot_sd(self, i: int) -> float:
+        """The pilot's sample standard deviation of output ``i``."""
+        n = self.pilot.count
+        return math.sqrt(self.pilot.m2[i] / (n - 1)) if n > 1 else math.inf
+
+    def merge(self, other: Part) -> TwoStageShapes:
+        """``self`` followed by ``other``: pilots and fresh blocks merged apart."""
+        assert isinstance(other, TwoStageShapes)
+        return TwoStageShapes(self.pilot_target, self.pilot.merge(other.pilot), self.fresh.merge(other.fresh))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TwoStageShapes):
+            return NotImplemented
+        return (self.pilot_target, self.pilot, self.fresh) == (other.pilot_target, other.pilot, other.fresh)
+
+    def to_dict(self) -> dict:
+        """The JSON form."""
+        return {"pilot_target": self.pilot_target, "pilot": self.pilot.to_dict(), "fresh": self.fresh.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TwoStageShapes:
+        """The part back from its `to_dict` form."""
+        return cls(int(d["pilot_target"]), Shape.from_dict(d["pilot"]), Shape.from_dict(d["fresh"]))
+
+
+class TwoStageCollector(Collector):
+    """Makes the `TwoStageShapes` of a batch: pilot for blocks before ``pilot_blocks``, fresh after.
+
+    Shapes are of the values as the run reports them (times each output's scale).
+    """
+
+    name: ClassVar[str] = "two_stage"
+
+    def __init__(self, pilot_blocks: int, block_size: int, scales: tuple[float, ...] = ()) -> None:
+        self.pilot_blocks = pilot_blocks
+        self.block_size = block_size
+        self.scales = tuple(scales)
+
+    def collect(self, x: np.ndarray, index: int) -> Part:
+        """The batch's shape, on the pilot's side or the fresh blocks'."""
+        if self.scales and any(s != 1.0 for s in self.scales):
+            x = np.asarray(x, dtype=np.float64) * np.asarray(self.scales, dtype=np.float64)
+        shape, empty = Shape.from_batch(x), Shape.empty(x.shape[1])
+        target = self.pilot_blocks * self.block_size
+        if index < self.pilot_blocks:
+            return TwoStageShapes(target, shape, empty)
+        return TwoStageShapes(target, empty, shape)

@@ -84,6 +84,12 @@ def _estimator_notes(estimates: Sequence[Estimate]) -> list[str]:
                 f"{e.name}: {d['target']} with control(s) {', '.join(d['controls'])}, "
                 f"coefficient(s) {coef}, variance reduction {vr}"
             )
+        elif e.kind == "two-stage" and d:
+            notes.append(
+                f"{e.name}: mean of {e.samples:,} fresh samples after a pilot of {d['pilot_samples']:,}; within "
+                f"±{d['tolerance']:g} with probability >= {e.confidence:g} if {d['output']}'s excess kurtosis "
+                f"<= {d['kurtosis_bound']:g} (the pilot's: {d['pilot_kurtosis']:.3g})"
+            )
     return notes
 
 
@@ -106,6 +112,7 @@ def _tail_rows(r: Result, width: int) -> list[list[str]]:
 def _warning_lines(r: Result) -> list[str]:
     """One line per raised flag: why that interval may not hold."""
     lines = [f"(!) {name}: {text}" for name, d in r.diagnostics.items() for text in d.flags.values()]
+    lines += [f"(!) {e.name}: {text}" for e in r.derived for text in e.details.get("flags", {}).values()]
     for estimates in r.shortfall.values():
         for t in estimates:
             if t.warnings:

@@ -141,6 +141,9 @@ OPTIONS: tuple[Option, ...] = (
            "of early stopping).", kind="count"),
     Option("max_samples", "stopping", "N", "The cap of a stopping run (same as --samples).  [default: 1e10]",
            kind="count"),
+    Option("kurtosis_bound", "stopping", "K", "With --tolerance: the two-stage rule, guaranteed if every output's "
+           "excess kurtosis is at most K (a pilot bounds sigma; fresh blocks give the mean).", kind="number",
+           example="10"),
     Option("time_limit", "stopping", "SECONDS", "Stop after SECONDS of wall time; the stopping point is then "
            "not reproducible (flagged).", kind="number", example="60"),
     Option("executor", "execution", "NAME", "Where blocks run; the numbers are identical for all.  "

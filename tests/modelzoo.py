@@ -72,3 +72,9 @@ def laws(rng, n):
     """A standard normal Z, exp(Z) (lognormal) and an independent Poisson(3) count (a discrete output)."""
     z = rng.standard_normal(n)
     return np.column_stack([z, np.exp(z), rng.poisson(3.0, n)])
+
+
+@model(outputs=["x"], exact=lambda: 1.0, block_size=1000, batch_size=1000)
+def exponential(rng, n):
+    """Exponential(1): mean 1, variance 1, excess kurtosis 6."""
+    return rng.exponential(1.0, n)

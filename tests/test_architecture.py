@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "montecarlo.options",
             "montecarlo.estimate",
             "montecarlo.stopping",
+            "montecarlo.twostage",
             "montecarlo.vocabulary",
             "montecarlo.seeding",
             "montecarlo.stats",
