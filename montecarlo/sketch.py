@@ -172,12 +172,18 @@ class Extremes(Part):
         """The extremes of a batch ``x`` of shape ``(n, k)``."""
         x = np.asarray(x, dtype=np.float64)
         n = x.shape[0]
-        if n <= tail:
-            s = np.sort(x, axis=0)
-            return cls(tuple(s.T.copy()), tuple(s.T.copy()), tail)
-        low = np.sort(np.partition(x, tail - 1, axis=0)[:tail], axis=0)
-        high = np.sort(np.partition(x, n - tail, axis=0)[n - tail :], axis=0)
-        return cls(tuple(low.T.copy()), tuple(high.T.copy()), tail)
+        low, high = [], []
+        for j in range(x.shape[1]):
+            if n <= 2 * tail:
+                s = np.sort(x[:, j])
+                low.append(s[:tail])
+                high.append(s[-tail:])
+                continue
+            # One selection for both ends, then a sort of the two small ends only.
+            p = np.partition(x[:, j], (tail - 1, n - tail))
+            low.append(np.sort(p[:tail]))
+            high.append(np.sort(p[n - tail :]))
+        return cls(tuple(low), tuple(high), tail)
 
     def merge(self, other: Part) -> Extremes:
         """The extremes of both: the ``tail`` smallest and largest of the union (exact)."""
