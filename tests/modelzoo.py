@@ -67,7 +67,7 @@ def slow(rng, n, delay: float = 0.01):
     return rng.random(n)
 
 
-@model(outputs=["normal", "lognormal", "poisson"], block_size=500, batch_size=200)
+@model(outputs=["normal", "lognormal", "poisson"], block_size=500, batch_size=500)
 def laws(rng, n):
     """A standard normal Z, exp(Z) (lognormal) and an independent Poisson(3) count (a discrete output)."""
     z = rng.standard_normal(n)
