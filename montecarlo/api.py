@@ -93,7 +93,9 @@ def run(
         All stopping options: targets on chosen outputs, ``min_samples``,
         ``max_samples``, ``time_limit`` and rules of your own.
     sampling : Sampling, optional
-        Bit generator, block and batch sizes (default: the model's).
+        Bit generator, block and batch sizes (default: the model's), the
+        sampler (plain or scrambled quasi-random points) and its replicates,
+        and the quantiles and expected shortfalls to report.
     execution : Execution, str, concurrent.futures.Executor or distributed.Client, optional
         Where blocks run: ``Execution(executor, workers, scheduler,
         retries, progress)``, or just an executor name (``"processes"``,

@@ -47,11 +47,17 @@ class Output:
         The reported value is ``scale`` times the mean of the per-sample
         outcomes (the π model reports 4 × the hit rate, with the Wilson
         interval scaled by 4).
+    likelihood_ratio : bool
+        The outcomes are weighted by a likelihood ratio (importance
+        sampling): the run reports their effective sample size
+        ``(Σx)² / Σx²`` and flags the estimate when it is small
+        (`montecarlo.diagnostics`).
     """
 
     name: str
     kind: str = "mean"
     scale: float = 1.0
+    likelihood_ratio: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():

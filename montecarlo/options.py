@@ -33,7 +33,15 @@ from montecarlo.stopping import (
     outputs_arg,
     rule_from_dict,
 )
-from montecarlo.validate import check_choice, check_count, check_int, suggest_keywords
+from montecarlo.twostage import TwoStage
+from montecarlo.validate import (
+    check_bool,
+    check_choice,
+    check_count,
+    check_int,
+    check_levels,
+    suggest_keywords,
+)
 
 #: numpy bit generators a run may use, by the name recorded in its RunSpec
 #: (`montecarlo.seeding` maps them to classes).
@@ -77,12 +85,21 @@ class Sampling:
         With a quasi-random sampler: independent randomizations of the
         point set (default 16); the interval is Student t on their means.
 
+    quantiles, shortfall : float or sequence of float
+        Report these quantiles of every output (distribution-free intervals)
+        and expected shortfalls, the means above them (README, "Quantiles").
+    distribution : bool
+        Keep every output's distribution for `Result.histogram` and
+        `Result.ecdf`; implied by the two above.
+
     Examples
     --------
-    >>> Sampling(block_size=10_000)
-    Sampling(bit_generator='sfc64', block_size=10000, batch_size=None, sampler='random', replicates=None)
+    >>> Sampling(block_size=10_000).block_size
+    10000
     >>> Sampling(sampler="sobol", replicates=8).replicates
     8
+    >>> Sampling(quantiles=[0.99, 0.5]).quantiles
+    (0.5, 0.99)
     """
 
     bit_generator: str = DEFAULT_BIT_GENERATOR
@@ -90,9 +107,15 @@ class Sampling:
     batch_size: int | None = None
     sampler: str = "random"
     replicates: int | None = None
+    quantiles: tuple[float, ...] = ()
+    shortfall: tuple[float, ...] = ()
+    distribution: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.bit_generator, "bit_generator", BIT_GENERATORS)
+        object.__setattr__(self, "quantiles", check_levels(self.quantiles, "quantiles"))
+        object.__setattr__(self, "shortfall", check_levels(self.shortfall, "shortfall"))
+        check_bool(self.distribution, "distribution")
         for name in ("block_size", "batch_size"):
             value = getattr(self, name)
             if value is not None:
@@ -144,6 +167,11 @@ class Stopping:
     time_limit : float, optional
         Stop after this many seconds of wall time (`TimeLimit`); the only
         rule whose stopping point is not reproducible, and flagged so.
+    kurtosis_bound : float, optional
+        With ``tolerance``: the opt-in two-stage rule (`TwoStage`). Assuming
+        every targeted output's excess kurtosis is at most this, a pilot of
+        blocks bounds σ and fresh blocks give means guaranteed within
+        ``tolerance`` with the run's confidence (docs/stopping.md).
     rules : StoppingRule or sequence of them, optional
         Rule objects of your own (subclasses of `StoppingRule`), combined
         with the ones above.
@@ -173,13 +201,16 @@ class Stopping:
         min_samples: int | str | None = None,
         max_samples: int | str | None = None,
         time_limit: float | None = None,
+        kurtosis_bound: float | None = None,
         rules: StoppingRule | Iterable[StoppingRule] = (),
     ) -> None:
         built: list[StoppingRule] = []
         targets = outputs_arg(target, "target")
-        if tolerance is not None:
+        if kurtosis_bound is not None:
+            built.append(TwoStage.of(tolerance, rtol, kurtosis_bound, targets))
+        elif tolerance is not None:
             built.append(Tolerance(tolerance, targets))
-        if rtol is not None:
+        if rtol is not None and kurtosis_bound is None:
             built.append(RelativeTolerance(rtol, targets))
         if targets and not built:
             raise ValidationError(

@@ -18,11 +18,13 @@ import numpy as np
 
 from montecarlo.accumulate import Stats
 from montecarlo.derived import ControlVariate, Derived
+from montecarlo.diagnostics import Diagnosis, diagnose, flagged, two_stage_estimates
 from montecarlo.errors import ResultFormatError
 from montecarlo.estimate import Estimate, jsonable
 from montecarlo.estimation import control_estimate, derived_estimate, estimates
 from montecarlo.files import write_atomic
 from montecarlo.model import Model
+from montecarlo.quantiles import TailEstimate, tail_estimates, tails_from_dict, tails_to_dict
 from montecarlo.rqmc import observations, on_samples
 from montecarlo.spec import RunSpec
 
@@ -56,6 +58,12 @@ class Result:
     #: their accumulator when a short last block makes it differ from
     #: ``accumulator`` (see `montecarlo.extend`).
     continuation: dict = field(default_factory=dict)
+    #: Per output: skewness, kurtosis and the flags of `montecarlo.diagnostics`.
+    diagnostics: dict[str, Diagnosis] = field(default_factory=dict)
+    #: Per output: the quantiles and expected shortfalls the run asked for
+    #: (`montecarlo.quantiles`).
+    quantiles: dict[str, list[TailEstimate]] = field(default_factory=dict)
+    shortfall: dict[str, list[TailEstimate]] = field(default_factory=dict)
 
     # -- access -----------------------------------------------------------
     def __getitem__(self, name: str) -> Estimate:
@@ -241,6 +249,9 @@ class Result:
             "stopping": self.stopping,
             "trace": list(self.trace),
             "continuation": self.continuation,
+            **({"diagnostics": {k: v.to_dict() for k, v in self.diagnostics.items()}} if self.diagnostics else {}),
+            **({"quantiles": tails_to_dict(self.quantiles)} if self.quantiles else {}),
+            **({"shortfall": tails_to_dict(self.shortfall)} if self.shortfall else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -269,6 +280,9 @@ class Result:
                 stopping=dict(d.get("stopping", {})),
                 trace=tuple(d.get("trace", ())),
                 continuation=dict(d.get("continuation", {})),
+                diagnostics={k: Diagnosis.from_dict(k, v) for k, v in dict(d.get("diagnostics") or {}).items()},
+                quantiles=tails_from_dict(d.get("quantiles"), "quantile"),
+                shortfall=tails_from_dict(d.get("shortfall"), "shortfall"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultFormatError(f"malformed montecarlo result: {type(exc).__name__}: {exc}") from None
@@ -339,6 +353,19 @@ class Result:
 
         return plot_convergence(self, ax=ax, output=output)
 
+    # -- distribution (montecarlo.distribution; the run keeps it with quantiles, shortfall or distribution) --
+    def histogram(self, output: str | None = None, bins: int = 60) -> Any:
+        """Histogram of an output (default: the first) from the run's bucket counts: a `Histogram`."""
+        from montecarlo.distribution import histogram
+
+        return histogram(self, output, bins)
+
+    def ecdf(self, output: str | None = None) -> Any:
+        """Empirical distribution function of an output with its DKW band: an `ECDF`."""
+        from montecarlo.distribution import ecdf
+
+        return ecdf(self, output)
+
 
 def result_of(
     spec: RunSpec,
@@ -351,9 +378,12 @@ def result_of(
 ) -> Result:
     """The `Result` of a run: estimates from its folded ``stats``, with its records."""
     est, cov = estimates(spec, model, stats)
+    diagnoses = diagnose(model, stats, est)
+    est += two_stage_estimates(spec, model, stats)
+    quantiles, shortfall = tail_estimates(spec, model, stats)
     return Result(
         model=model.name,
-        estimates=est,
+        estimates=flagged(est, diagnoses),
         covariance=cov,
         spec=spec,
         accumulator=stats,
@@ -361,4 +391,7 @@ def result_of(
         stopping=dict(stopping or {}),
         trace=tuple(trace),
         continuation=dict(continuation or {}),
+        diagnostics=diagnoses,
+        quantiles=quantiles,
+        shortfall=shortfall,
     )

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from montecarlo.errors import ValidationError
 from montecarlo.options import BIT_GENERATORS, INTERVAL_METHODS, Stopping
 from montecarlo.pointset import MAX_REPLICATES, SAMPLERS, block_points, blocks_of, check_layout, is_stop_point
-from montecarlo.validate import check_choice, check_count, check_int, check_level
+from montecarlo.validate import check_bool, check_choice, check_count, check_int, check_level, check_levels
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,15 @@ class RunSpec:
         random sampler). ``samples`` is ``replicates`` times the points per
         replicate, a power of two for Sobol'.
 
-    A random-sampler spec records neither ``sampler`` nor ``replicates`` in
-    its JSON form, so its digest is the one it had before they existed.
+    quantiles, shortfall : tuple of float
+        Levels of the quantiles and expected shortfalls reported for every
+        output (sorted; empty: none).
+    distribution : bool
+        Keep every output's distribution (bucket counts and exact extremes,
+        `montecarlo.sketch`); implied by ``quantiles`` and ``shortfall``.
+        The three are written to files only when set, so the digest of a
+        run that sets none is the digest of earlier releases. Likewise a
+        random-sampler spec records neither ``sampler`` nor ``replicates``.
     """
 
     model: str
@@ -71,6 +78,9 @@ class RunSpec:
     stop: Stopping = field(default_factory=Stopping)
     sampler: str = "random"
     replicates: int = 1
+    quantiles: tuple[float, ...] = ()
+    shortfall: tuple[float, ...] = ()
+    distribution: bool = False
 
     def __post_init__(self) -> None:
         # A RunSpec is checked whoever makes it (make_spec, or a file read
@@ -104,6 +114,10 @@ class RunSpec:
         else:
             check_int(self.replicates, "replicates", 2, MAX_REPLICATES)
             check_layout(self.sampler, self.samples, self.replicates, self.block_size, self.batch_size)
+        object.__setattr__(self, "quantiles", check_levels(self.quantiles, "quantiles"))
+        object.__setattr__(self, "shortfall", check_levels(self.shortfall, "shortfall"))
+        wanted = check_bool(self.distribution, "distribution") or bool(self.quantiles or self.shortfall)
+        object.__setattr__(self, "distribution", wanted)
 
     def __hash__(self) -> int:
         return hash(self.digest())
@@ -128,6 +142,11 @@ class RunSpec:
         d["stop"] = self.stop.to_dict()
         if self.sampler == "random":  # the form (and digest) of specs made before samplers existed
             del d["sampler"], d["replicates"]
+        for name in ("quantiles", "shortfall", "distribution"):
+            if d[name]:
+                d[name] = list(d[name]) if name != "distribution" else True
+            else:
+                del d[name]  # unset: the form (and the digest) of earlier releases
         return d
 
     @classmethod

@@ -11,6 +11,7 @@ from montecarlo.options import DEFAULT_MAX_SAMPLES, DEFAULT_SAMPLES, INTERVAL_ME
 from montecarlo.registry import load_model
 from montecarlo.seeding import root_entropy
 from montecarlo.spec import RunSpec
+from montecarlo.twostage import TwoStage
 from montecarlo.uniforms import quasi_layout
 from montecarlo.validate import check_choice, check_count, check_level, suggest_keywords
 
@@ -78,6 +79,9 @@ def make_spec(
         stop=stop,
         sampler=sampling.sampler,
         replicates=replicates,
+        quantiles=sampling.quantiles,
+        shortfall=sampling.shortfall,
+        distribution=sampling.distribution,
     )
     return spec, rec
 
@@ -98,9 +102,12 @@ def _stopping(rec: Model, samples: Any, tolerance: Any, rtol: Any, stopping: Sto
         )
     names = rec.estimate_names
     for rule in stopping.rules:
+        # The two-stage rule's guarantee is about means of outputs, not functions of them.
+        allowed = rec.output_names if isinstance(rule, TwoStage) else names
         for name in rule.outputs_named():
-            if name not in names:
-                raise ValidationError("target", name, "one of " + ", ".join(names), "is not an estimate of the model")
+            if name not in allowed:
+                what = "a model output" if isinstance(rule, TwoStage) else "an estimate of the model"
+                raise ValidationError("target", name, "one of " + ", ".join(allowed), f"is not {what}")
     if samples is not None:
         samples = check_count(samples)
     if not stopping:

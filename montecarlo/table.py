@@ -55,14 +55,16 @@ def format_result(r: Result) -> str:
         rows[0] += ["exact", "error/se"]
     for e in r.estimates:
         estimate, interval, exact = shown(e)
-        row = [e.name, estimate, f"{e.standard_error:.3g}", interval, e.method]
+        row = [e.name, estimate, f"{e.standard_error:.3g}", interval, e.method + (" (!)" if e.warnings else "")]
         if has_exact:
             z = e.error_in_se
             row += [exact, "" if z is None else f"{z:+.2f}"]
         rows.append(row)
+    rows += _tail_rows(r, len(rows[0]))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines += _estimator_notes(r.estimates)
+    lines += _warning_lines(r)
     if r.spec.sampler != "random":  # randomized QMC: estimates on the replicate means
         reps = r.spec.replicates
         lines.append(f"intervals on the {reps} replicate means ({reps - 1} degrees of freedom)")
@@ -138,7 +140,41 @@ def _estimator_notes(estimates: Sequence[Estimate]) -> list[str]:
                 f"{e.name}: {d['target']} with control(s) {', '.join(d['controls'])}, "
                 f"coefficient(s) {coef}, variance reduction {vr}"
             )
+        elif e.kind == "two-stage" and d:
+            notes.append(
+                f"{e.name}: mean of {e.samples:,} fresh samples after a pilot of {d['pilot_samples']:,}; within "
+                f"±{d['tolerance']:g} with probability >= {e.confidence:g} if {d['output']}'s excess kurtosis "
+                f"<= {d['kurtosis_bound']:g} (the pilot's: {d['pilot_kurtosis']:.3g})"
+            )
     return notes
+
+
+def _tail_rows(r: Result, width: int) -> list[list[str]]:
+    """Rows of the quantiles (``price q0.99``) and expected shortfalls (``price ES0.99``)."""
+    rows = []
+    for tails in (r.quantiles, r.shortfall):
+        for estimates in tails.values():
+            for t in estimates:
+                lo, hi = t.interval
+                span = hi - lo if math.isfinite(hi - lo) and hi > lo else abs(t.estimate)
+                d = digits(span / 40.0 if span > 0 else 0.0)
+                se = "" if not math.isfinite(t.standard_error) else f"{t.standard_error:.3g}"
+                row = [t.name, number(t.estimate, d), se, f"[{number(lo, d)}, {number(hi, d)}]",
+                       t.method + (" (!)" if t.warnings else "")]  # fmt: skip
+                rows.append(row + [""] * (width - len(row)))
+    return rows
+
+
+def _warning_lines(r: Result) -> list[str]:
+    """One line per raised flag: why that interval may not hold."""
+    lines = [f"(!) {name}: {text}" for name, d in r.diagnostics.items() for text in d.flags.values()]
+    lines += [f"(!) {e.name}: {text}" for e in r.derived for text in e.details.get("flags", {}).values()]
+    for estimates in r.shortfall.values():
+        for t in estimates:
+            if t.warnings:
+                m = t.samples * (1.0 - t.q)
+                lines.append(f"(!) {t.name}: only {m:.3g} samples in the tail; the normal interval needs many more")
+    return lines
 
 
 def _rate(x: float) -> str:

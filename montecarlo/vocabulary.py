@@ -132,6 +132,12 @@ OPTIONS: tuple[Option, ...] = (
            choices=SAMPLERS),
     Option("replicates", "sampling", "R", "With --sampler sobol or halton: independent randomizations; the "
            "interval is Student t on their R means.  [default: 16]", kind="int"),
+    Option("quantiles", "sampling", "Q", "Also estimate the Q-quantile of every output, with a distribution-free "
+           "interval (repeatable).", flag="--quantile", multiple=True),
+    Option("shortfall", "sampling", "LEVEL", "Also estimate the expected shortfall (mean above the "
+           "LEVEL-quantile) of every output (repeatable).", multiple=True),
+    Option("distribution", "sampling", "", "Keep every output's distribution for histograms and ECDFs "
+           "(implied by --quantile and --shortfall).", is_flag=True),
     Option("tolerance", "stopping", "ABS", "Stop when the interval half-width is <= ABS (checked after each "
            "block, in block order).", kind="number"),
     Option("rtol", "stopping", "REL", "Stop when the half-width is <= REL x |estimate| (with --tolerance: "
@@ -142,6 +148,9 @@ OPTIONS: tuple[Option, ...] = (
            "of early stopping).", kind="count"),
     Option("max_samples", "stopping", "N", "The cap of a stopping run (same as --samples).  [default: 1e10]",
            kind="count"),
+    Option("kurtosis_bound", "stopping", "K", "With --tolerance: the two-stage rule, guaranteed if every output's "
+           "excess kurtosis is at most K (a pilot bounds sigma; fresh blocks give the mean).", kind="number",
+           example="10"),
     Option("time_limit", "stopping", "SECONDS", "Stop after SECONDS of wall time; the stopping point is then "
            "not reproducible (flagged).", kind="number", example="60"),
     Option("executor", "execution", "NAME", "Where blocks run; the numbers are identical for all.  "

@@ -26,7 +26,8 @@ MC = str(Path(sys.executable).with_name("mc"))
 def numbers(result) -> dict:
     """Every number a run's RunSpec fixes (no timings, no provenance), as JSON values."""
     d = result.to_dict()
-    keep = ("samples", "outputs", "derived", "covariance", "accumulator", "trace", "stopping", "continuation")
+    keep = ("samples", "outputs", "derived", "covariance", "accumulator", "trace", "stopping", "continuation",
+            "diagnostics", "quantiles", "shortfall")  # fmt: skip
     return {k: d[k] for k in keep if k in d}
 
 

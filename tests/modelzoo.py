@@ -105,3 +105,16 @@ def _dimension_of(k: int = 2):
 def sum_of_uniforms(rng, n, k: int = 2):
     """E[U_1 + ... + U_k] = k/2; the dimension is the parameter k."""
     return rng.random((n, k)).sum(axis=1)
+
+
+@model(outputs=["normal", "lognormal", "poisson"], block_size=500, batch_size=500)
+def laws(rng, n):
+    """A standard normal Z, exp(Z) (lognormal) and an independent Poisson(3) count (a discrete output)."""
+    z = rng.standard_normal(n)
+    return np.column_stack([z, np.exp(z), rng.poisson(3.0, n)])
+
+
+@model(outputs=["x"], exact=lambda: 1.0, block_size=1000, batch_size=1000)
+def exponential(rng, n):
+    """Exponential(1): mean 1, variance 1, excess kurtosis 6."""
+    return rng.exponential(1.0, n)

@@ -49,6 +49,12 @@ class BackendContract:
         got = montecarlo.run("asian_option", 30_000, execution=execution, **kwargs)
         assert numbers(got) == numbers(reference("asian_option", 30_000, **kwargs))
 
+    def test_quantiles_shortfall_and_diagnostics(self, execution):
+        kwargs = {"rng": 15, "sampling": Sampling(quantiles=[0.05, 0.5, 0.999], shortfall=[0.9])}
+        got = montecarlo.run(modelzoo.laws, 12_345, execution=execution, **kwargs)  # 25 blocks, the last short
+        assert numbers(got) == numbers(reference(modelzoo.laws, 12_345, **kwargs))
+        assert got.quantiles and got.shortfall and got.diagnostics
+
     def test_a_stopping_run_stops_at_the_same_block(self, execution):
         kwargs = {"rng": 14, "stopping": Stopping(tolerance=0.02, max_samples=10**6)}
         got = montecarlo.run(modelzoo.moments3, execution=execution, **kwargs)

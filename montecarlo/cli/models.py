@@ -43,7 +43,8 @@ def show_cmd(ctx: click.Context, model: str) -> None:
     for o in rec.outputs:
         scale = f", {o.scale:g} x mean" if o.scale != 1 else ""
         interval = "Wilson/Clopper-Pearson interval" if o.kind == "probability" else "Student t interval"
-        click.echo(f"  {o.name}: {o.kind}{scale} ({interval})")
+        weighted = ", likelihood-ratio weighted" if o.likelihood_ratio else ""
+        click.echo(f"  {o.name}: {o.kind}{scale} ({interval}{weighted})")
     if rec.derived:
         click.echo("\nderived quantities (delta method):")
         for d in rec.derived:

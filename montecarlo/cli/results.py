@@ -115,9 +115,19 @@ def extend_cmd(
     "--estimate", "name", default=None, metavar="NAME",
     help="Output or derived estimate to plot  [default: every output; the first for a sweep]",
 )  # fmt: skip
+@click.option(
+    "--histogram", is_flag=True,
+    help="Plot each output's histogram and distribution function with its band (a run with --distribution, "
+    "--quantile or --shortfall).",
+)  # fmt: skip
 @click.pass_context
 def plot_cmd(
-    ctx: click.Context, results: tuple[str, ...], out: str | None, parameter: str | None, name: str | None
+    ctx: click.Context,
+    results: tuple[str, ...],
+    out: str | None,
+    parameter: str | None,
+    name: str | None,
+    histogram: bool,
 ) -> None:
     """Plot RESULT.json: the estimate and its interval against samples.
 
@@ -127,7 +137,7 @@ def plot_cmd(
     matplotlib: pip install 'montecarlo-engine[plot]'.
     """
     from montecarlo.experiment_result import ExperimentResult
-    from montecarlo.plot import PlotError, save_convergence, save_sweep
+    from montecarlo.plot import save_convergence, save_sweep
 
     require_matplotlib()
     loaded = []
@@ -144,13 +154,19 @@ def plot_cmd(
         out = f"{stem}.png" if len(loaded) == 1 else f"{stem}-sweep.png"
     if parameter is not None and len(loaded) < 2:
         raise click.UsageError(f"--sweep {parameter} needs two or more results; got {len(loaded)}.", ctx)
+    if histogram and len(loaded) > 1:
+        raise click.UsageError(f"--histogram plots one result; got {len(loaded)}.", ctx)
     try:
-        if len(loaded) == 1:
+        if histogram:
+            from montecarlo.distplot import save_distribution
+
+            save_distribution(loaded[0], out, output=name)
+        elif len(loaded) == 1:
             save_convergence(loaded[0], out, output=name)
         else:
             save_sweep(loaded, out, parameter=parameter, output=name)
-    except PlotError as exc:
-        shown = {"output": "--estimate", "parameter": "--sweep"}
+    except ValidationError as exc:  # a PlotError, or a result without its distribution
+        shown = {"output": "--estimate", "parameter": "--sweep", "result": "--histogram: the result of model"}
         raise click.UsageError(exc.format(shown.get(exc.argument, f"`{exc.argument}`")), ctx) from None
     click.echo(f"wrote {out}")
 

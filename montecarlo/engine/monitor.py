@@ -114,7 +114,7 @@ class Monitor:
         return estimates(self.spec, self.model, moments)[0]
 
     def _prefix(self, moments: Stats, blocks: int, ests: tuple[Estimate, ...]) -> Prefix:
-        return Prefix(moments.count, blocks, {e.name: e for e in ests}, self.clock())
+        return Prefix(moments.count, blocks, {e.name: e for e in ests}, self.clock(), moments.parts)
 
     def after_block(self, moments: Stats, blocks: int) -> Ending | None:
         """Called after block ``blocks - 1`` is folded; returns an Ending to stop there.

@@ -30,6 +30,7 @@ from montecarlo.engine.worker import BlockJob, run_block, run_task
 from montecarlo.errors import ModelError, ValidationError, WorkerDiedError
 from montecarlo.executors.base import Backend
 from montecarlo.model import Model
+from montecarlo.parts import collectors_for
 from montecarlo.spec import RunSpec
 
 #: Seconds between checks of a clock-based rule (the time limit) while no
@@ -97,6 +98,7 @@ def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob | Point
         spawn_key=tuple(spec.spawn_key),
         bit_generator=spec.bit_generator,
         batch_size=spec.batch_size,
+        collectors=collectors_for(spec, [o.scale for o in model.outputs]),
     )
     return job if spec.sampler == "random" else point_job(spec, model, job)
 

@@ -167,6 +167,15 @@ def _compare(label: str, recorded: dict, again: dict, diffs: list[str]) -> int:
         for name in rec_sec:
             if name not in new_sec:
                 diffs.append(f"{label}{name}: recorded, but the re-run has no such estimate")
+    # Quantiles and expected shortfalls, level by level.
+    for section in ("quantiles", "shortfall"):
+        for name, rows in (again.get(section) or {}).items():
+            old_rows = {r.get("q"): r for r in (recorded.get(section) or {}).get(name, [])}
+            for row in rows:
+                r = old_rows.get(row["q"]) or {}
+                what = f"{name} {section} {row['q']:g}"
+                pairs.append((f"{what} estimate", r.get("estimate"), row.get("estimate")))
+                pairs += _flat(f"{what} interval", r.get("interval"), row.get("interval"))
     pairs += _flat("covariance", recorded.get("covariance"), again["covariance"])
     acc_r, acc_a = recorded.get("accumulator") or {}, again["accumulator"]
     pairs.append(("accumulator count", acc_r.get("count"), acc_a["count"]))
