@@ -65,3 +65,12 @@ def slow(rng, n, delay: float = 0.01):
 
     time.sleep(delay)
     return rng.random(n)
+
+
+def blas_threads(rng, n):
+    """The most threads any native thread pool of the worker may start, and a BLAS product to use them."""
+    from threadpoolctl import threadpool_info
+
+    a = rng.random((64, 64))
+    threads = max((lib["num_threads"] for lib in threadpool_info()), default=1)
+    return np.full(n, float(threads)) + 0.0 * (a @ a)[0, 0]

@@ -25,6 +25,7 @@ from montecarlo.engine.fold import Fold, RunState
 from montecarlo.engine.monitor import Ending, Monitor
 from montecarlo.engine.plan import Task, blocks_per_task, plan, plan_growing
 from montecarlo.engine.worker import BlockJob, run_block, run_task
+from montecarlo.engine.workerenv import one_thread
 from montecarlo.errors import ModelError, ValidationError, WorkerDiedError
 from montecarlo.executors.base import Backend
 from montecarlo.model import Model
@@ -151,6 +152,24 @@ def execute(
     -------
     Outcome
     """
+    # Tasks that run in this process (serial, threads, a caller's thread
+    # pool) see one BLAS/OpenMP thread, as worker processes do.
+    with one_thread():
+        return _execute(spec, model, backend, progress, retries, group, window, state, checkpoint, checkpoint_every)
+
+
+def _execute(
+    spec: RunSpec,
+    model: Model,
+    backend: Backend,
+    progress: Progress | None,
+    retries: int,
+    group: int | None,
+    window: int | None,
+    state: RunState | None,
+    checkpoint: Callable[[RunState], None] | None,
+    checkpoint_every: float,
+) -> Outcome:
     job = block_job(spec, model, backend.in_process)
     window = window or (1 if backend.eager else max(2, 2 * backend.workers))
     start = time.monotonic()
@@ -268,4 +287,5 @@ def replay_block(spec: RunSpec, model: Model, index: int) -> Stats:
             "index", index, f"a block index from 0 to {spec.blocks - 1}", "is not a block of this run"
         )
     job = block_job(spec, model, in_process=True)
-    return run_block(job, index, spec.block_samples(index), model.simulate, wrap=False)
+    with one_thread():  # as the run had it
+        return run_block(job, index, spec.block_samples(index), model.simulate, wrap=False)

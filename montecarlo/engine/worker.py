@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from montecarlo.accumulate import Collector, Stats
+from montecarlo.engine.workerenv import prepare_worker
 from montecarlo.errors import ModelError
 from montecarlo.seeding import block_rng
 
@@ -122,5 +123,6 @@ def _check(out: Any, m: int, job: BlockJob, index: int, key: tuple) -> np.ndarra
 
 def run_task(job: BlockJob, blocks: list[tuple[int, int]]) -> list[Stats]:
     """A task: consecutive ``(index, n)`` blocks, one accumulator each."""
+    prepare_worker()  # one BLAS/OpenMP thread, malloc keeping its pages (engine/workerenv.py)
     simulate = _function(job.simulate)
     return [run_block(job, index, n, simulate) for index, n in blocks]
