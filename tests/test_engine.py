@@ -23,6 +23,7 @@ from montecarlo.executors import make_backend
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore::montecarlo.errors.OversubscriptionWarning")  # more workers than cores, on purpose
 @pytest.mark.parametrize("seed", [0, 1, 2**32])
 def test_pi_identical_for_every_worker_count_and_executor(seed):
     ref = montecarlo.run("pi", samples=2 * 10**7, rng=seed, execution="serial")
@@ -32,6 +33,7 @@ def test_pi_identical_for_every_worker_count_and_executor(seed):
             assert numbers(r) == numbers(ref), (workers, executor)
 
 
+@pytest.mark.filterwarnings("ignore::montecarlo.errors.OversubscriptionWarning")  # more workers than cores, on purpose
 @pytest.mark.parametrize("group", [1, 2, 3, 7, 50])
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_task_grouping_changes_nothing(group, executor):
