@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numba  # noqa: F401  (part of the test extra: these tests run, never skip)
 import numpy as np
 import pytest
@@ -52,3 +54,13 @@ def test_whole_runs_are_bit_identical_with_and_without_the_kernel(bit_generator,
     monkeypatch.setenv(kernels.JIT_VARIABLE, "0")
     plain = montecarlo.run("pi", 1_000_000, execution=execution, **kwargs)
     assert numbers(compiled) == numbers(plain)
+
+
+def test_the_machine_code_fuses_no_multiply_add():
+    # A fused multiply-add rounds x*x + y*y once instead of twice: a point
+    # on the circle's edge could then count differently than in numpy.
+    from montecarlo.models import compiled_pi
+
+    code = compiled_pi.assembly().lower()
+    assert "sfc64_quarter_disc" in code and "mulsd" in code  # the kernels, with their multiplications
+    assert not re.search(r"\bv?f(n)?m(add|sub)\w*", code)
