@@ -78,12 +78,17 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
                 traceback.format_exc(),
             ) from None
         # Without parts or 0/1 float outputs, finiteness is read off the
-        # co-moments (a NaN or an infinity always reaches them), saving a pass.
+        # co-moments (a NaN or an infinity always reaches them), saving a
+        # pass; inf - inf on the way is no news (the check below names it).
         late = not job.collectors and not any(job.probability)
         x = _check(out, m, job, index, key, finite=not late)
-        batch = Stats.from_batch(x, job.collectors, index)
-        if late and x.dtype.kind == "f" and not np.isfinite(batch.moments.comoment).all():
-            _check_finite(x, index, key)  # names the sample; finite data that overflowed passes, as before
+        if late and x.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):
+                batch = Stats.from_batch(x)
+            if not np.isfinite(batch.moments.comoment).all():
+                _check_finite(x, index, key)  # names the sample; finite data that overflowed passes, as before
+        else:
+            batch = Stats.from_batch(x, job.collectors, index)
         total = batch if total is None else total.merge(batch)
         done += m
     assert total is not None
