@@ -40,7 +40,7 @@ def test_points_on_the_circle_count_as_hits_in_both_paths():
     assert np.array_equal(hits, x * x + y * y <= 1.0)
 
 
-def test_built_in_models_use_the_kernel_when_numba_is_installed(monkeypatch):
+def test_built_in_models_use_the_kernel_when_the_jit_extra_is_installed(monkeypatch):
     monkeypatch.delenv(kernels.JIT_VARIABLE, raising=False)
     assert kernels.enabled()
 

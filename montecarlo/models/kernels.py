@@ -27,24 +27,29 @@ import os
 
 import numpy as np
 
-#: Set to ``0`` to run the numpy code even where numba is installed.
+#: Set to ``0`` to run the numpy code even where the jit extra is installed.
 JIT_VARIABLE = "MONTECARLO_JIT"
 
 
 def enabled() -> bool:
-    """Whether built-in models run compiled kernels: llvmlite is installed and ``MONTECARLO_JIT`` is not 0."""
-    return os.environ.get(JIT_VARIABLE, "1") != "0" and _installed()
+    """Whether built-in models run compiled kernels: they compile here, and ``MONTECARLO_JIT`` is not 0."""
+    return os.environ.get(JIT_VARIABLE, "1") != "0" and _compiles()
 
 
 @functools.cache
-def _installed() -> bool:
-    import importlib.util
+def _compiles() -> bool:
+    """Whether llvmlite is installed and compiles the kernels for this machine (once per process)."""
+    try:
+        from montecarlo.models import compiled_pi  # imports llvmlite: only where it is wanted
 
-    return importlib.util.find_spec("llvmlite") is not None
+        compiled_pi.quarter_disc(np.random.Generator(np.random.SFC64(0)), 1)
+    except Exception:  # no llvmlite, or no code for this machine: numpy it is, with the same numbers
+        return False
+    return True
 
 
 def quarter_disc(rng: np.random.Generator, n: int) -> np.ndarray:
     """Compiled: ``x² + y² ≤ 1`` for ``n`` points, x's drawn first, then y's (as `montecarlo.models.pi` draws them)."""
-    from montecarlo.models import compiled_pi  # imports llvmlite: only where it is wanted
+    from montecarlo.models import compiled_pi
 
     return compiled_pi.quarter_disc(rng, n)
