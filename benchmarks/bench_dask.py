@@ -18,7 +18,9 @@ The profile of a worker: minor page faults per batch on the Dask workers
 during one run (``resource.getrusage`` on each worker), and the same with
 the workers' malloc left as Dask sets it up (``--untuned``: the workers get
 ``MALLOC_MMAP_THRESHOLD_=131072``, which montecarlo leaves alone), to show
-what the tuning in ``montecarlo/engine/workerenv.py`` is worth.
+what the tuning in ``montecarlo/engine/workerenv.py`` is worth. The compiled
+π kernel reuses its buffers, so the difference shows on the numpy path
+(``--numpy``: ``MONTECARLO_JIT=0``) and on float models.
 """
 
 from __future__ import annotations
@@ -142,10 +144,16 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--untuned", action="store_true", help="also time a cluster whose workers' malloc is left as is")
+    ap.add_argument("--numpy", action="store_true", help="the numpy path of pi (MONTECARLO_JIT=0) everywhere")
     ap.add_argument("--mc", default=str(Path(sys.executable).parent / "mc"))
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    print(f"# bench_dask.py: pi N={fmt_count(args.samples)} W={args.workers}, load {os.getloadavg()}", flush=True)
+    if args.numpy:
+        os.environ["MONTECARLO_JIT"] = "0"  # inherited by mc, its workers and the cluster's workers
+    print(
+        f"# bench_dask.py{' (numpy path)' if args.numpy else ''}: pi N={fmt_count(args.samples)} W={args.workers}, load {os.getloadavg()}",
+        flush=True,
+    )
     out = {"whole_processes": whole_processes(args), "running_cluster": running_cluster(args, untuned=False)}
     if args.untuned:
         out["running_cluster_untuned"] = running_cluster(args, untuned=True)

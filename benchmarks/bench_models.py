@@ -17,7 +17,10 @@ takes a couple of seconds on the development machine.
 
 The user models live in ``usermodels.py`` next to this file: three float
 outputs from numpy, and a random walk written twice, in numpy and compiled
-with numba (``@numba.njit`` taking the block's Generator). The last section
+with numba (``@numba.njit`` taking the block's Generator). A last row is no model: a pure-Python loop
+split over the workers (``busy.py``), whose ratio is what any perfectly
+parallel job reaches on the machine as loaded during the run (0.5 on two
+idle cores; near 1 when other jobs hold the cores). The last section
 times the two walks in one process (``execution="serial"``, CPU time, median
 of the rounds): the numba model's speed-up.
 
@@ -45,13 +48,16 @@ MODELS = {
     "pi": ("pi", "4e8"),
     "buffon": ("buffon", "5e7"),
     "integrate": ("integrate", "2.5e7"),
-    "european_option": ("european_option", "6e7"),
+    "european_option": ("european_option", "60000000"),
     "asian_option": ("asian_option", "4e6"),
     "gamblers_ruin": ("gamblers_ruin", "1e6"),
     "tail_probability": ("tail_probability", "2.5e7"),
     "user: three float outputs": ("usermodels:three_floats", "2e7"),
     "user: walk (numpy)": ("usermodels:walk_numpy", "3e5"),
     "user: walk (numba)": ("usermodels:walk_numba", "5e5"),
+    # Not a model: a pure-Python loop split over the workers (busy.py), the
+    # ratio any perfectly parallel job reaches on the machine as loaded now.
+    "calibration: busy loop": ("busy", "60000000"),
 }
 
 
@@ -72,8 +78,22 @@ def run_round(args: argparse.Namespace, names: list[str], rnd: int, runs: dict) 
         jobs += [(name, mode) for mode in modes]
     for name, mode in jobs:
         ref, samples = MODELS[name]
-        extra = ["--executor", "serial"] if mode == "serial" else ["--workers", str(args.workers)]
-        cmd = [args.mc, "run", ref, "-n", str(parse_count(samples)), "--seed", str(args.seed), "--json", "-q", *extra]
+        if ref == "busy":
+            cmd = [sys.executable, str(HERE / "busy.py"), mode, "--workers", str(args.workers), "--work", samples]
+        else:
+            extra = ["--executor", "serial"] if mode == "serial" else ["--workers", str(args.workers)]
+            cmd = [
+                args.mc,
+                "run",
+                ref,
+                "-n",
+                str(parse_count(samples)),
+                "--seed",
+                str(args.seed),
+                "--json",
+                "-q",
+                *extra,
+            ]
         rec = measure(cmd)
         if rec["rc"] != 0:
             print(f"  {name} {mode}: exit {rec['rc']}: {rec['stderr'].strip()[-300:]}", flush=True)
