@@ -118,3 +118,12 @@ def laws(rng, n):
 def exponential(rng, n):
     """Exponential(1): mean 1, variance 1, excess kurtosis 6."""
     return rng.exponential(1.0, n)
+
+
+def blas_threads(rng, n):
+    """The most threads any native thread pool of the worker may start, and a BLAS product to use them."""
+    from threadpoolctl import threadpool_info
+
+    a = rng.random((64, 64))
+    threads = max((lib["num_threads"] for lib in threadpool_info()), default=1)
+    return np.full(n, float(threads)) + 0.0 * (a @ a)[0, 0]

@@ -44,6 +44,20 @@ class BackendContract:
         assert numbers(got) == numbers(reference(modelzoo.moments3, 23_456, **kwargs))
         assert got.spec.blocks == 24
 
+    def test_one_float_output_over_batches_long_enough_for_threaded_blas(self, execution):
+        # A one-output co-moment is a BLAS dot product, which OpenBLAS splits
+        # among its threads above 10,000 samples, adding the parts in another
+        # order: the numbers must not depend on the threads a worker may use.
+        kwargs = {"rng": 15, "sampling": Sampling(block_size=1 << 16, batch_size=1 << 15)}
+        got = montecarlo.run("european_option", 5 * (1 << 16), execution=execution, **kwargs)
+        assert numbers(got) == numbers(reference("european_option", 5 * (1 << 16), **kwargs))
+
+    def test_native_thread_pools_run_one_thread_per_worker(self, execution):
+        got = montecarlo.run(
+            modelzoo.blas_threads, 4_000, rng=1, sampling=Sampling(block_size=1_000), execution=execution
+        )
+        assert got.estimate == 1.0
+
     def test_derived_and_control_variates(self, execution):
         kwargs = {"rng": 13, "sampling": Sampling(block_size=2_000)}
         got = montecarlo.run("asian_option", 30_000, execution=execution, **kwargs)

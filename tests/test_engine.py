@@ -23,6 +23,7 @@ from montecarlo.specs import make_spec
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore::montecarlo.errors.OversubscriptionWarning")  # more workers than cores, on purpose
 @pytest.mark.parametrize("seed", [0, 1, 2**32])
 def test_pi_identical_for_every_worker_count_and_executor(seed):
     ref = montecarlo.run("pi", samples=2 * 10**7, rng=seed, execution="serial")
@@ -32,6 +33,7 @@ def test_pi_identical_for_every_worker_count_and_executor(seed):
             assert numbers(r) == numbers(ref), (workers, executor)
 
 
+@pytest.mark.filterwarnings("ignore::montecarlo.errors.OversubscriptionWarning")  # more workers than cores, on purpose
 @pytest.mark.parametrize("group", [1, 2, 3, 7, 50])
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_task_grouping_changes_nothing(group, executor):
@@ -218,3 +220,15 @@ def test_tasks_stay_small_whatever_the_block_count():
     assert max(len(t.blocks) for t in tasks) == plan.TASK_BLOCKS
     assert len(tasks[-1].blocks) == 1  # the tail shrinks to single blocks
     assert [b for t in tasks for b, _ in t.blocks] == list(range(spec.blocks))
+
+
+def infinite_at_3(rng, n):
+    x = rng.random(n)
+    x[3] = np.inf
+    return x
+
+
+def test_an_infinite_value_is_named_without_a_numpy_warning():
+    # filterwarnings = error: a RuntimeWarning on the way would fail this test
+    with pytest.raises(ModelError, match=r"non-finite value \(inf\) at sample 3 of a batch \(block 0"):
+        montecarlo.run(infinite_at_3, 10_000, rng=1, execution="serial")

@@ -8,6 +8,13 @@ changes every published number (a fold in another order, a different block
 stream, another formula). Regenerate only for a deliberate, documented change.
 Fields added to the result format later (the accumulator's ``parts``, the
 ``diagnostics``) are not pinned; every recorded number is.
+
+Changed once, deliberately: the two ``european_*`` cases. A one-output
+co-moment is a BLAS dot product, which OpenBLAS splits among its threads
+(above 10,000 samples) and adds up in another order, so those numbers
+depended on the machine's core count and differed on Dask workers. Blocks
+now run with one BLAS thread everywhere (``montecarlo/engine/workerenv.py``),
+and these cases hold the numbers a one-core machine or a Dask worker gave.
 """
 
 from __future__ import annotations

@@ -78,6 +78,7 @@ def pi_reference() -> Result:
         ("processes", 4),
     ],
 )
+@pytest.mark.filterwarnings("ignore::montecarlo.errors.OversubscriptionWarning")  # more workers than cores, on purpose
 def test_pi_tolerance_same_stop_for_every_executor(pi_reference, executor, workers):
     r = montecarlo.run("pi", rng=2024, tolerance=1e-3, execution=Execution(executor, workers=workers))
     assert r.stopping["rule"] == "tolerance" and r.stopping["target_met"] is True

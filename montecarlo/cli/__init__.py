@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -71,7 +72,20 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def invoke(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code (errors printed on one line)."""
+    """Run the CLI and return its exit code (errors printed on one line, and montecarlo's warnings)."""
+    from montecarlo.errors import OversubscriptionWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", OversubscriptionWarning)
+        warnings.showwarning = _warning_line
+        return _invoke(argv)
+
+
+def _warning_line(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+def _invoke(argv: list[str] | None) -> int:
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (e.g. under a test runner thread)

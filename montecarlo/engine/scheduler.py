@@ -27,6 +27,7 @@ from montecarlo.engine.monitor import Ending, Monitor
 from montecarlo.engine.plan import Task, blocks_per_task, plan, plan_growing
 from montecarlo.engine.points import PointJob, point_job, run_point_block, run_point_task
 from montecarlo.engine.worker import BlockJob, run_block, run_task
+from montecarlo.engine.workerenv import one_thread
 from montecarlo.errors import ModelError, ValidationError, WorkerDiedError
 from montecarlo.executors.base import Backend
 from montecarlo.model import Model
@@ -160,6 +161,24 @@ def execute(
     -------
     Outcome
     """
+    # Tasks that run in this process (serial, threads, a caller's thread
+    # pool) see one BLAS/OpenMP thread, as worker processes do.
+    with one_thread():
+        return _execute(spec, model, backend, progress, retries, group, window, state, checkpoint, checkpoint_every)
+
+
+def _execute(
+    spec: RunSpec,
+    model: Model,
+    backend: Backend,
+    progress: Progress | None,
+    retries: int,
+    group: int | None,
+    window: int | None,
+    state: RunState | None,
+    checkpoint: Callable[[RunState], None] | None,
+    checkpoint_every: float,
+) -> Outcome:
     job = block_job(spec, model, backend.in_process)
     run = run_point_task if isinstance(job, PointJob) else run_task
     window = window or (1 if backend.eager else max(2, 2 * backend.workers))
@@ -278,6 +297,7 @@ def replay_block(spec: RunSpec, model: Model, index: int) -> Stats:
             "index", index, f"a block index from 0 to {spec.blocks - 1}", "is not a block of this run"
         )
     job = block_job(spec, model, in_process=True)
-    if isinstance(job, PointJob):
-        return run_point_block(job, index, spec.block_samples(index), model.uniform, wrap=False)
-    return run_block(job, index, spec.block_samples(index), model.simulate, wrap=False)
+    with one_thread():  # as the run had it
+        if isinstance(job, PointJob):
+            return run_point_block(job, index, spec.block_samples(index), model.uniform, wrap=False)
+        return run_block(job, index, spec.block_samples(index), model.simulate, wrap=False)

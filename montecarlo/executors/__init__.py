@@ -7,14 +7,16 @@ The engine asks a backend only what it declares (`Backend.in_process`,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 
+from montecarlo.errors import OversubscriptionWarning
 from montecarlo.execution import Execution, is_dask_client
 from montecarlo.executors.base import Backend, ExecutorBackend
 from montecarlo.spec import RunSpec
 
-__all__ = ["Backend", "ExecutorBackend", "default_workers", "make_backend", "workers_of"]
+__all__ = ["Backend", "ExecutorBackend", "default_workers", "make_backend", "pool_size", "workers_of"]
 
 
 def default_workers() -> int:
@@ -32,12 +34,38 @@ def workers_of(execution: Execution) -> int:
     return getattr(execution.executor, "_max_workers", None) or default_workers()
 
 
+def pool_size(workers: int, specs: Sequence[RunSpec]) -> int:
+    """Workers worth starting for ``specs`` (run one after another): never more than the tasks of the largest.
+
+    A task holds at least one block, so the block count bounds the tasks;
+    and the plan cuts a run into at least as many tasks as workers when it
+    has the blocks (`montecarlo.engine.plan.blocks_per_task`).
+    """
+    if not specs:
+        return workers
+    return max(1, min(workers, max(s.blocks for s in specs)))
+
+
+def _warn_past_cores(execution: Execution) -> None:
+    """Say once (Python's warning registry) that processes past one per core gain nothing."""
+    cores = default_workers()
+    if execution.workers is not None and execution.workers > cores:
+        warnings.warn(
+            f"{execution.workers} workers asked for on {cores} cores: worker processes past one per core "
+            "add start-up time and memory, not speed; at most one per task is started.",
+            OversubscriptionWarning,
+            stacklevel=4,
+        )
+
+
 def make_backend(execution: Execution, specs: Iterable[RunSpec] = ()) -> Backend:
     """The backend that runs ``specs`` as ``execution`` says.
 
     A run of one block per spec, or on one worker, needs no pool: local
     processes and threads give way to the calling process then, with the same
-    numbers and without the start-up cost. A backend, an executor or a
+    numbers and without the start-up cost. Local pools and clusters start no
+    more workers than the largest run has tasks (`pool_size`), and warn
+    when asked for more workers than cores. A backend, an executor or a
     client passed in is used as given.
     """
     executor = execution.executor
@@ -46,13 +74,16 @@ def make_backend(execution: Execution, specs: Iterable[RunSpec] = ()) -> Backend
         return executor
     if isinstance(executor, Executor):
         return ExecutorBackend(executor, workers)
+    specs = list(specs)
     if executor == "dask" or is_dask_client(executor):
         from montecarlo.executors.dask import DaskBackend
 
+        if executor == "dask" and execution.scheduler is None:
+            _warn_past_cores(execution)
+            return DaskBackend(workers=pool_size(workers, specs))
         if executor == "dask":
             return DaskBackend(scheduler=execution.scheduler, workers=workers)
         return DaskBackend(client=executor)
-    specs = list(specs)
     note = ""
     if executor in ("processes", "threads") and workers == 1:
         executor, note = "serial", "one worker"
@@ -67,7 +98,8 @@ def make_backend(execution: Execution, specs: Iterable[RunSpec] = ()) -> Backend
     if executor == "threads":
         from montecarlo.executors.threads import ThreadBackend
 
-        return ThreadBackend(workers)
+        return ThreadBackend(pool_size(workers, specs))
     from montecarlo.executors.processes import ProcessBackend
 
-    return ProcessBackend(workers)
+    _warn_past_cores(execution)
+    return ProcessBackend(pool_size(workers, specs))
