@@ -153,15 +153,12 @@ def test_the_cache_stays_under_its_size_limit(tmp_path):
 def test_experiments_reuse_finished_points_and_say_so(tmp_path, capsys):
     out = str(tmp_path / "results")
     args = ["experiment", "run", STRIKES, "--samples", "4e5", "-o", out, "-q"]
-    t0 = time.perf_counter()
     code, first, err = mc(capsys, *args)
-    t_first = time.perf_counter() - t0
-    assert code == 0, err and "0 of 5 points reused from the cache" in first
-    t0 = time.perf_counter()
+    assert code == 0, err
+    assert "0 of 5 points reused from the cache" in first
     code, second, err = mc(capsys, *args)
-    t_second = time.perf_counter() - t0
-    assert code == 0, err and "5 of 5 points reused from the cache" in second
-    assert t_second < 0.3 * t_first
+    assert code == 0, err
+    assert "5 of 5 points reused from the cache" in second
     a, b = sorted(Path(out, "european_call_strikes").iterdir())
     ra, rb = (json.loads((f / "result.json").read_text()) for f in (a, b))
     assert [p["result"]["outputs"] for p in ra["points"]] == [p["result"]["outputs"] for p in rb["points"]]
