@@ -24,9 +24,10 @@ from montecarlo.model import model
 _LAZY = {
     "run": "montecarlo.api",
     "run_spec": "montecarlo.api",
-    "make_spec": "montecarlo.api",
+    "make_spec": "montecarlo.specs",
     "replay_block": "montecarlo.api",
     "extend": "montecarlo.api",
+    "load": "montecarlo.loading",
     "Model": "montecarlo.model",
     "Output": "montecarlo.model",
     "load_model": "montecarlo.registry",
@@ -40,8 +41,8 @@ _LAZY = {
     "Stopping": "montecarlo.options",
     "StoppingRule": "montecarlo.stopping",
     "Sampling": "montecarlo.options",
-    "Execution": "montecarlo.options",
-    "Checkpointing": "montecarlo.options",
+    "Execution": "montecarlo.execution",
+    "Checkpointing": "montecarlo.execution",
     "ValidationError": "montecarlo.errors",
     "ParameterError": "montecarlo.errors",
     "ModelError": "montecarlo.errors",
@@ -69,6 +70,7 @@ __all__ = [
     "__version__",
     "builtin_models",
     "extend",
+    "load",
     "load_model",
     "make_spec",
     "model",
@@ -78,15 +80,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from montecarlo.api import extend, make_spec, replay_block, run, run_spec
+    from montecarlo.api import extend, replay_block, run, run_spec
     from montecarlo.derived import ControlVariate, Derived
     from montecarlo.errors import ModelError, ParameterError, ValidationError, WorkerDiedError
     from montecarlo.estimate import Estimate
+    from montecarlo.execution import Checkpointing, Execution
+    from montecarlo.loading import load
     from montecarlo.model import Model, Output
-    from montecarlo.options import Checkpointing, Execution, Sampling, Stopping
+    from montecarlo.options import Sampling, Stopping
     from montecarlo.registry import builtin_models, load_model
     from montecarlo.result import Result
     from montecarlo.spec import RunSpec
+    from montecarlo.specs import make_spec
     from montecarlo.stats import Moments
     from montecarlo.stopping import StoppingRule
 

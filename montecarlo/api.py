@@ -1,9 +1,9 @@
-"""The library's entry points: build a `RunSpec`, run it, extend a result, replay a block.
+"""The library's entry points: run a `RunSpec`, run from arguments, extend a result, replay a block.
 
-Spec first: `make_spec` validates everything that fixes the numbers and
-returns the `RunSpec` (nothing runs); `run_spec` runs one as an `Execution`
-says, optionally with `Checkpointing`. `run` is both in one call. The
-command line and experiment files go through the same functions.
+Spec first: `montecarlo.specs.make_spec` validates everything that fixes
+the numbers and returns the `RunSpec` (nothing runs); `run_spec` runs one as
+an `Execution` says, optionally with `Checkpointing`. `run` is both in one
+call. The command line and experiment files go through the same functions.
 """
 
 from __future__ import annotations
@@ -15,128 +15,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from montecarlo.accumulate import Stats
+from montecarlo.cache import Cache
 from montecarlo.checkpoint import resume
 from montecarlo.checkpoint import save as save_checkpoint
 from montecarlo.engine.fold import RunState
 from montecarlo.engine.scheduler import Outcome, execute
 from montecarlo.engine.scheduler import replay_block as replay_in_process
 from montecarlo.errors import ValidationError
+from montecarlo.execution import Checkpointing, Execution
 from montecarlo.executors import make_backend
 from montecarlo.files import check_writable
 from montecarlo.locking import held
 from montecarlo.model import Model
-from montecarlo.options import (
-    DEFAULT_MAX_SAMPLES,
-    DEFAULT_SAMPLES,
-    INTERVAL_METHODS,
-    Checkpointing,
-    Execution,
-    Sampling,
-    Stopping,
-)
+from montecarlo.options import Sampling, Stopping
+from montecarlo.pointset import total_samples
 from montecarlo.provenance import run_provenance
 from montecarlo.registry import load_model
 from montecarlo.result import Result, result_of
-from montecarlo.seeding import fresh_entropy, root_entropy
+from montecarlo.seeding import fresh_entropy
 from montecarlo.spec import RunSpec
-from montecarlo.validate import check_choice, check_count, check_int, check_level, suggest_keywords
-
-
-@suggest_keywords
-def make_spec(
-    model: Any,
-    samples: int | str | None = None,
-    *,
-    rng: Any = None,
-    params: Mapping[str, Any] | None = None,
-    confidence: float = 0.95,
-    interval: str = "auto",
-    tolerance: float | None = None,
-    rtol: float | None = None,
-    stopping: Stopping | None = None,
-    sampling: Sampling | None = None,
-) -> tuple[RunSpec, Model]:
-    """Validate what fixes a run's numbers and build its `RunSpec` (nothing runs).
-
-    The arguments are those of `run`.
-
-    Returns
-    -------
-    spec : RunSpec
-        ``spec.entropy`` is None without ``rng``: fresh entropy is drawn when
-        the spec runs (or taken from the checkpoint it resumes).
-    model : Model
-        The resolved model record.
-
-    Examples
-    --------
-    >>> import montecarlo
-    >>> spec, model = montecarlo.make_spec("pi", 10**6, rng=1)
-    >>> spec.blocks, spec.block_size
-    (1, 4194304)
-    >>> montecarlo.run_spec(spec, model, execution="serial").samples
-    1000000
-    """
-    rec = load_model(model)
-    bound = rec.bind(params)
-    sampling = sampling if sampling is not None else Sampling()
-    if not isinstance(sampling, Sampling):
-        raise ValidationError("sampling", sampling, "a montecarlo.Sampling")
-    stop, samples = _stopping(rec, samples, tolerance, rtol, stopping)
-    block_size = sampling.block_size or rec.block_size
-    batch_size = sampling.batch_size or min(rec.batch_size, block_size)
-    entropy, spawn_key = (None, ()) if rng is None else root_entropy(rng)
-    spec = RunSpec(
-        model=rec.recorded_name,
-        params=bound,
-        samples=samples,
-        entropy=entropy,
-        spawn_key=spawn_key,
-        bit_generator=sampling.bit_generator,
-        block_size=block_size,
-        batch_size=batch_size,
-        confidence=check_level(confidence),
-        interval=check_choice(interval, "interval", INTERVAL_METHODS),
-        stop=stop,
-    )
-    return spec, rec
-
-
-def _stopping(rec: Model, samples: Any, tolerance: Any, rtol: Any, stopping: Stopping | None) -> tuple[Stopping, int]:
-    """The run's stopping (cap folded into ``samples``) and its sample count or cap."""
-    if stopping is None:
-        stopping = Stopping(tolerance, rtol)
-    elif not isinstance(stopping, Stopping):
-        raise ValidationError("stopping", stopping, "a montecarlo.Stopping")
-    elif tolerance is not None or rtol is not None:
-        given = "tolerance" if tolerance is not None else "rtol"
-        raise ValidationError(
-            given,
-            tolerance if tolerance is not None else rtol,
-            f"{given} inside `stopping` when it is given",
-            "is given beside `stopping`",
-        )
-    names = rec.estimate_names
-    for rule in stopping.rules:
-        for name in rule.outputs_named():
-            if name not in names:
-                raise ValidationError("target", name, "one of " + ", ".join(names), "is not an estimate of the model")
-    if samples is not None:
-        samples = check_count(samples)
-    if not stopping:
-        return stopping, samples if samples is not None else DEFAULT_SAMPLES
-    cap = stopping.max_samples
-    if samples is not None and cap is not None and samples != cap:
-        raise ValidationError(
-            "samples", samples, "one of the two: they are the same setting, the cap of a stopping run",
-            f"and {{max_samples}} = {cap} are both given",
-        )  # fmt: skip
-    cap = cap if cap is not None else samples if samples is not None else DEFAULT_MAX_SAMPLES
-    if stopping.min_samples > cap:
-        raise ValidationError(
-            "min_samples", stopping.min_samples, f"at most the cap, {{samples}} = {cap}", "is larger than the cap"
-        )
-    return stopping.with_cap(None), cap
+from montecarlo.specs import make_spec
+from montecarlo.validate import check_count, check_int, suggest_keywords
 
 
 @suggest_keywords
@@ -195,7 +94,9 @@ def run(
         All stopping options: targets on chosen outputs, ``min_samples``,
         ``max_samples``, ``time_limit`` and rules of your own.
     sampling : Sampling, optional
-        Bit generator, block and batch sizes (default: the model's).
+        Bit generator, block and batch sizes (default: the model's), the
+        sampler (plain or scrambled quasi-random points) and its replicates,
+        and the quantiles and expected shortfalls to report.
     execution : Execution, str, concurrent.futures.Executor or distributed.Client, optional
         Where blocks run: ``Execution(executor, workers, scheduler,
         retries, progress)``, or just an executor name (``"processes"``,
@@ -290,6 +191,11 @@ def _run(spec: RunSpec, rec: Model, execution: Execution, ckpt: Checkpointing | 
 
     elif spec.entropy is None:
         spec = dataclasses.replace(spec, entropy=fresh_entropy())
+    store = Cache(None if execution.cache is True else execution.cache) if execution.cache else None
+    if store is not None and state is None:
+        hit = store.get(spec, rec)
+        if hit is not None:
+            return dataclasses.replace(hit, provenance={**hit.provenance, "cache": "reused"})
     backend = make_backend(execution, [spec])
     started = time.time()
     t0 = time.perf_counter()
@@ -309,6 +215,8 @@ def _run(spec: RunSpec, rec: Model, execution: Execution, ckpt: Checkpointing | 
     elapsed = time.perf_counter() - t0
     resumed = state.total.count if state is not None else 0
     prov = run_provenance(backend.name, backend.workers, started, elapsed, outcome.total.count - resumed)
+    if backend.note:
+        prov["executor_note"] = backend.note
     if state is not None:
         prov["resumed_at_samples"] = resumed
     continuation: dict = {}
@@ -317,7 +225,10 @@ def _run(spec: RunSpec, rec: Model, execution: Execution, ckpt: Checkpointing | 
         if outcome.prefix_blocks != outcome.ending.blocks:
             continuation["accumulator"] = outcome.prefix.to_dict()
     stopping = outcome.ending.to_dict(spec.samples, spec.stop)
-    return result_of(spec, rec, outcome.total, prov, stopping, outcome.trace, continuation)
+    result = result_of(spec, rec, outcome.total, prov, stopping, outcome.trace, continuation)
+    if store is not None and state is None and store.put(result, rec):
+        result.provenance["cache"] = "stored"
+    return result
 
 
 @suggest_keywords
@@ -327,12 +238,17 @@ def extend(
     *,
     model: Any = None,
     execution: Execution | str | Any = None,
+    tolerance: float | None = None,
+    rtol: float | None = None,
 ) -> Result:
-    """Continue a finished run to ``samples`` samples.
+    """Continue a finished run to ``samples`` samples, or until a precision target is met.
 
-    The numbers equal those of a single run of ``samples`` samples with the
-    same RunSpec (stopping rules dropped): only the missing blocks are
-    computed (and a short last block again, as a whole block).
+    The numbers equal those of a single run of the extended RunSpec: only the
+    missing blocks are computed (and a short last block again, as a whole
+    block). Without a target that RunSpec is the result's with ``samples``
+    samples and no stopping rule; with ``tolerance`` or ``rtol`` it has that
+    target, checked from the result's sample count on (``min_samples``), and
+    ``samples`` as its cap.
 
     Parameters
     ----------
@@ -346,6 +262,9 @@ def extend(
         from ``__main__`` or a notebook).
     execution : optional
         As in `run`.
+    tolerance, rtol : float, optional
+        Stop at the first block where every output's interval half-width is
+        at most ``tolerance`` (or ``rtol × |estimate|``).
 
     Returns
     -------
@@ -353,7 +272,7 @@ def extend(
     """
     if not isinstance(result, Result):
         result = Result.load(os.fspath(result))
-    samples = check_count(samples)
+    samples = total_samples(result.spec.sampler, result.spec.replicates, check_count(samples))
     if samples < result.samples:
         raise ValidationError("samples", samples, f"at least {result.samples}", "is fewer than the result already has")
     cont = result.continuation
@@ -369,7 +288,8 @@ def extend(
             "result", f"continuation.blocks = {blocks}", f"{prefix.count // result.spec.block_size} blocks",
             f"does not match its {prefix.count} samples",
         )  # fmt: skip
-    spec = dataclasses.replace(result.spec, samples=samples, stop=Stopping())
+    target = Stopping(tolerance, rtol, min_samples=result.samples) if tolerance or rtol else Stopping()
+    spec = dataclasses.replace(result.spec, samples=samples, stop=target)
     rec = load_model(model if model is not None else spec.model)
     state = RunState(blocks, prefix, {}, list(result.trace))
     return _execute(spec, rec, Execution.of(execution), None, state)

@@ -195,3 +195,7 @@ class CheckpointWriteError(OSError):
 
 class ResultFormatError(ValueError):
     """A file that is not a montecarlo result of a version this release reads."""
+
+
+class OversubscriptionWarning(UserWarning):
+    """More worker processes asked for than there are cores: they add start-up time and memory, not speed."""

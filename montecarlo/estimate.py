@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Kinds of estimates that are not model outputs (functions of the output means).
-ESTIMATOR_KINDS = ("derived", "control-variate")
+#: Kinds of estimates that are not model outputs (functions of the output means,
+#: and the two-stage rule's means of fresh blocks).
+ESTIMATOR_KINDS = ("derived", "control-variate", "two-stage")
 
 
 def jsonable(value: Any) -> Any:
@@ -45,12 +46,16 @@ class Estimate:
         ``"clopper-pearson"``, ``"delta"`` or ``"control-variate"``.
     kind : str
         ``"mean"`` or ``"probability"`` for a model output, ``"derived"`` for
-        a function of output means (delta method) and ``"control-variate"``.
+        a function of output means (delta method), ``"control-variate"``, and
+        ``"two-stage"`` for the mean of the two-stage rule's fresh blocks.
     exact : float, optional
         The exact value, where the model knows it.
     details : dict
         How a derived or control-variate estimate was made (inputs and
         gradient; controls, coefficients, variance-reduction factor).
+    warnings : tuple of str
+        Why the interval may not hold: flags of `montecarlo.diagnostics`
+        (``"heavy-tail"``, ``"kurtosis"``, ``"effective-samples"``).
 
     Examples
     --------
@@ -69,6 +74,7 @@ class Estimate:
     kind: str = "mean"
     exact: float | None = None
     details: dict = field(default_factory=dict, hash=False)
+    warnings: tuple[str, ...] = ()
 
     @property
     def is_output(self) -> bool:
@@ -102,6 +108,8 @@ class Estimate:
             d["error_in_se"] = jsonable(self.error_in_se)
         if self.details:
             d["details"] = jsonable(self.details)
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
         return d
 
     @classmethod
@@ -123,4 +131,5 @@ class Estimate:
             kind=str(d.get("kind", "mean")),
             exact=None if d.get("exact") is None else float(d["exact"]),
             details=dict(d.get("details", {})),
+            warnings=tuple(str(w) for w in d.get("warnings", ())),
         )

@@ -38,6 +38,7 @@ from montecarlo.derived import ControlVariate, Derived
 from montecarlo.estimate import Estimate
 from montecarlo.model import Model, exact_value
 from montecarlo.parameters import call_with_params
+from montecarlo.rqmc import on_samples, replicate_outputs
 from montecarlo.spec import RunSpec
 from montecarlo.stats import interval, normal_quantile, t_quantile
 
@@ -54,6 +55,9 @@ FD_STEP = float(np.finfo(float).eps) ** (1.0 / 3.0)
 
 def estimates(spec: RunSpec, model: Model, stats: Stats) -> tuple[tuple[Estimate, ...], np.ndarray]:
     """Per-output estimates and the covariance matrix of the (scaled) estimates."""
+    if spec.sampler != "random":  # randomized QMC: on the R replicate means (montecarlo.rqmc)
+        outs, cov = replicate_outputs(spec, model, stats)
+        return outs + on_samples(spec, model_estimators(spec, model, outs, cov, spec.replicates), stats.count), cov
     moments = stats.moments
     n = moments.count
     se = moments.standard_error() if n >= 2 else np.full(len(model.outputs), np.nan)
@@ -86,15 +90,19 @@ def estimates(spec: RunSpec, model: Model, stats: Stats) -> tuple[tuple[Estimate
     return tuple(out) + model_estimators(spec, model, tuple(out), cov), cov
 
 
-def model_estimators(spec: RunSpec, model: Model, outputs: Sequence[Estimate], cov: np.ndarray) -> tuple[Estimate, ...]:
+def model_estimators(
+    spec: RunSpec, model: Model, outputs: Sequence[Estimate], cov: np.ndarray, n: int | None = None
+) -> tuple[Estimate, ...]:
     """The derived and control-variate estimates a model declares, from its output estimates.
 
     Functions of the folded means and covariance only: bit-identical for
-    every executor and worker count.
+    every executor and worker count. ``n`` is the number of independent
+    observations behind ``cov`` (default: the outputs' samples).
     """
     names = [e.name for e in outputs]
     means = np.array([e.estimate for e in outputs])
-    n = outputs[0].samples if outputs else 0
+    if n is None:
+        n = outputs[0].samples if outputs else 0
     p, conf, how = spec.params, spec.confidence, spec.interval
     out = [derived_estimate(d, names, means, cov, n, params=p, confidence=conf, interval=how) for d in model.derived]
     exact = {e.name: e.exact for e in outputs}

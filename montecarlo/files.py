@@ -64,7 +64,8 @@ def check_writable(path: str | os.PathLike, what: str) -> str:
     return path
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's file mode creation mask."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -92,7 +93,7 @@ def write_atomic(path: str | os.PathLike, content: str | Callable[[BinaryIO], ob
             else:
                 f.write(content.encode("utf-8"))
             f.flush()
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
+            os.fchmod(f.fileno(), 0o666 & ~umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from montecarlo.reading import FileProblem
+from montecarlo.reading import FileProblem, parse_json
 
 #: The key holding the checksum.
 FIELD = "checksum"
@@ -57,6 +57,14 @@ def verify(d: Mapping[str, Any], required: bool) -> None:
         raise FileProblem(f'has a "checksum" that is not "{PREFIX}..."')
     if given != checksum(d):
         raise FileProblem("does not match its checksum: it was edited or damaged since it was written")
+
+
+def parse_sealed(text: str) -> Any:
+    """The strict JSON value of ``text``, its checksum checked when it carries one (a `FileProblem` if not)."""
+    d = parse_json(text)
+    if isinstance(d, Mapping):
+        verify(d, required=False)
+    return d
 
 
 def _number(x: Any) -> bool:

@@ -5,8 +5,10 @@ per-sample outcomes of shape ``(n,)`` or ``(n, k)``. The `Model` record adds
 what the engine and the command line need to know about it: a name, output
 names and kinds, parameter defaults and types (read from the signature), a
 description (from the docstring), an optional exact reference value,
-preferred block and batch sizes, and the derived quantities and control
-variates it reports. `montecarlo.registry.load_model` resolves what a user
+preferred block and batch sizes, the derived quantities and control
+variates it reports, and optionally a uniform form for quasi-random points
+(a dimension ``d`` and ``uniform(u, **params)`` taking points ``u`` of shape
+``(n, d)`` in [0, 1)^d). `montecarlo.registry.load_model` resolves what a user
 names (a registered name, a reference, a function) into a record.
 """
 
@@ -45,11 +47,17 @@ class Output:
         The reported value is ``scale`` times the mean of the per-sample
         outcomes (the π model reports 4 × the hit rate, with the Wilson
         interval scaled by 4).
+    likelihood_ratio : bool
+        The outcomes are weighted by a likelihood ratio (importance
+        sampling): the run reports their effective sample size
+        ``(Σx)² / Σx²`` and flags the estimate when it is small
+        (`montecarlo.diagnostics`).
     """
 
     name: str
     kind: str = "mean"
     scale: float = 1.0
+    likelihood_ratio: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -95,6 +103,10 @@ class Model:
     controls: tuple[ControlVariate, ...] = ()
     #: ``check(**params)`` raises `ParameterError` for combinations the ranges cannot express.
     check: Callable[..., None] | None = None
+    #: The uniform form's dimension: an int, or ``dimension(**params)``; None without a uniform form.
+    dimension: int | Callable[..., Any] | None = None
+    #: ``uniform(u, **params)``: the outcomes at points ``u`` of shape ``(n, dimension)`` in [0, 1)^d.
+    uniform: Callable[..., Any] | None = None
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -240,6 +252,8 @@ def make_model(
     derived: Sequence[Derived] | None = None,
     controls: Sequence[ControlVariate] | None = None,
     check: Callable[..., None] | None = None,
+    dimension: int | Callable[..., Any] | None = None,
+    uniform: Callable[..., Any] | None = None,
 ) -> Model:
     """Build a `Model` record around ``func`` (see `model` for the arguments)."""
     if not callable(func):
@@ -251,6 +265,10 @@ def make_model(
             raise ValueError(f"`{arg}` must be a positive integer, got {v!r}")
     if check is not None and not callable(check):
         raise TypeError(f"`check` must be callable as check(**params), got {check!r}")
+    if (uniform is None) != (dimension is None) or (uniform is not None and not callable(uniform)):
+        raise TypeError("`uniform` (callable as uniform(u, **params)) and `dimension` go together")
+    if not (dimension is None or callable(dimension) or (type(dimension) is int and dimension >= 1)):
+        raise ValueError(f"`dimension` must be an integer >= 1 or a function of the parameters, got {dimension!r}")
     outs = _outputs(outputs)
     derived, controls = _estimators(outs, derived, controls)
     return Model(
@@ -267,6 +285,8 @@ def make_model(
         derived=derived,
         controls=controls,
         check=check,
+        dimension=dimension,
+        uniform=uniform,
     )
 
 
@@ -283,6 +303,8 @@ MODEL_KEYWORDS = (
     "derived",
     "controls",
     "check",
+    "dimension",
+    "uniform",
 )
 
 
@@ -326,6 +348,14 @@ def model(func: Callable[..., Any] | None = None, **options: Any) -> Any:
         ``check(**params)`` is called with the validated parameters and raises
         `montecarlo.errors.ParameterError` for combinations that ``ranges``
         cannot express (for example ``start < goal``).
+    dimension : int or callable, optional
+        With ``uniform``: the number of uniform coordinates one sample takes,
+        or ``dimension(**params)`` computing it.
+    uniform : callable, optional
+        ``uniform(u, **params)``: the same outcomes as ``simulate``, computed
+        from points ``u`` of shape ``(n, dimension)`` in [0, 1)^d instead of
+        a generator (normals by ``scipy.special.ndtri``). It lets the model
+        run on scrambled Sobol' or Halton points (``sampler="sobol"``).
 
     Returns
     -------
@@ -349,7 +379,7 @@ def model(func: Callable[..., Any] | None = None, **options: Any) -> Any:
     >>> montecarlo.model(ouputs=["a", "b"])
     Traceback (most recent call last):
     ...
-    TypeError: model() got an unexpected keyword argument `ouputs`. Did you mean `outputs`? Accepted: name, outputs, exact, block_size, batch_size, ranges, description, choices, derived, controls, check.
+    TypeError: model() got an unexpected keyword argument `ouputs`. Did you mean `outputs`? Accepted: name, outputs, exact, block_size, batch_size, ranges, description, choices, derived, controls, check, dimension, uniform.
     """
     error = unknown_keywords(options, MODEL_KEYWORDS, "model()")
     if error is not None:

@@ -2,14 +2,12 @@
 
 A run is described by values grouped by what they change:
 
-- `Sampling`: how samples are drawn (bit generator, block and batch sizes);
-  part of the `RunSpec`, so it fixes the numbers.
+- `Sampling`: how samples are drawn (bit generator, block and batch sizes,
+  sampler and replicates); part of the `RunSpec`, so it fixes the numbers.
 - `Stopping`: when the run ends (rules from `montecarlo.stopping`); part of
   the RunSpec.
-- `Execution`: where and how blocks run (executor, workers, scheduler,
-  retries, progress); never changes a number.
-- `Checkpointing`: where progress is saved and whether to resume; never
-  changes a number.
+- `montecarlo.execution.Execution` and `montecarlo.execution.Checkpointing`:
+  where and how blocks run, where progress is saved; never change a number.
 
 Each checks its fields when it is made, so an invalid combination (a
 scheduler without Dask) cannot be written. The names of the fields are the
@@ -20,12 +18,12 @@ command-line option.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from montecarlo.errors import ValidationError
+from montecarlo.pointset import MAX_REPLICATES, SAMPLERS, is_power_of_two
 from montecarlo.stopping import (
     RULES,
     RelativeTolerance,
@@ -35,12 +33,13 @@ from montecarlo.stopping import (
     outputs_arg,
     rule_from_dict,
 )
+from montecarlo.twostage import TwoStage
 from montecarlo.validate import (
+    check_bool,
     check_choice,
     check_count,
     check_int,
-    check_positive,
-    check_scheduler,
+    check_levels,
     suggest_keywords,
 )
 
@@ -54,13 +53,6 @@ DEFAULT_BIT_GENERATOR = "sfc64"
 #: Interval methods by name: "auto" is Wilson for probability outputs and
 #: Student t for the others (`montecarlo.stats.interval`).
 INTERVAL_METHODS = ("auto", "t", "normal", "wilson", "clopper-pearson")
-
-#: Executors by name; an executor object (a `concurrent.futures.Executor`, a
-#: ``distributed.Client`` or a `montecarlo.executors.Backend`) is accepted too.
-EXECUTORS = ("processes", "threads", "serial", "dask")
-
-#: Most local workers a run may ask for (each is a process, or a thread).
-MAX_WORKERS = 1024
 
 #: Samples of a run without stopping rules, when none are given.
 DEFAULT_SAMPLES = 1_000_000
@@ -84,33 +76,62 @@ class Sampling:
     batch_size : int, optional
         Samples per call of the model inside a block (default: the model's,
         at most the block size).
+    sampler : {"random", "sobol", "halton"}
+        ``"random"`` (default) draws every block from the bit generator
+        (plain Monte Carlo); ``"sobol"`` and ``"halton"`` evaluate the
+        model's uniform form on scrambled low-discrepancy points
+        (randomized quasi-Monte Carlo, `montecarlo.pointset`).
+    replicates : int, optional
+        With a quasi-random sampler: independent randomizations of the
+        point set (default 16); the interval is Student t on their means.
+
+    quantiles, shortfall : float or sequence of float
+        Report these quantiles of every output (distribution-free intervals)
+        and expected shortfalls, the means above them (README, "Quantiles").
+    distribution : bool
+        Keep every output's distribution for `Result.histogram` and
+        `Result.ecdf`; implied by the two above.
 
     Examples
     --------
-    >>> Sampling(block_size=10_000)
-    Sampling(bit_generator='sfc64', block_size=10000, batch_size=None)
+    >>> Sampling(block_size=10_000).block_size
+    10000
+    >>> Sampling(sampler="sobol", replicates=8).replicates
+    8
+    >>> Sampling(quantiles=[0.99, 0.5]).quantiles
+    (0.5, 0.99)
     """
 
     bit_generator: str = DEFAULT_BIT_GENERATOR
     block_size: int | None = None
     batch_size: int | None = None
+    sampler: str = "random"
+    replicates: int | None = None
+    quantiles: tuple[float, ...] = ()
+    shortfall: tuple[float, ...] = ()
+    distribution: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.bit_generator, "bit_generator", BIT_GENERATORS)
+        object.__setattr__(self, "quantiles", check_levels(self.quantiles, "quantiles"))
+        object.__setattr__(self, "shortfall", check_levels(self.shortfall, "shortfall"))
+        check_bool(self.distribution, "distribution")
         for name in ("block_size", "batch_size"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, check_int(value, name))
-
-
-def _is_executor_object(obj: Any) -> bool:
-    """A `concurrent.futures.Executor`, a ``distributed.Client`` or a backend: anything that submits."""
-    return not isinstance(obj, str) and callable(getattr(obj, "submit", None))
-
-
-def is_dask_client(obj: Any) -> bool:
-    """Whether ``obj`` is a ``distributed.Client`` (without importing distributed)."""
-    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
+        check_choice(self.sampler, "sampler", SAMPLERS)
+        if self.replicates is not None:
+            object.__setattr__(self, "replicates", check_int(self.replicates, "replicates", 2, MAX_REPLICATES))
+            if self.sampler == "random":
+                raise ValidationError(
+                    "replicates", self.replicates, "a count together with {sampler} sobol or halton",
+                    "needs a quasi-random sampler",
+                )  # fmt: skip
+        for name in ("block_size", "batch_size"):
+            value = getattr(self, name)
+            if self.sampler == "sobol" and value is not None and not is_power_of_two(value):
+                raise ValidationError(name, value, "a power of two with {sampler} sobol (the balance of Sobol' points)")
 
 
 @suggest_keywords
@@ -146,6 +167,11 @@ class Stopping:
     time_limit : float, optional
         Stop after this many seconds of wall time (`TimeLimit`); the only
         rule whose stopping point is not reproducible, and flagged so.
+    kurtosis_bound : float, optional
+        With ``tolerance``: the opt-in two-stage rule (`TwoStage`). Assuming
+        every targeted output's excess kurtosis is at most this, a pilot of
+        blocks bounds σ and fresh blocks give means guaranteed within
+        ``tolerance`` with the run's confidence (docs/stopping.md).
     rules : StoppingRule or sequence of them, optional
         Rule objects of your own (subclasses of `StoppingRule`), combined
         with the ones above.
@@ -175,13 +201,16 @@ class Stopping:
         min_samples: int | str | None = None,
         max_samples: int | str | None = None,
         time_limit: float | None = None,
+        kurtosis_bound: float | None = None,
         rules: StoppingRule | Iterable[StoppingRule] = (),
     ) -> None:
         built: list[StoppingRule] = []
         targets = outputs_arg(target, "target")
-        if tolerance is not None:
+        if kurtosis_bound is not None:
+            built.append(TwoStage.of(tolerance, rtol, kurtosis_bound, targets))
+        elif tolerance is not None:
             built.append(Tolerance(tolerance, targets))
-        if rtol is not None:
+        if rtol is not None and kurtosis_bound is None:
             built.append(RelativeTolerance(rtol, targets))
         if targets and not built:
             raise ValidationError(
@@ -262,116 +291,3 @@ class Stopping:
         rules = tuple(rule_from_dict(r) for r in d.get("rules", ()))
         floor = d.get("min_samples", 0)
         return cls(rules=rules, min_samples=floor or None)
-
-
-@suggest_keywords
-@dataclass(frozen=True)
-class Execution:
-    """Where and how blocks run. Never changes a number of the result.
-
-    Parameters
-    ----------
-    executor : {"processes", "threads", "serial", "dask"} or executor object
-        ``"processes"`` (default) runs blocks on local worker processes;
-        ``"dask"`` on a Dask cluster (a ``LocalCluster`` of ``workers``
-        processes, or the one at ``scheduler``). A
-        `concurrent.futures.Executor` or a ``distributed.Client`` of your own
-        is used as given and left open.
-    workers : int, optional
-        Parallel workers, at most 1024 (default: every core this process may
-        use); no more start than the run has blocks.
-    scheduler : str, optional
-        With ``executor="dask"``: the address of a running scheduler, such as
-        ``"tcp://HOST:8786"``.
-    retries : int
-        Times dead worker processes are replaced (their blocks re-run with the
-        same seeds) before the run fails.
-    progress : callable, optional
-        ``progress(samples_done, samples_total)``, called from the calling
-        thread as blocks are folded.
-
-    Examples
-    --------
-    >>> Execution("threads", workers=4).workers
-    4
-    >>> Execution("processes", scheduler="tcp://10.0.0.5:8786")
-    Traceback (most recent call last):
-    ...
-    montecarlo.errors.ValidationError: `scheduler` = 'tcp://10.0.0.5:8786' needs the dask executor; accepted: an address, with the dask executor.
-    """
-
-    executor: Any = "processes"
-    workers: int | None = None
-    scheduler: str | None = None
-    retries: int = 2
-    progress: Callable[[int, int], None] | None = None
-
-    def __post_init__(self) -> None:
-        if not _is_executor_object(self.executor):
-            check_choice(self.executor, "executor", EXECUTORS)
-        if self.workers is not None:
-            object.__setattr__(self, "workers", check_int(self.workers, "workers", high=MAX_WORKERS))
-        if self.scheduler is not None:
-            if self.executor != "dask":
-                raise ValidationError(
-                    "scheduler", self.scheduler, "an address, with the dask executor", "needs the dask executor"
-                )
-            object.__setattr__(self, "scheduler", check_scheduler(self.scheduler))
-        object.__setattr__(self, "retries", check_int(self.retries, "retries", low=0))
-        if self.progress is not None and not callable(self.progress):
-            raise ValidationError("progress", self.progress, "a function progress(done, total)")
-
-    @classmethod
-    def of(cls, value: Execution | str | Any | None) -> Execution:
-        """An `Execution` from the shorthands `montecarlo.run` accepts.
-
-        ``None`` is the default, a name or an executor object is
-        ``Execution(executor=value)``.
-        """
-        if value is None:
-            return cls()
-        if isinstance(value, Execution):
-            return value
-        return cls(executor=value)
-
-
-@suggest_keywords
-@dataclass(frozen=True)
-class Checkpointing:
-    """Where a run saves its progress, so that a killed run resumes to the same numbers.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The checkpoint file (JSON, written atomically).
-    every : float
-        Seconds between writes (also written when the run ends, fails or is
-        interrupted).
-    resume : bool
-        Continue the run saved in ``path``. Without a seed of its own, the run
-        takes the entropy recorded in the file.
-
-    Examples
-    --------
-    >>> Checkpointing("pi.ckpt", resume=True)
-    Checkpointing(path='pi.ckpt', every=5.0, resume=True)
-    """
-
-    path: str
-    every: float = 5.0
-    resume: bool = False
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.path, (str, os.PathLike)) or not os.fspath(self.path):
-            raise ValidationError("checkpoint", self.path, "a file path")
-        object.__setattr__(self, "path", os.fspath(self.path))
-        object.__setattr__(self, "every", check_positive(self.every, "checkpoint_every", "5"))
-        if not isinstance(self.resume, bool):
-            raise ValidationError("resume", self.resume, "true or false")
-
-    @classmethod
-    def of(cls, value: Checkpointing | str | os.PathLike | None) -> Checkpointing | None:
-        """A `Checkpointing` from a path (or None for no checkpoint)."""
-        if value is None or isinstance(value, Checkpointing):
-            return value
-        return cls(value)  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
 """Plots of results: convergence traces and parameter sweeps (matplotlib).
 
-matplotlib is an optional dependency (``pip install 'montecarlo[plot]'``); it
+matplotlib is an optional dependency (``pip install 'montecarlo-engine[plot]'``); it
 is imported only when a plot is drawn. Functions that are given ``ax`` draw
 on it and return it; without one they make a new figure. `save` and the
 ``mc plot`` command build figures without pyplot, so they work on machines
@@ -22,7 +22,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: File formats `save` writes, by file extension.
 FORMATS = ("png", "svg", "pdf")
 
-INSTALL_HINT = "plotting needs matplotlib, which is not installed; install it with: pip install 'montecarlo[plot]'"
+INSTALL_HINT = (
+    "plotting needs matplotlib, which is not installed; install it with: pip install 'montecarlo-engine[plot]'"
+)
 
 
 class PlotError(ValidationError):

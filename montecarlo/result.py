@@ -18,13 +18,16 @@ import numpy as np
 
 from montecarlo.accumulate import Stats
 from montecarlo.derived import ControlVariate, Derived
+from montecarlo.diagnostics import Diagnosis, diagnose, flagged, two_stage_estimates
 from montecarlo.errors import ResultFormatError, one_line
 from montecarlo.estimate import Estimate, jsonable
 from montecarlo.estimation import control_estimate, derived_estimate, estimates
 from montecarlo.files import write_atomic
-from montecarlo.integrity import check_record, sealed, verify
+from montecarlo.integrity import check_record, parse_sealed, sealed
 from montecarlo.model import Model
-from montecarlo.reading import FileProblem, parse_json, read_text
+from montecarlo.quantiles import TailEstimate, tail_estimates, tails_from_dict, tails_to_dict
+from montecarlo.reading import FileProblem, read_text
+from montecarlo.rqmc import observations, on_samples
 from montecarlo.spec import RunSpec
 
 #: JSON document type and version of a result file (see docs/json.md).
@@ -57,6 +60,12 @@ class Result:
     #: their accumulator when a short last block makes it differ from
     #: ``accumulator`` (see `montecarlo.extend`).
     continuation: dict = field(default_factory=dict)
+    #: Per output: skewness, kurtosis and the flags of `montecarlo.diagnostics`.
+    diagnostics: dict[str, Diagnosis] = field(default_factory=dict)
+    #: Per output: the quantiles and expected shortfalls the run asked for
+    #: (`montecarlo.quantiles`).
+    quantiles: dict[str, list[TailEstimate]] = field(default_factory=dict)
+    shortfall: dict[str, list[TailEstimate]] = field(default_factory=dict)
 
     # -- access -----------------------------------------------------------
     def __getitem__(self, name: str) -> Estimate:
@@ -134,10 +143,11 @@ class Result:
         else:
             d = Derived(name, func, None if inputs is None else tuple(inputs), gradient, exact)
         names, means = self._basis()
-        return derived_estimate(
-            d, names, means, self.covariance, self.samples,
+        e = derived_estimate(
+            d, names, means, self.covariance, observations(self.spec, self.samples),
             params=self.spec.params, confidence=self.spec.confidence, interval=self.spec.interval,
         )  # fmt: skip
+        return on_samples(self.spec, [e], self.samples)[0]
 
     def control_variate(
         self,
@@ -171,10 +181,11 @@ class Result:
         c = ControlVariate(name or f"{target}_cv", target, controls, means)
         names, mvec = self._basis()
         exact = {e.name: e.exact for e in self.estimates if e.is_output}
-        return control_estimate(
-            c, names, mvec, self.covariance, self.samples,
+        e = control_estimate(
+            c, names, mvec, self.covariance, observations(self.spec, self.samples),
             params=self.spec.params, confidence=self.spec.confidence, exact=exact, interval=self.spec.interval,
         )  # fmt: skip
+        return on_samples(self.spec, [e], self.samples)[0]
 
     def with_estimates(self, *extra: Estimate) -> Result:
         """A copy with ``extra`` derived or control-variate estimates appended (for the table and JSON)."""
@@ -240,6 +251,9 @@ class Result:
             "stopping": self.stopping,
             "trace": list(self.trace),
             "continuation": self.continuation,
+            **({"diagnostics": {k: v.to_dict() for k, v in self.diagnostics.items()}} if self.diagnostics else {}),
+            **({"quantiles": tails_to_dict(self.quantiles)} if self.quantiles else {}),
+            **({"shortfall": tails_to_dict(self.shortfall)} if self.shortfall else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -269,6 +283,9 @@ class Result:
                 stopping=dict(d.get("stopping", {})),
                 trace=tuple(d.get("trace", ())),
                 continuation=dict(d.get("continuation", {})),
+                diagnostics={k: Diagnosis.from_dict(k, v) for k, v in dict(d.get("diagnostics") or {}).items()},
+                quantiles=tails_from_dict(d.get("quantiles"), "quantile"),
+                shortfall=tails_from_dict(d.get("shortfall"), "shortfall"),
             )
         except FileProblem as exc:
             raise ResultFormatError(f"not a consistent montecarlo result: it {exc}") from None
@@ -279,9 +296,7 @@ class Result:
     def from_json(cls, text: str) -> Result:
         """The result back from its JSON text (its checksum, when it has one, must match)."""
         try:
-            d = parse_json(text)
-            if isinstance(d, Mapping) and d.get("schema") == SCHEMA:
-                verify(d, required=False)
+            d = parse_sealed(text)
         except FileProblem as exc:
             raise ResultFormatError(f"not a usable montecarlo result: it {exc}") from None
         return cls.from_dict(d)
@@ -290,16 +305,14 @@ class Result:
     def load(cls, path: str) -> Result:
         """Read a result file (``mc run -o``, `save`): a regular file, of a bounded size."""
         try:
-            text = read_text(path)
+            return cls.from_json(read_text(path))
         except FileProblem as exc:
             raise ResultFormatError(f"it {exc}") from None
-        return cls.from_json(text)
 
     def save(self, path: str) -> None:
         """Write the JSON form atomically (a crash never leaves half a file)."""
         write_atomic(path, self.to_json() + "\n")
 
-    # -- display (montecarlo.table, loaded on first use) -----------------------
     def table(self) -> str:
         """The text table ``mc run`` prints."""
         from montecarlo.table import format_result
@@ -316,12 +329,45 @@ class Result:
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython
         p.text(str(self))
 
-    # -- plot (montecarlo.plot; needs matplotlib: pip install 'montecarlo[plot]') --
+    def _repr_html_(self) -> str:  # notebooks
+        from montecarlo.table import html_result
+
+        return html_result(self)
+
+    def to_frame(self) -> Any:
+        """A `pandas.DataFrame` with one row per estimate (needs the ``frames`` extra).
+
+        Columns: ``name``, ``kind``, ``estimate``, ``standard_error``, ``lower``,
+        ``upper``, ``confidence``, ``method``, ``samples``, ``exact``, ``error_in_se``.
+
+        Examples
+        --------
+        >>> import montecarlo
+        >>> frame = montecarlo.run("asian_option", 10**4, rng=1, execution="serial").to_frame()
+        >>> list(frame["name"])
+        ['arithmetic', 'geometric', 'arithmetic_cv']
+        """
+        from montecarlo.frames import result_frame
+
+        return result_frame(self)
+
     def plot(self, ax: Any = None, output: str | None = None) -> Any:
-        """Convergence plot: estimate and interval band against samples; returns the matplotlib axes."""
+        """Convergence plot: estimate and interval band against samples (matplotlib axes; the plot extra)."""
         from montecarlo.plot import plot_convergence
 
         return plot_convergence(self, ax=ax, output=output)
+
+    def histogram(self, output: str | None = None, bins: int = 60) -> Any:
+        """Histogram of an output (default: the first) from the run's bucket counts: a `Histogram`."""
+        from montecarlo.distribution import histogram
+
+        return histogram(self, output, bins)
+
+    def ecdf(self, output: str | None = None) -> Any:
+        """Empirical distribution function of an output with its DKW band: an `ECDF`."""
+        from montecarlo.distribution import ecdf
+
+        return ecdf(self, output)
 
 
 def result_of(
@@ -335,9 +381,12 @@ def result_of(
 ) -> Result:
     """The `Result` of a run: estimates from its folded ``stats``, with its records."""
     est, cov = estimates(spec, model, stats)
+    diagnoses = diagnose(model, stats, est)
+    est += two_stage_estimates(spec, model, stats)
+    quantiles, shortfall = tail_estimates(spec, model, stats)
     return Result(
         model=model.name,
-        estimates=est,
+        estimates=flagged(est, diagnoses),
         covariance=cov,
         spec=spec,
         accumulator=stats,
@@ -345,4 +394,7 @@ def result_of(
         stopping=dict(stopping or {}),
         trace=tuple(trace),
         continuation=dict(continuation or {}),
+        diagnostics=diagnoses,
+        quantiles=quantiles,
+        shortfall=shortfall,
     )

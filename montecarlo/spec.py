@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 from montecarlo.errors import ValidationError
 from montecarlo.options import BIT_GENERATORS, INTERVAL_METHODS, Stopping
-from montecarlo.validate import check_choice, check_count, check_int, check_level
+from montecarlo.pointset import MAX_REPLICATES, SAMPLERS, block_points, blocks_of, check_layout, is_stop_point
+from montecarlo.validate import check_bool, check_choice, check_count, check_int, check_level, check_levels
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,23 @@ class RunSpec:
     stop : Stopping
         Stopping rules, checked on the folded prefix after each block (no
         rules: exactly ``samples`` samples; with rules ``samples`` is the cap).
+    sampler : str
+        ``"random"`` (plain Monte Carlo), or ``"sobol"`` or ``"halton"``:
+        scrambled points from ``scipy.stats.qmc`` (`montecarlo.pointset`).
+    replicates : int
+        Independent randomizations of a quasi-random point set (1 with the
+        random sampler). ``samples`` is ``replicates`` times the points per
+        replicate, a power of two for Sobol'.
+
+    quantiles, shortfall : tuple of float
+        Levels of the quantiles and expected shortfalls reported for every
+        output (sorted; empty: none).
+    distribution : bool
+        Keep every output's distribution (bucket counts and exact extremes,
+        `montecarlo.sketch`); implied by ``quantiles`` and ``shortfall``.
+        The three are written to files only when set, so the digest of a
+        run that sets none is the digest of earlier releases. Likewise a
+        random-sampler spec records neither ``sampler`` nor ``replicates``.
     """
 
     model: str
@@ -58,6 +76,11 @@ class RunSpec:
     confidence: float = 0.95
     interval: str = "auto"
     stop: Stopping = field(default_factory=Stopping)
+    sampler: str = "random"
+    replicates: int = 1
+    quantiles: tuple[float, ...] = ()
+    shortfall: tuple[float, ...] = ()
+    distribution: bool = False
 
     def __post_init__(self) -> None:
         # A RunSpec is checked whoever makes it (make_spec, or a file read
@@ -82,24 +105,48 @@ class RunSpec:
         check_choice(self.interval, "interval", INTERVAL_METHODS)
         if not isinstance(self.stop, Stopping):
             raise ValidationError("stop", self.stop, "a montecarlo.Stopping")
+        check_choice(self.sampler, "sampler", SAMPLERS)
+        if self.sampler == "random":
+            if self.replicates != 1:
+                raise ValidationError(
+                    "replicates", self.replicates, "1 with {sampler} random", "needs a quasi-random sampler"
+                )
+        else:
+            check_int(self.replicates, "replicates", 2, MAX_REPLICATES)
+            check_layout(self.sampler, self.samples, self.replicates, self.block_size, self.batch_size)
+        object.__setattr__(self, "quantiles", check_levels(self.quantiles, "quantiles"))
+        object.__setattr__(self, "shortfall", check_levels(self.shortfall, "shortfall"))
+        wanted = check_bool(self.distribution, "distribution") or bool(self.quantiles or self.shortfall)
+        object.__setattr__(self, "distribution", wanted)
 
     def __hash__(self) -> int:
         return hash(self.digest())
 
     @property
     def blocks(self) -> int:
-        """Number of blocks up to ``samples`` (the last may be short)."""
-        return -(-self.samples // self.block_size)
+        """Number of blocks up to ``samples`` (the last of each replicate may be short)."""
+        return blocks_of(self.samples, self.replicates, self.block_size)
 
     def block_samples(self, index: int) -> int:
         """Samples in block ``index``."""
-        return min(self.block_size, self.samples - index * self.block_size)
+        return block_points(index, self.samples, self.replicates, self.block_size)
+
+    def is_stop_point(self, blocks: int) -> bool:
+        """Whether estimates are taken and rules asked after ``blocks`` folded blocks (`montecarlo.pointset`)."""
+        return is_stop_point(self.sampler, blocks, self.replicates, self.block_size, self.samples)
 
     def to_dict(self) -> dict:
         """The JSON form (docs/json.md, "spec")."""
         d = asdict(self)
         d["spawn_key"] = list(self.spawn_key)
         d["stop"] = self.stop.to_dict()
+        if self.sampler == "random":  # the form (and digest) of specs made before samplers existed
+            del d["sampler"], d["replicates"]
+        for name in ("quantiles", "shortfall", "distribution"):
+            if d[name]:
+                d[name] = list(d[name]) if name != "distribution" else True
+            else:
+                del d[name]  # unset: the form (and the digest) of earlier releases
         return d
 
     @classmethod

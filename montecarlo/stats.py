@@ -47,7 +47,8 @@ class Moments:
             return cls(n, np.array([hits / n]), np.array([[hits * (n - hits) / n]]))
         if x.dtype != np.float64:
             x = x.astype(np.float64)
-        mean = x.mean(axis=0)
+        # x.mean(axis=0) without numpy's Python wrapper: the same sum, divided by n.
+        mean = np.add.reduce(x, axis=0) / n
         d = x - mean
         return cls(n, mean, d.T @ d)
 
@@ -60,7 +61,8 @@ class Moments:
         n = self.count + other.count
         delta = other.mean - self.mean
         mean = self.mean + delta * (other.count / n)
-        comoment = self.comoment + other.comoment + np.outer(delta, delta) * (self.count * other.count / n)
+        # delta[:, None] * delta is np.outer(delta, delta), without its Python wrapper
+        comoment = self.comoment + other.comoment + delta[:, None] * delta * (self.count * other.count / n)
         return Moments(n, mean, comoment)
 
     def covariance(self) -> np.ndarray:

@@ -48,12 +48,15 @@ class Prefix:
     elapsed : float
         Seconds since the engine started. Reading it makes a rule depend on
         timing: such a rule must set ``reproducible = False``.
+    parts : mapping of str to Part
+        The prefix's accumulator parts (`montecarlo.accumulate`), by name.
     """
 
     samples: int
     blocks: int
     estimates: Mapping[str, Estimate]
     elapsed: float
+    parts: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __getitem__(self, output: str) -> Estimate:
         """The estimate of ``output`` on the prefix."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from montecarlo.errors import ValidationError
@@ -143,6 +143,24 @@ def check_scheduler(value: Any, name: str = "scheduler") -> str:
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValidationError(name, value, SCHEDULER, "has no port from 1 to 65535")
     return f"{scheme}://{host}:{int(port)}"
+
+
+def check_levels(value: Any, name: str) -> tuple[float, ...]:
+    """Probability levels (quantiles): a number or a sequence of numbers strictly between 0 and 1.
+
+    Returns them sorted, each once, so that the order they were given in
+    does not make two runs differ.
+    """
+    items = [value] if isinstance(value, (str, int, float)) else value
+    if isinstance(items, Mapping) or not isinstance(items, Iterable):
+        raise ValidationError(name, value, "a number strictly between 0 and 1, or a list of them")
+    levels = set()
+    for item in items:
+        try:
+            levels.add(check_level(item, name))
+        except ValidationError as exc:
+            raise ValidationError(name, item, "numbers strictly between 0 and 1, such as 0.99", exc.problem) from None
+    return tuple(sorted(levels))
 
 
 def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:

@@ -16,16 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from montecarlo.errors import ParameterError, ValidationError
-from montecarlo.options import (
-    BIT_GENERATORS,
-    EXECUTORS,
-    INTERVAL_METHODS,
-    MAX_WORKERS,
-    Checkpointing,
-    Execution,
-    Sampling,
-    Stopping,
-)
+from montecarlo.execution import EXECUTORS, MAX_WORKERS, Checkpointing, Execution
+from montecarlo.options import BIT_GENERATORS, INTERVAL_METHODS, Sampling, Stopping
+from montecarlo.pointset import SAMPLERS
 from montecarlo.validate import check_count, check_int, check_level, check_positive, did_you_mean
 
 #: Where an option's value goes: a keyword of `montecarlo.make_spec`, or a field of an option object.
@@ -137,6 +130,17 @@ OPTIONS: tuple[Option, ...] = (
            kind="int"),
     Option("batch_size", "sampling", "N", "Samples per model call inside a block.  [default: the model's]",
            kind="int"),
+    Option("sampler", "sampling", "NAME", "Points: random (plain Monte Carlo), or scrambled sobol or halton points "
+           "(randomized quasi-Monte Carlo; -n is rounded up to R x a power of two for sobol).  [default: random]",
+           choices=SAMPLERS),
+    Option("replicates", "sampling", "R", "With --sampler sobol or halton: independent randomizations; the "
+           "interval is Student t on their R means.  [default: 16]", kind="int"),
+    Option("quantiles", "sampling", "Q", "Also estimate the Q-quantile of every output, with a distribution-free "
+           "interval (repeatable).", flag="--quantile", multiple=True),
+    Option("shortfall", "sampling", "LEVEL", "Also estimate the expected shortfall (mean above the "
+           "LEVEL-quantile) of every output (repeatable).", multiple=True),
+    Option("distribution", "sampling", "", "Keep every output's distribution for histograms and ECDFs "
+           "(implied by --quantile and --shortfall).", is_flag=True),
     Option("tolerance", "stopping", "ABS", "Stop when the interval half-width is <= ABS (checked after each "
            "block, in block order).", kind="number"),
     Option("rtol", "stopping", "REL", "Stop when the half-width is <= REL x |estimate| (with --tolerance: "
@@ -147,6 +151,9 @@ OPTIONS: tuple[Option, ...] = (
            "of early stopping).", kind="count"),
     Option("max_samples", "stopping", "N", "The cap of a stopping run (same as --samples).  [default: 1e10]",
            kind="count"),
+    Option("kurtosis_bound", "stopping", "K", "With --tolerance: the two-stage rule, guaranteed if every output's "
+           "excess kurtosis is at most K (a pilot bounds sigma; fresh blocks give the mean).", kind="number",
+           example="10"),
     Option("time_limit", "stopping", "SECONDS", "Stop after SECONDS of wall time; the stopping point is then "
            "not reproducible (flagged).", kind="number", example="60"),
     Option("executor", "execution", "NAME", "Where blocks run; the numbers are identical for all.  "
@@ -157,6 +164,9 @@ OPTIONS: tuple[Option, ...] = (
            "[default: a LocalCluster]"),
     Option("retries", "execution", "N", "Times dead worker processes are replaced before the run fails.  "
            "[default: 2]", kind="int0"),
+    Option("cache", "execution", "", "Reuse a finished run of the same RunSpec and model source from the "
+           "cache, and store this one (`mc cache info`).  [default: off for mc run, on for experiments]",
+           is_flag=True),
     Option("checkpoint", "checkpoint", "FILE", "Save progress to FILE (JSON, atomic) every few seconds and on "
            "exit.", key=None, field="path"),
     Option("resume", "checkpoint", "", "Continue the run saved in --checkpoint FILE (the seed is taken from "

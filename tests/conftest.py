@@ -26,7 +26,8 @@ MC = str(Path(sys.executable).with_name("mc"))
 def numbers(result) -> dict:
     """Every number a run's RunSpec fixes (no timings, no provenance), as JSON values."""
     d = result.to_dict()
-    keep = ("samples", "outputs", "derived", "covariance", "accumulator", "trace", "stopping", "continuation")
+    keep = ("samples", "outputs", "derived", "covariance", "accumulator", "trace", "stopping", "continuation",
+            "diagnostics", "quantiles", "shortfall")  # fmt: skip
     return {k: d[k] for k in keep if k in d}
 
 
@@ -34,6 +35,19 @@ def estimates_of(result) -> dict:
     """The estimates and the accumulator only (for runs whose traces may legitimately differ)."""
     d = result.to_dict()
     return {k: d[k] for k in ("samples", "outputs", "derived", "covariance", "accumulator")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Runs of the suite that use the cache (experiments do by default) never touch the user's."""
+    folder = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("MONTECARLO_CACHE")
+    os.environ["MONTECARLO_CACHE"] = str(folder)
+    yield folder
+    if previous is None:
+        del os.environ["MONTECARLO_CACHE"]
+    else:
+        os.environ["MONTECARLO_CACHE"] = previous
 
 
 @pytest.fixture(scope="session")

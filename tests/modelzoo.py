@@ -135,3 +135,65 @@ def segfault(rng, n):
     import ctypes
 
     ctypes.string_at(0)
+
+
+# --- models with a uniform form (quasi-random samplers) ---------------------
+
+
+def _the_points(u):
+    return u
+
+
+@model(outputs=["x1", "x2", "x3"], dimension=3, uniform=_the_points, block_size=256, batch_size=64)
+def points3(rng, n):
+    """The sample points themselves: the replicate means are the means of the point sets."""
+    return rng.random((n, 3))
+
+
+#: `interrupted`'s uniform form raises KeyboardInterrupt after this many calls (None: never).
+INTERRUPT = {"calls": 0, "after": None}
+
+
+def _exp_sum_at(u):
+    INTERRUPT["calls"] += 1
+    if INTERRUPT["after"] is not None and INTERRUPT["calls"] > INTERRUPT["after"]:
+        raise KeyboardInterrupt
+    return np.exp(u[:, 0] + u[:, 1])
+
+
+@model(exact=lambda: (np.e - 1) ** 2, dimension=2, uniform=_exp_sum_at, block_size=256, batch_size=128)
+def interrupted(rng, n):
+    """E[exp(U + V)] = (e - 1)^2; the uniform form can be made to stop part-way (as Ctrl-C would)."""
+    return np.exp(rng.random(n) + rng.random(n))
+
+
+def _dimension_of(k: int = 2):
+    return k
+
+
+@model(dimension=_dimension_of, uniform=lambda u, k: u.sum(axis=1), block_size=128)
+def sum_of_uniforms(rng, n, k: int = 2):
+    """E[U_1 + ... + U_k] = k/2; the dimension is the parameter k."""
+    return rng.random((n, k)).sum(axis=1)
+
+
+@model(outputs=["normal", "lognormal", "poisson"], block_size=500, batch_size=500)
+def laws(rng, n):
+    """A standard normal Z, exp(Z) (lognormal) and an independent Poisson(3) count (a discrete output)."""
+    z = rng.standard_normal(n)
+    return np.column_stack([z, np.exp(z), rng.poisson(3.0, n)])
+
+
+@model(outputs=["x"], exact=lambda: 1.0, block_size=1000, batch_size=1000)
+def exponential(rng, n):
+    """Exponential(1): mean 1, variance 1, excess kurtosis 6."""
+    return rng.exponential(1.0, n)
+
+
+def blas_threads(rng, n):
+    """The most threads any native thread pool of the worker may start, and a BLAS product to use them."""
+    from threadpoolctl import threadpool_info
+
+    a = rng.random((64, 64))
+    threads = max((lib["num_threads"] for lib in threadpool_info()), default=1)
+    return np.full(n, float(threads)) + 0.0 * (a @ a)[0, 0]

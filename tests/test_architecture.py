@@ -22,20 +22,43 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "montecarlo.errors",
             "montecarlo.validate",
             "montecarlo.options",
+            "montecarlo.execution",
             "montecarlo.estimate",
             "montecarlo.stopping",
+            "montecarlo.twostage",
             "montecarlo.vocabulary",
             "montecarlo.seeding",
             "montecarlo.stats",
             "montecarlo.accumulate",
+            "montecarlo.pointset",
+            "montecarlo.replicates",
+            "montecarlo.shape",
+            "montecarlo.sketch",
+            "montecarlo.parts",
             "montecarlo.spec",
         ),
     ),
     (
         "models",
-        ("montecarlo.parameters", "montecarlo.derived", "montecarlo.model", "montecarlo.models", "montecarlo.registry"),
+        (
+            "montecarlo.parameters",
+            "montecarlo.derived",
+            "montecarlo.model",
+            "montecarlo.uniforms",
+            "montecarlo.models",
+            "montecarlo.registry",
+        ),
     ),
-    ("estimation", ("montecarlo.estimation",)),
+    (
+        "estimation",
+        (
+            "montecarlo.rqmc",
+            "montecarlo.estimation",
+            "montecarlo.diagnostics",
+            "montecarlo.quantiles",
+            "montecarlo.distribution",
+        ),
+    ),
     ("engine", ("montecarlo.executors", "montecarlo.engine")),
     (
         "records",
@@ -47,15 +70,34 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "montecarlo.provenance",
             "montecarlo.result",
             "montecarlo.checkpoint",
+            "montecarlo.experiment_result",
+            "montecarlo.loading",
+            "montecarlo.cache",
         ),
     ),
-    ("api", ("montecarlo.api",)),
-    ("presentation", ("montecarlo.table", "montecarlo.plot", "montecarlo.progress", "montecarlo.experiments")),
+    ("api", ("montecarlo.specs", "montecarlo.api")),
+    (
+        "presentation",
+        (
+            "montecarlo.table",
+            "montecarlo.frames",
+            "montecarlo.plot",
+            "montecarlo.distplot",
+            "montecarlo.progress",
+            "montecarlo.experiments",
+        ),
+    ),
     ("cli", ("montecarlo.cli", "montecarlo.__main__")),
 ]
 
 #: The only upward imports: lazy presentation delegations of a result.
-UPWARD = {("montecarlo.result", "montecarlo.table"), ("montecarlo.result", "montecarlo.plot")}
+UPWARD = {
+    ("montecarlo.result", "montecarlo.table"),
+    ("montecarlo.result", "montecarlo.plot"),
+    ("montecarlo.result", "montecarlo.frames"),
+    ("montecarlo.experiment_result", "montecarlo.table"),
+    ("montecarlo.experiment_result", "montecarlo.frames"),
+}
 
 MAX_LINES = 400
 

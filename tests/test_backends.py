@@ -44,10 +44,30 @@ class BackendContract:
         assert numbers(got) == numbers(reference(modelzoo.moments3, 23_456, **kwargs))
         assert got.spec.blocks == 24
 
+    def test_one_float_output_over_batches_long_enough_for_threaded_blas(self, execution):
+        # A one-output co-moment is a BLAS dot product, which OpenBLAS splits
+        # among its threads above 10,000 samples, adding the parts in another
+        # order: the numbers must not depend on the threads a worker may use.
+        kwargs = {"rng": 15, "sampling": Sampling(block_size=1 << 16, batch_size=1 << 15)}
+        got = montecarlo.run("european_option", 5 * (1 << 16), execution=execution, **kwargs)
+        assert numbers(got) == numbers(reference("european_option", 5 * (1 << 16), **kwargs))
+
+    def test_native_thread_pools_run_one_thread_per_worker(self, execution):
+        got = montecarlo.run(
+            modelzoo.blas_threads, 4_000, rng=1, sampling=Sampling(block_size=1_000), execution=execution
+        )
+        assert got.estimate == 1.0
+
     def test_derived_and_control_variates(self, execution):
         kwargs = {"rng": 13, "sampling": Sampling(block_size=2_000)}
         got = montecarlo.run("asian_option", 30_000, execution=execution, **kwargs)
         assert numbers(got) == numbers(reference("asian_option", 30_000, **kwargs))
+
+    def test_quantiles_shortfall_and_diagnostics(self, execution):
+        kwargs = {"rng": 15, "sampling": Sampling(quantiles=[0.05, 0.5, 0.999], shortfall=[0.9])}
+        got = montecarlo.run(modelzoo.laws, 12_345, execution=execution, **kwargs)  # 25 blocks, the last short
+        assert numbers(got) == numbers(reference(modelzoo.laws, 12_345, **kwargs))
+        assert got.quantiles and got.shortfall and got.diagnostics
 
     def test_a_stopping_run_stops_at_the_same_block(self, execution):
         kwargs = {"rng": 14, "stopping": Stopping(tolerance=0.02, max_samples=10**6)}
@@ -55,6 +75,18 @@ class BackendContract:
         ref = reference(modelzoo.moments3, None, **kwargs)
         assert got.stopping["target_met"] and ref.samples < 10**6
         assert numbers(got) == numbers(ref)
+
+    @pytest.mark.parametrize(
+        "model, samples, kwargs",
+        [
+            ("asian_option", 4 * 4096, {"sampling": Sampling(sampler="sobol", replicates=4, block_size=512)}),
+            (modelzoo.points3, 3 * 1000, {"sampling": Sampling(sampler="halton", replicates=3, block_size=300)}),
+            ("european_option", None, {"sampling": Sampling(sampler="sobol", block_size=256), "tolerance": 1e-3}),
+        ],
+    )
+    def test_quasi_random_replicates(self, execution, model, samples, kwargs):
+        got = montecarlo.run(model, samples, rng=15, execution=execution, **kwargs)
+        assert numbers(got) == numbers(reference(model, samples, rng=15, **kwargs))
 
     def test_a_model_error_names_the_first_failing_block(self, execution):
         with pytest.raises(ModelError) as ref:
@@ -133,5 +165,5 @@ def test_a_callers_executor_is_left_open():
 
 
 def test_a_run_too_small_to_split_runs_on_one_worker_process():
-    r = montecarlo.run("pi", 1000, rng=3, execution=Execution(workers=4))
+    r = montecarlo.run("pi", 1000, rng=3, execution=Execution(workers=2))
     assert (r.provenance["executor"], r.provenance["workers"]) == ("processes", 1)

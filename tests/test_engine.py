@@ -13,16 +13,17 @@ from conftest import numbers
 
 import montecarlo
 from montecarlo import Execution, Sampling
-from montecarlo.api import make_spec
 from montecarlo.engine import plan, scheduler
-from montecarlo.errors import ModelError, WorkerDiedError
+from montecarlo.errors import ModelError, OversubscriptionWarning, WorkerDiedError
 from montecarlo.executors import make_backend
+from montecarlo.specs import make_spec
 
 # --------------------------------------------------------------------------
 # same numbers whatever the execution
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore::montecarlo.errors.OversubscriptionWarning")  # more workers than cores, on purpose
 @pytest.mark.parametrize("seed", [0, 1, 2**32])
 def test_pi_identical_for_every_worker_count_and_executor(seed):
     ref = montecarlo.run("pi", samples=2 * 10**7, rng=seed, execution="serial")
@@ -32,6 +33,7 @@ def test_pi_identical_for_every_worker_count_and_executor(seed):
             assert numbers(r) == numbers(ref), (workers, executor)
 
 
+@pytest.mark.filterwarnings("ignore::montecarlo.errors.OversubscriptionWarning")  # more workers than cores, on purpose
 @pytest.mark.parametrize("group", [1, 2, 3, 7, 50])
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_task_grouping_changes_nothing(group, executor):
@@ -70,8 +72,8 @@ def test_a_callers_executor_is_accepted_and_left_open():
 
 
 def test_tiny_runs_start_one_worker_process_with_the_same_numbers():
-    # One block: one worker process, not four, and not the caller's process.
-    r1 = montecarlo.run("pi", samples=1000, rng=3, execution=Execution(workers=4))
+    # One block: one worker process, not two, and not the caller's process.
+    r1 = montecarlo.run("pi", samples=1000, rng=3, execution=Execution(workers=2))
     assert (r1.provenance["executor"], r1.provenance["workers"]) == ("processes", 1)
     r2 = montecarlo.run("pi", samples=1000, rng=3, execution="serial")
     assert numbers(r1) == numbers(r2)
@@ -237,5 +239,18 @@ def test_the_fold_merges_left_to_right_in_block_order():
 def test_no_more_workers_start_than_the_run_has_blocks():
     # Asked for 1000, a two-block run starts two processes (not 1000, which
     # took a minute and gigabytes).
-    r = montecarlo.run("pi", 2000, rng=1, sampling=Sampling(block_size=1000), execution=Execution(workers=1000))
+    with pytest.warns(OversubscriptionWarning, match="1000 workers asked for on"):
+        r = montecarlo.run("pi", 2000, rng=1, sampling=Sampling(block_size=1000), execution=Execution(workers=1000))
     assert (r.provenance["executor"], r.provenance["workers"]) == ("processes", 2)
+
+
+def infinite_at_3(rng, n):
+    x = rng.random(n)
+    x[3] = np.inf
+    return x
+
+
+def test_an_infinite_value_is_named_without_a_numpy_warning():
+    # filterwarnings = error: a RuntimeWarning on the way would fail this test
+    with pytest.raises(ModelError, match=r"non-finite value \(inf\) at sample 3 of a batch \(block 0"):
+        montecarlo.run(infinite_at_3, 10_000, rng=1, execution="serial")

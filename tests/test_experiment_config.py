@@ -10,8 +10,9 @@ import textwrap
 import pytest
 
 from montecarlo.cli import invoke
+from montecarlo.execution import Execution
 from montecarlo.experiments import ExperimentError, known_keys, load_experiment
-from montecarlo.options import Execution, Stopping
+from montecarlo.options import Stopping
 
 PI = """
 name = "pi-small"
@@ -35,7 +36,11 @@ def test_minimal_file_builds_the_runspec(tmp_path):
     assert point.spec.samples == 20000
     assert point.spec.entropy == 7
     assert point.spec.spawn_key == ()  # a single run is the plain `mc run --seed 7`
-    assert exp.execution == Execution() and exp.execution.executor == "processes" and exp.execution.workers is None
+    assert (
+        exp.execution == Execution(cache=True)
+        and exp.execution.executor == "processes"
+        and exp.execution.workers is None
+    )
     assert not point.spec.stop  # no stopping rule: exactly `samples`
 
 
@@ -60,7 +65,7 @@ def test_every_run_setting_is_passed_to_the_runspec(tmp_path):
     spec = exp.points[0].spec
     assert (spec.samples, spec.bit_generator, spec.block_size, spec.batch_size) == (10**6, "philox", 4096, 1024)
     assert (spec.confidence, spec.interval) == (0.9, "clopper-pearson")
-    assert exp.execution == Execution("serial", workers=1, retries=0)
+    assert exp.execution == Execution("serial", workers=1, retries=0, cache=True)
     assert exp.name == "exp"  # default: the file name without .toml
 
 
@@ -78,7 +83,7 @@ def test_stopping_keys_build_the_runspecs_stopping(tmp_path):
         time_limit = 60
         """,
     )
-    from montecarlo.api import make_spec
+    from montecarlo.specs import make_spec
 
     spec = load_experiment(path).points[0].spec
     stopping = Stopping(tolerance=1e-3, rtol=1e-4, target="pi", min_samples=10**5, max_samples=10**8, time_limit=60.0)
@@ -92,8 +97,8 @@ def test_keys_are_the_option_vocabulary():
     import dataclasses
     import inspect
 
-    from montecarlo.api import make_spec
     from montecarlo.options import Sampling
+    from montecarlo.specs import make_spec
     from montecarlo.vocabulary import BY_KEY
 
     assert tuple(BY_KEY) == known_keys()[-len(BY_KEY) :]
@@ -180,7 +185,7 @@ def test_overrides_replace_file_values_and_are_kept(tmp_path):
     assert exp.points[0].spec.samples == 500
     assert exp.points[0].spec.entropy == 9
     assert exp.points[0].spec.confidence == 0.5
-    assert exp.execution == Execution(workers=1)
+    assert exp.execution == Execution(workers=1, cache=True)
     assert exp.overrides == {"samples": 500, "seed": 9, "workers": 1, "confidence": 0.5}
 
 

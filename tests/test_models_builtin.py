@@ -97,6 +97,38 @@ def test_95_interval_coverage(case):
         assert BAND[0] <= k <= BAND[1], f"{name} {out}: {k}/{REPS} covered, outside the 99.9% band {BAND}"
 
 
+@pytest.mark.slow
+def test_tail_probability_default_shift_covers_below_zero():
+    # Before: the default shift mu = c made the likelihood ratio lognormal
+    # with sigma = 3 at c = -3, and the 95% interval covered 69% of the time
+    # at 5,000 samples. The default now estimates the rarer event {Z <= c}.
+    reps, n = 1_000, 5_000
+    lo, hi = binom.ppf(0.0005, reps, 0.95), binom.ppf(0.9995, reps, 0.95)
+    exact = montecarlo.load_model("tail_probability").exact_values({"c": -3.0, "shift": None})["importance"]
+    covered, ratio = 0, []
+    for seed in range(reps):
+        r = montecarlo.run("tail_probability", samples=n, rng=seed, params={"c": -3.0}, execution="serial")
+        covered += r["importance"].covers(exact)
+        ratio.append(r["plain"].standard_error / r["importance"].standard_error)
+    assert lo <= covered <= hi, f"{covered}/{reps} covered, outside the 99.9% band [{lo}, {hi}]"
+    assert 12 < np.median(ratio) < 17  # docs/models.md: a standard error 15 times smaller than plain
+
+
+def test_tail_probability_default_shift_is_bounded_on_both_sides_of_zero():
+    for c in (-3.0, -0.5, 0.0, 2.0):
+        r = montecarlo.run("tail_probability", samples=20_000, rng=1, params={"c": c}, execution="serial")
+        imp = r["importance"]
+        assert imp.covers(imp.exact)
+        bound = math.exp(-c * c / 2)  # the likelihood ratio on the weighted event
+        lo, hi = (1 - bound, 1.0) if c < 0 else (0.0, bound)
+        x = load_model("tail_probability").simulate(np.random.default_rng(3), 100_000, c=c)[:, 1]
+        assert lo <= x.min() and x.max() <= hi
+    # For c >= 0 the default is the shift mu = c itself: the same numbers.
+    a = montecarlo.run("tail_probability", samples=20_000, rng=2, params={"c": 4.0}, execution="serial")
+    b = montecarlo.run("tail_probability", samples=20_000, rng=2, params={"c": 4.0, "shift": 4.0}, execution="serial")
+    assert a["importance"] == b["importance"]
+
+
 # --------------------------------------------------------------------------
 # variance reduction, measured at a fixed seed (the README quotes these factors)
 # --------------------------------------------------------------------------
@@ -167,6 +199,31 @@ def test_gamblers_ruin_exact_matches_rational_arithmetic():
         assert got["ruin"] == pytest.approx(float(ruin), rel=1e-12)
         assert got["duration"] == pytest.approx(float(dur), rel=1e-12)
     assert ruin_exact(4, 10, 0.5) == {"ruin": 0.6, "duration": 24.0}
+
+
+def _ruin_rational(k, big_n, p):
+    from fractions import Fraction
+
+    pf = Fraction(p)  # the float exactly; q = 1 - p exactly
+    r = (1 - pf) / pf
+    rk, rn = r**k, r**big_n
+    return float((rk - rn) / (1 - rn)), float(k / (1 - 2 * pf) - (big_n / (1 - 2 * pf)) * (1 - rk) / (1 - rn))
+
+
+def test_gamblers_ruin_duration_is_exact_next_to_one_half():
+    # The case that lost 2.4e-5 relative to cancellation: 41.0009765625 for 41.0000000001.
+    assert ruin_exact(1, 42, 0.5000000000000984)["duration"] == pytest.approx(41.00000000010755, rel=1e-14)
+    rng = np.random.default_rng(11)
+    cases = [(1, 42, 0.5 + s * 10.0**e) for e in range(-16, 0) for s in (-1, 1)]
+    cases += [(int(k), int(n), float(0.5 + rng.choice([-1, 1]) * 10 ** rng.uniform(-15, -0.4)))
+              for n in (2, 3, 10, 100, 1000) for k in rng.integers(1, n, 6)]  # fmt: skip
+    for k, big_n, p in cases:
+        if p == 0.5:
+            continue
+        ruin, duration = _ruin_rational(k, big_n, p)
+        got = ruin_exact(k, big_n, p)
+        assert got["duration"] == pytest.approx(duration, rel=1e-12), (k, big_n, p)
+        assert got["ruin"] == pytest.approx(ruin, rel=1e-12), (k, big_n, p)
 
 
 def test_corner_peak_matches_vertex_sum_in_low_dimension():

@@ -127,7 +127,7 @@ def test_mc_plot_usage_errors(capsys, tmp_path, pi_result):
     cases = [
         (["plot", src, "--estimate", "nope"], "--estimate nope is not an estimate of this result; accepted: pi."),
         (["plot", bad], f"{bad}: not a montecarlo result"),
-        (["plot", src, "--sweep", "strike"], "--sweep strike needs two or more result files; got 1."),
+        (["plot", src, "--sweep", "strike"], "--sweep strike needs two or more results; got 1."),
         (["plot", tmp_path / "missing.json"], f"File '{tmp_path / 'missing.json'}' does not exist"),
         (
             ["plot", src, "-o", tmp_path / "x.txt"],
@@ -143,11 +143,11 @@ def test_mc_plot_usage_errors(capsys, tmp_path, pi_result):
 
 def test_missing_matplotlib_says_how_to_install(monkeypatch, capsys, tmp_path, pi_result):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
-    assert "pip install 'montecarlo[plot]'" in INSTALL_HINT
+    assert "pip install 'montecarlo-engine[plot]'" in INSTALL_HINT
     with pytest.raises(
         MatplotlibMissing,
         match=r"plotting needs matplotlib, which is not installed; install it with: "
-        r"pip install 'montecarlo\[plot\]'",
+        r"pip install 'montecarlo-engine\[plot\]'",
     ):
         pi_result.plot()
     src = tmp_path / "pi.json"

@@ -13,6 +13,8 @@ import psutil
 import pytest
 from conftest import MC
 
+import montecarlo
+
 
 def start_long_run(*extra):
     proc = subprocess.Popen(
@@ -112,3 +114,58 @@ def test_a_model_defined_in_a_scripts_main_runs_on_worker_processes(tmp_path):
     assert results[0]["estimate"] == results[1]["estimate"]
     lo, hi = results[0]["interval"]
     assert lo < 1.5 < hi  # 2 * (1/2 + 1/4)
+
+
+# --------------------------------------------------------------------------
+# workers only when there is work
+# --------------------------------------------------------------------------
+
+
+def test_never_more_processes_than_tasks_and_a_warning_past_the_cores():
+    from montecarlo.api import make_spec
+    from montecarlo.engine import scheduler
+    from montecarlo.errors import OversubscriptionWarning
+    from montecarlo.executors import default_workers, make_backend
+
+    spec, model = make_spec("pi", 100_000, rng=1, sampling=montecarlo.Sampling(block_size=65_536))
+    assert spec.blocks == 2
+    with pytest.warns(OversubscriptionWarning, match=f"{default_workers() + 48} workers asked for on"):
+        backend = make_backend(montecarlo.Execution("processes", workers=default_workers() + 48), [spec])
+    assert backend.workers == 2 and not backend.started  # the pool is made with the first task
+    before = {p.pid for p in psutil.Process().children()}
+    try:
+        total = scheduler.execute(spec, model, backend).total
+        started = {p.pid for p in psutil.Process().children()} - before
+    finally:
+        backend.close()
+    assert 1 <= len(started) <= 2
+    serial = montecarlo.run("pi", 100_000, rng=1, execution="serial", sampling=montecarlo.Sampling(block_size=65_536))
+    assert total == serial.accumulator
+
+
+def test_a_backend_that_ran_nothing_started_nothing():
+    from montecarlo.api import make_spec
+    from montecarlo.executors import make_backend
+
+    spec, _ = make_spec("pi", 10**7, rng=1)
+    backend = make_backend(montecarlo.Execution("processes", workers=2), [spec])
+    backend.close()
+    assert not backend.started
+
+
+def test_the_command_line_warns_once_on_one_line(tmp_path):
+    from montecarlo.executors import default_workers
+
+    workers = default_workers() + 1
+    out = subprocess.run(
+        [MC, "run", "pi", "-n", "1e5", "--block-size", "65536", "-w", str(workers), "-q", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert lines == [
+        f"Warning: {workers} workers asked for on {default_workers()} cores: worker processes past one per core "
+        "add start-up time and memory, not speed; at most one per task is started."
+    ]

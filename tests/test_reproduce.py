@@ -222,3 +222,21 @@ def test_precision_target_keys_pass_through_and_reproduce(tmp_path, capsys):
     assert point["samples"] < 10**7  # stopped at the target
     assert invoke(["reproduce", folder, "-w", "1"]) == 0
     assert capsys.readouterr().out.endswith("bit-identical\n")
+
+
+def test_reproduce_compares_quantiles_and_shortfall(tmp_path, capsys):
+    path = str(tmp_path / "q.json")
+    args = ["run", "european_option", "-n", "30000", "-s", "4", "--block-size", "5000", "-w", "2", "-q", "-o", path]
+    assert invoke([*args, "--quantile", "0.9", "--shortfall", "0.95"]) == 0
+    capsys.readouterr()
+    assert invoke(["reproduce", path, "--executor", "serial"]) == 0
+    assert capsys.readouterr().out.endswith("bit-identical\n")
+
+    def tamper(d):
+        d["quantiles"]["price"][0]["interval"][1] += 1e-9
+        d["shortfall"]["price"][0]["estimate"] += 1e-9
+
+    edit(path, tamper)
+    assert invoke(["reproduce", path, "--executor", "serial"]) == 1
+    out = capsys.readouterr().out
+    assert "price quantiles 0.9 interval[1]: recorded " in out and "price shortfall 0.95 estimate: recorded " in out

@@ -17,6 +17,7 @@ from conftest import estimates_of, numbers
 import montecarlo
 from montecarlo import Execution, Stopping
 from montecarlo.stopping import RULES, RelativeTolerance, StoppingRule, TimeLimit, Tolerance, rule_from_dict
+from montecarlo.twostage import TwoStage
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ class TestTolerance(RuleContract):
 
 class TestRelativeTolerance(RuleContract):
     rule = RelativeTolerance(0.02)
+
+
+class TestTwoStage(RuleContract):
+    rule = TwoStage(0.02, 3.0, ("u",))  # moments3's u is uniform: excess kurtosis -1.2
 
 
 class TestTimeLimit(RuleContract):

@@ -23,7 +23,6 @@ from conftest import estimates_of, mc, numbers
 import montecarlo
 from montecarlo import Execution, Sampling, Stopping
 from montecarlo.accumulate import Stats
-from montecarlo.api import make_spec
 from montecarlo.engine.monitor import TRACE_PER_DECADE, Monitor
 from montecarlo.engine.plan import plan_growing
 from montecarlo.engine.scheduler import execute
@@ -32,6 +31,7 @@ from montecarlo.executors.serial import SerialBackend
 from montecarlo.executors.threads import ThreadBackend
 from montecarlo.result import Result
 from montecarlo.spec import RunSpec
+from montecarlo.specs import make_spec
 from montecarlo.stats import Moments
 from montecarlo.stopping import (
     RULES,
@@ -78,6 +78,7 @@ def pi_reference() -> Result:
         ("processes", 4),
     ],
 )
+@pytest.mark.filterwarnings("ignore::montecarlo.errors.OversubscriptionWarning")  # more workers than cores, on purpose
 def test_pi_tolerance_same_stop_for_every_executor(pi_reference, executor, workers):
     r = montecarlo.run("pi", rng=2024, tolerance=1e-3, execution=Execution(executor, workers=workers))
     assert r.stopping["rule"] == "tolerance" and r.stopping["target_met"] is True

@@ -13,11 +13,13 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from typing import Any
 
 import click
 
 from montecarlo._version import __version__
+from montecarlo.cli.cache import cache_group
 from montecarlo.cli.common import EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, replay_command
 from montecarlo.cli.experiment import experiment_group
 from montecarlo.cli.models import list_cmd, show_cmd
@@ -45,12 +47,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     The same seed gives the same numbers for any worker count or executor.
     """
-    ctx.obj = {"debug": debug}
+    ctx.obj = {"argv": [], **(ctx.obj or {}), "debug": debug}
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
 
-for _command in (run_cmd, list_cmd, show_cmd, extend_cmd, plot_cmd, reproduce_cmd, experiment_group):
+for _command in (run_cmd, list_cmd, show_cmd, extend_cmd, plot_cmd, reproduce_cmd, experiment_group, cache_group):
     cli.add_command(_command)
 
 
@@ -78,6 +80,16 @@ def _settle() -> None:
         pass
 
 
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """Say that the run stopped (and where its checkpoint is, with the command that resumes it)."""
+    _settle()
+    what = "Terminated" if isinstance(exc, Terminated) else "Interrupted"
+    _say(f"{what}: workers stopped.")
+    for note in getattr(exc, "__notes__", ()):
+        _say(note)
+    return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+
+
 def _quiet_threads(args: Any) -> None:
     """A helper thread's own failure is reported by the run it breaks, on one line (--debug shows it)."""
 
@@ -92,8 +104,21 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def invoke(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code (errors printed on one line)."""
-    args = argv if argv is not None else sys.argv[1:]
+    """Run the CLI and return its exit code (errors printed on one line, and montecarlo's warnings)."""
+    from montecarlo.errors import OversubscriptionWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", OversubscriptionWarning)
+        warnings.showwarning = _warning_line
+        return _guarded(list(argv if argv is not None else sys.argv[1:]))
+
+
+def _warning_line(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    _say(f"Warning: {message}")
+
+
+def _guarded(args: list[str]) -> int:
+    """Run the CLI with SIGTERM raising `Terminated` and helper threads' failures kept quiet."""
     debug = "--debug" in args
     handlers: dict[int, Any] = {}
     try:
@@ -105,7 +130,7 @@ def invoke(argv: list[str] | None = None) -> int:
     if not debug:
         threading.excepthook = _quiet_threads
     try:
-        return _invoke(argv, args, debug)
+        return _invoke(args, debug)
     except KeyboardInterrupt as exc:  # a second signal while the first error was being reported
         _settle()
         return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
@@ -116,9 +141,10 @@ def invoke(argv: list[str] | None = None) -> int:
                 signal.signal(signum, handler)
 
 
-def _invoke(argv: list[str] | None, args: list[str], debug: bool) -> int:
+def _invoke(args: list[str], debug: bool) -> int:
     try:
-        cli.main(args=argv, prog_name="mc", standalone_mode=False)
+        # args are kept for messages that repeat the command (how to resume after Ctrl-C)
+        cli.main(args=args, prog_name="mc", standalone_mode=False, obj={"argv": args})
         return 0
     except click.UsageError as exc:
         _settle()
@@ -128,26 +154,16 @@ def _invoke(argv: list[str] | None, args: list[str], debug: bool) -> int:
     except click.Abort as exc:
         _settle()
         # click turns KeyboardInterrupt (and so SIGTERM's Terminated) into Abort
-        if isinstance(exc.__cause__, Terminated):
-            _say("Terminated: workers stopped.")
-            return EXIT_SIGTERM
         if isinstance(exc.__cause__, KeyboardInterrupt):
-            _say("Interrupted: workers stopped.")
-            return EXIT_SIGINT
+            return _interrupted(exc.__cause__)
         _say("Aborted.")
         return EXIT_FAILED
     except click.ClickException as exc:
         _settle()
         _say(f"Error: {exc.format_message()}")
         return exc.exit_code
-    except Terminated:
-        _settle()
-        _say("Terminated: workers stopped.")
-        return EXIT_SIGTERM
-    except KeyboardInterrupt:
-        _settle()
-        _say("Interrupted: workers stopped.")
-        return EXIT_SIGINT
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except Exception as exc:
         _settle()
         if debug:

@@ -100,6 +100,8 @@ def click_option(option: Option, section: str | None = None) -> Callable[[Any], 
     """The click option for one vocabulary `Option`."""
     decls = [d for d in (option.short, option.cli) if d]
     kwargs: dict[str, Any] = {"help": option.help, "section": section or SECTIONS[option.group], "cls": SectionOption}
+    if option.is_flag and option.group == "execution":  # a setting with two spellings: --cache/--no-cache
+        return click.option(f"{option.cli}/--no-{option.cli[2:]}", option.name, default=None, **kwargs)
     if option.is_flag:
         return click.option(*decls, option.name, is_flag=True, default=None, **kwargs)
     return click.option(

@@ -106,7 +106,7 @@ def _run_all(exps: list, quiet: bool, output_dir: str | None) -> list:
         finally:
             if bar is not None:
                 bar.close()
-        click.echo(format_experiment(exp, res))
+        click.echo(format_experiment(res))
         if output_dir is not None:
             try:
                 folder = write_folder(res, output_dir)
@@ -143,6 +143,25 @@ def run_cmd(
     """Run each experiment FILE and write its result folder."""
     exps = _load_all(files, _overrides(values, params, settings))
     _run_all(exps, quiet, output_dir)
+
+
+@experiment_group.command("show")
+@click.argument("result_file", metavar="RESULT.json")
+def show_cmd(result_file: str) -> None:
+    """Print the table of an experiment's result again (its result.json, or its folder)."""
+    from montecarlo.errors import ResultFormatError
+    from montecarlo.experiment_result import ExperimentResult
+    from montecarlo.loading import load
+
+    try:
+        res = load(result_file)
+    except (OSError, UnicodeDecodeError, ResultFormatError) as exc:
+        raise InputError(f"{result_file}: {exc}") from None
+    if not isinstance(res, ExperimentResult):
+        raise InputError(
+            f"{result_file}: a result of `mc run`, not of an experiment; accepted: an experiment's result.json."
+        )
+    click.echo(res.table())
 
 
 @experiment_group.command("check", cls=SectionedCommand)

@@ -43,7 +43,8 @@ def show_cmd(ctx: click.Context, model: str) -> None:
     for o in rec.outputs:
         scale = f", {o.scale:g} x mean" if o.scale != 1 else ""
         interval = "Wilson/Clopper-Pearson interval" if o.kind == "probability" else "Student t interval"
-        click.echo(f"  {o.name}: {o.kind}{scale} ({interval})")
+        weighted = ", likelihood-ratio weighted" if o.likelihood_ratio else ""
+        click.echo(f"  {o.name}: {o.kind}{scale} ({interval}{weighted})")
     if rec.derived:
         click.echo("\nderived quantities (delta method):")
         for d in rec.derived:
@@ -64,4 +65,15 @@ def show_cmd(ctx: click.Context, model: str) -> None:
         for k, v in exact.items():
             click.echo(f"  {k} = {v!r}")
     click.echo(f"\nblock size {rec.block_size}, batch size {rec.batch_size}")
+    if rec.uniform is None:
+        click.echo("quasi-random points: no uniform form (--sampler random only)")
+    else:
+        from montecarlo.uniforms import uniform_dimension
+
+        try:
+            dim = f"{uniform_dimension(rec, rec.bind({}), 'halton')}"
+            dim += "" if isinstance(rec.dimension, int) else " at the defaults"
+        except Exception:  # required parameters
+            dim = "set by the parameters"
+        click.echo(f"quasi-random points (--sampler sobol or halton): uniform form of dimension {dim}")
     click.echo("\n" + (rec.doc or rec.description or "(no description)"))

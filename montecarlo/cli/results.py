@@ -25,7 +25,7 @@ from montecarlo.errors import ValidationError
 
 def _execution(ctx: click.Context, values: dict[str, Any]) -> Any:
     """The `Execution` of the vocabulary's execution options."""
-    from montecarlo.options import Execution
+    from montecarlo.execution import Execution
 
     try:
         return Execution(**{k: v for k, v in values.items() if v is not None})
@@ -33,20 +33,30 @@ def _execution(ctx: click.Context, values: dict[str, Any]) -> Any:
         raise usage_error(exc, ctx) from None
 
 
-def _load(ctx: click.Context, path: str) -> Any:
+def _load(ctx: click.Context, path: str, experiments: bool = True) -> Any:
+    """A result file (an experiment's too, unless ``experiments`` is false), or a one-line usage error."""
     from montecarlo.errors import ResultFormatError
+    from montecarlo.loading import load
     from montecarlo.result import Result
 
     try:
-        return Result.load(path)
+        loaded = load(path)
     except (ResultFormatError, UnicodeDecodeError, OSError) as exc:
         raise click.UsageError(f"{path}: {exc}", ctx) from None
+    if not experiments and not isinstance(loaded, Result):
+        raise click.UsageError(
+            f"{path}: an experiment's result; accepted: a result of `mc run -o`",
+            ctx,
+        )
+    return loaded
 
 
 @click.command("extend", cls=SectionedCommand)
 @click.argument("result_file", metavar="RESULT.json", type=click.Path(exists=True, dir_okay=False))
-@click.option("-n", "--samples", required=True, metavar="N", help="The new total sample count.")
-@vocabulary_options(["execution"])
+@click.option(
+    "-n", "--samples", required=True, metavar="N", help="The new total sample count (with a target, the cap)."
+)
+@vocabulary_options(["execution"], only=["tolerance", "rtol"])
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("-o", "--output", metavar="FILE", help="Write the extended result to FILE (atomically).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -64,21 +74,33 @@ def extend_cmd(
     from montecarlo.progress import ProgressBar
     from montecarlo.registry import load_model
 
-    previous = _load(ctx, result_file)
+    previous = _load(ctx, result_file, experiments=False)
+    target = {k: values.pop(k) for k in ("tolerance", "rtol")}
     execution = _execution(ctx, values)
     output = check_output(output, "--output")
     bar = ProgressBar() if not quiet else None
     try:
         load_model(previous.spec.model)
         with model_output_to_stderr():
-            result = extend(previous, samples, execution=dataclasses.replace(execution, progress=bar))
+            result = extend(previous, samples, execution=dataclasses.replace(execution, progress=bar), **target)
     except ValidationError as exc:
-        raise click.UsageError(exc.format("--samples") if exc.argument == "samples" else str(exc), ctx) from None
+        raise usage_error(exc, ctx) from None
     finally:
         if bar is not None:
             bar.close()
+    if result.spec.sampler != "random":  # how N became R replicates x their points
+        from montecarlo.pointset import rounding_note
+        from montecarlo.validate import check_count
+
+        click.echo(
+            rounding_note(check_count(samples), result.samples, result.spec.sampler, result.spec.replicates), err=True
+        )
     click.echo(result.to_json() if as_json else result.table())
+    if result.spec.stop and not as_json:
+        click.echo(result.stopping["message"])
     save_result(result, output, "--output")
+    if output is None:
+        click.echo("not saved: add -o FILE to write the extended result", err=True)
 
 
 @click.command("plot")
@@ -95,32 +117,58 @@ def extend_cmd(
     "--estimate", "name", default=None, metavar="NAME",
     help="Output or derived estimate to plot  [default: every output; the first for a sweep]",
 )  # fmt: skip
+@click.option(
+    "--histogram", is_flag=True,
+    help="Plot each output's histogram and distribution function with its band (a run with --distribution, "
+    "--quantile or --shortfall).",
+)  # fmt: skip
 @click.pass_context
 def plot_cmd(
-    ctx: click.Context, results: tuple[str, ...], out: str | None, parameter: str | None, name: str | None
+    ctx: click.Context,
+    results: tuple[str, ...],
+    out: str | None,
+    parameter: str | None,
+    name: str | None,
+    histogram: bool,
 ) -> None:
     """Plot RESULT.json: the estimate and its interval against samples.
 
-    With several result files of one model (a sweep), plot the estimates with
-    their intervals against the swept parameter, with the exact curve when the
-    model knows it. Needs matplotlib: pip install 'montecarlo[plot]'.
+    With several result files of one model, or an experiment's result.json
+    of a sweep, plot the estimates with their intervals against the swept
+    parameter, with the exact curve when the model knows it. Needs
+    matplotlib: pip install 'montecarlo-engine[plot]'.
     """
-    from montecarlo.plot import PlotError, save_convergence, save_sweep
+    from montecarlo.experiment_result import ExperimentResult
+    from montecarlo.plot import save_convergence, save_sweep
 
     require_matplotlib()
-    loaded = [_load(ctx, path) for path in results]
+    loaded = []
+    for path in results:
+        one = _load(ctx, path)
+        if isinstance(one, ExperimentResult):
+            loaded += [p.result for p in one.points]  # a sweep's points, or one run
+            if parameter is None and len(one.points[0].swept) == 1:
+                parameter = next(iter(one.points[0].swept))
+        else:
+            loaded.append(one)
     if out is None:
         stem = os.path.splitext(results[0])[0]
         out = f"{stem}.png" if len(loaded) == 1 else f"{stem}-sweep.png"
     if parameter is not None and len(loaded) < 2:
-        raise click.UsageError(f"--sweep {parameter} needs two or more result files; got {len(loaded)}.", ctx)
+        raise click.UsageError(f"--sweep {parameter} needs two or more results; got {len(loaded)}.", ctx)
+    if histogram and len(loaded) > 1:
+        raise click.UsageError(f"--histogram plots one result; got {len(loaded)}.", ctx)
     try:
-        if len(loaded) == 1:
+        if histogram:
+            from montecarlo.distplot import save_distribution
+
+            save_distribution(loaded[0], out, output=name)
+        elif len(loaded) == 1:
             save_convergence(loaded[0], out, output=name)
         else:
             save_sweep(loaded, out, parameter=parameter, output=name)
-    except PlotError as exc:
-        shown = {"output": "--estimate", "parameter": "--sweep"}
+    except ValidationError as exc:  # a PlotError, or a result without its distribution
+        shown = {"output": "--estimate", "parameter": "--sweep", "result": "--histogram: the result of model"}
         raise click.UsageError(exc.format(shown.get(exc.argument, f"`{exc.argument}`")), ctx) from None
     click.echo(f"wrote {out}")
 

@@ -28,6 +28,7 @@ EXAMPLES = (
   mc run pi --samples 1e9
   mc run european_option -p strike=110 -n 1e7 --seed 1 --json
   mc run pi --tolerance 1e-4 --time-limit 60
+  mc run asian_option --sampler sobol --replicates 16 -n 262144
   mc run mymodels.py:lognormal -p sigma=0.5 --checkpoint run.ckpt
   mc run pi -n 1e11 --seed 7 --checkpoint pi.ckpt --resume
 
@@ -44,7 +45,12 @@ def _output(*decls: str, **kwargs: Any) -> Any:
 @click.argument("model", shell_complete=complete_models)
 @param_option
 @vocabulary_options(["spec", "sampling", "stopping", "execution", "checkpoint"])
-@_output("--json", "as_json", is_flag=True, help="Print the result as one JSON object (schema: docs/json.md).")
+@_output(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as one JSON object (schema: the documentation's Result JSON page, docs/json.md).",
+)
 @_output("-o", "--output", metavar="FILE", help="Also write the JSON result to FILE (atomically).")
 @_output("--plot", "plot_file", type=PlotPath(), help="Also draw the convergence plot (.png, .svg or .pdf).")
 @_output("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -71,7 +77,7 @@ def run_cmd(
     """
     if debug:
         ctx.obj["debug"] = True
-    from montecarlo.api import make_spec
+    from montecarlo.specs import make_spec
     from montecarlo.vocabulary import run_arguments
 
     if plot_file is not None:
@@ -85,6 +91,14 @@ def run_cmd(
         )  # fmt: skip
     except ValidationError as exc:
         raise usage_error(exc, ctx) from None
+    if spec.sampler != "random":  # how -n became R replicates x their points (stderr: --json stays clean)
+        from montecarlo.options import DEFAULT_MAX_SAMPLES, DEFAULT_SAMPLES
+        from montecarlo.pointset import rounding_note
+
+        asked = (
+            args["samples"] or args["stopping"].max_samples or (DEFAULT_MAX_SAMPLES if spec.stop else DEFAULT_SAMPLES)
+        )
+        click.echo(rounding_note(asked, spec.samples, spec.sampler, spec.replicates), err=True)
     if replay_block is not None:
         _replay(ctx, spec, rec, replay_block)
         return
@@ -103,6 +117,8 @@ def run_cmd(
             click.echo(stopping["message"])
         elif stopping.get("target_met") is False or not stopping.get("reproducible", True):
             click.echo(stopping["message"], err=True)
+    if args["rng"] is None and not as_json:
+        click.echo(f"repeat these numbers with --seed {result.spec.entropy}")
 
 
 def _run(ctx: click.Context, spec: Any, rec: Any, args: dict, quiet: bool) -> Any:
@@ -118,6 +134,10 @@ def _run(ctx: click.Context, spec: Any, rec: Any, args: dict, quiet: bool) -> An
     try:
         with model_output_to_stderr():  # stdout is for the result
             return run_spec(spec, rec, execution=execution, checkpoint=args["checkpoint"])
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say where the checkpoint is and how to resume
+        if args["checkpoint"] is not None:
+            exc.add_note(_resume_note(ctx, args["checkpoint"].path))
+        raise
     except ValidationError as exc:  # a checkpoint that exists, or is missing for --resume
         raise usage_error(exc, ctx) from None
     except CheckpointError as exc:  # a checkpoint of another run, or a corrupted one
@@ -127,6 +147,22 @@ def _run(ctx: click.Context, spec: Any, rec: Any, args: dict, quiet: bool) -> An
     finally:
         if bar is not None:
             bar.close()
+
+
+def _resume_note(ctx: click.Context, path: str) -> str:
+    """Where the checkpoint is, how many samples it holds, and the command that resumes the run."""
+    import shlex
+
+    from montecarlo.reading import read_json
+
+    try:
+        done = read_json(path)["samples_done"]
+        saved = f"checkpoint {path} saved at {done:,} samples"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no checkpoint was saved in {path} (the run stopped before its first block was folded)"
+    argv = list(ctx.obj.get("argv") or [])
+    command = shlex.join(["mc", *argv, *([] if "--resume" in argv else ["--resume"])])
+    return f"{saved}; resume with: {command}"
 
 
 def model_traceback(exc: BaseException) -> str:

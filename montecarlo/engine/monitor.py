@@ -114,10 +114,16 @@ class Monitor:
         return estimates(self.spec, self.model, moments)[0]
 
     def _prefix(self, moments: Stats, blocks: int, ests: tuple[Estimate, ...]) -> Prefix:
-        return Prefix(moments.count, blocks, {e.name: e for e in ests}, self.clock())
+        return Prefix(moments.count, blocks, {e.name: e for e in ests}, self.clock(), moments.parts)
 
     def after_block(self, moments: Stats, blocks: int) -> Ending | None:
-        """Called after block ``blocks - 1`` is folded; returns an Ending to stop there."""
+        """Called after block ``blocks - 1`` is folded; returns an Ending to stop there.
+
+        Only where the spec allows estimates (every replicate of a
+        quasi-random run at the same point count, `RunSpec.is_stop_point`).
+        """
+        if not self.spec.is_stop_point(blocks):
+            return None
         n = moments.count
         due = n >= self._next_point
         if not (due or self.stop.rules):
@@ -132,7 +138,7 @@ class Monitor:
 
     def decide(self, moments: Stats, blocks: int, ests: tuple[Estimate, ...] | None = None) -> Ending | None:
         """Ask the rules about a folded prefix (without recording a trace point)."""
-        if not self.stop.rules or moments.count == 0:
+        if not self.stop.rules or moments.count == 0 or not self.spec.is_stop_point(blocks):
             return None
         ests = ests if ests is not None else self._estimates(moments)
         prefix = self._prefix(moments, blocks, ests)
@@ -144,7 +150,7 @@ class Monitor:
 
     def check_budgets(self, moments: Stats, blocks: int, prefix: Prefix | None = None) -> Ending | None:
         """Ask the budget rules (the engine also calls this while waiting for blocks)."""
-        if moments.count == 0 or not self.stop.budgets:
+        if moments.count == 0 or not self.stop.budgets or not self.spec.is_stop_point(blocks):
             return None
         if prefix is None:
             prefix = self._prefix(moments, blocks, self._estimates(moments))

@@ -14,6 +14,7 @@ their results discarded.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -24,10 +25,13 @@ from montecarlo.accumulate import Stats
 from montecarlo.engine.fold import Fold, RunState
 from montecarlo.engine.monitor import Ending, Monitor
 from montecarlo.engine.plan import Task, blocks_per_task, plan, plan_growing
+from montecarlo.engine.points import PointJob, point_job, run_point_block, run_point_task
 from montecarlo.engine.worker import BlockJob, run_block, run_task
+from montecarlo.engine.workerenv import one_thread
 from montecarlo.errors import ModelError, TimeLimitError, ValidationError, WorkerDiedError
 from montecarlo.executors.base import Backend
 from montecarlo.model import Model
+from montecarlo.parts import collectors_for
 from montecarlo.spec import RunSpec
 
 #: Seconds between checks of a clock-based rule (the time limit) while no
@@ -69,23 +73,27 @@ class Outcome:
     prefix_blocks: int = 0
 
 
-def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob:
-    """What workers need to run any block of ``spec`` (the model pickled unless ``in_process``)."""
+def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob | PointJob:
+    """What workers need to run any block of ``spec`` (the model pickled unless ``in_process``).
+
+    A quasi-random run sends the model's uniform form in a `PointJob`.
+    """
     if spec.entropy is None:
         raise ValueError("the RunSpec has no entropy yet (unseeded): run it with montecarlo.run_spec")
+    function = model.simulate if spec.sampler == "random" else model.uniform
     if in_process:
-        payload = model.simulate
+        payload = function
     else:
         import cloudpickle
 
         try:
-            payload = cloudpickle.dumps(model.simulate)
+            payload = cloudpickle.dumps(function)
         except Exception as exc:
             raise TypeError(
                 f"model {model.name!r} cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
                 "run it with executor='threads' or 'serial'."
             ) from exc
-    return BlockJob(
+    job = BlockJob(
         simulate=payload,
         params=dict(spec.params),
         outputs=len(model.outputs),
@@ -94,7 +102,9 @@ def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob:
         spawn_key=tuple(spec.spawn_key),
         bit_generator=spec.bit_generator,
         batch_size=spec.batch_size,
+        collectors=collectors_for(spec, [o.scale for o in model.outputs]),
     )
+    return job if spec.sampler == "random" else point_job(spec, model, job)
 
 
 def _tasks(spec: RunSpec, backend: Backend, fold: Fold, group: int | None, window: int) -> Iterator[Task]:
@@ -144,9 +154,9 @@ def execute(
         finished run being extended. Folding continues from it exactly as an
         uninterrupted run would have.
     checkpoint : callable, optional
-        ``checkpoint(state)`` is called at most every ``checkpoint_every``
-        seconds as blocks are folded, when the run ends (``state.complete``)
-        and when it fails or is interrupted.
+        ``checkpoint(state)`` is called when the first task is folded, then at
+        most every ``checkpoint_every`` seconds as blocks are folded, when the
+        run ends (``state.complete``) and when it fails or is interrupted.
     checkpoint_every : float
         Seconds between checkpoints.
 
@@ -154,7 +164,26 @@ def execute(
     -------
     Outcome
     """
+    # Tasks that run in this process (serial, threads, a caller's thread
+    # pool) see one BLAS/OpenMP thread, as worker processes do.
+    with one_thread():
+        return _execute(spec, model, backend, progress, retries, group, window, state, checkpoint, checkpoint_every)
+
+
+def _execute(
+    spec: RunSpec,
+    model: Model,
+    backend: Backend,
+    progress: Progress | None,
+    retries: int,
+    group: int | None,
+    window: int | None,
+    state: RunState | None,
+    checkpoint: Callable[[RunState], None] | None,
+    checkpoint_every: float,
+) -> Outcome:
     job = block_job(spec, model, backend.in_process)
+    run = run_point_task if isinstance(job, PointJob) else run_task
     window = window or (1 if backend.eager else max(2, 2 * backend.workers))
     start = time.monotonic()
     monitor = Monitor(spec, model, lambda: time.monotonic() - start)
@@ -167,14 +196,14 @@ def execute(
     again: deque[Task] = deque()  # tasks lost with a dead worker, to run first
     in_flight: dict[Future, Task] = {}
     deaths = 0
-    last_save = time.monotonic()
+    last_save = -math.inf  # the first folded task is saved at once: a kill a moment later loses little
 
     def fill() -> None:
         while len(in_flight) < window:
             task = again.popleft() if again else next(tasks, None)
             if task is None:
                 return
-            in_flight[backend.submit(run_task, job, list(task.blocks))] = task
+            in_flight[backend.submit(run, job, list(task.blocks))] = task
 
     try:
         if fold.ending is None:
@@ -211,7 +240,7 @@ def execute(
                     _no_samples_in_time(monitor, spec)
             if checkpoint is not None and folded and time.monotonic() - last_save >= checkpoint_every:
                 checkpoint(fold.snapshot())
-                last_save = time.monotonic()
+                last_save = -math.inf  # the first folded task is saved at once: a kill a moment later loses little
             if fold.ending is None:
                 fill()
     except BaseException:
@@ -285,4 +314,7 @@ def replay_block(spec: RunSpec, model: Model, index: int) -> Stats:
             "index", index, f"a block index from 0 to {spec.blocks - 1}", "is not a block of this run"
         )
     job = block_job(spec, model, in_process=True)
-    return run_block(job, index, spec.block_samples(index), model.simulate, wrap=False)
+    with one_thread():  # as the run had it
+        if isinstance(job, PointJob):
+            return run_point_block(job, index, spec.block_samples(index), model.uniform, wrap=False)
+        return run_block(job, index, spec.block_samples(index), model.simulate, wrap=False)

@@ -16,6 +16,7 @@ import numpy as np
 
 from montecarlo.accumulate import Collector, Stats
 from montecarlo.engine.overflow import is_finite, overflow_error
+from montecarlo.engine.workerenv import prepare_worker
 from montecarlo.errors import ModelError, one_line
 from montecarlo.seeding import block_rng
 
@@ -82,8 +83,18 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
                 key,
                 traceback.format_exc(),
             ) from None
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
-            batch = Stats.from_batch(_check(out, m, job, index, key), job.collectors, index)
+        # Without parts or 0/1 float outputs, finiteness is read off the
+        # co-moments (a NaN or an infinity always reaches them), saving a
+        # pass; finite values whose statistics overflow are reported below.
+        late = not job.collectors and not any(job.probability)
+        x = _check(out, m, job, index, key, finite=not late)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if late and x.dtype.kind == "f":
+                batch = Stats.from_batch(x)
+                if not np.isfinite(batch.moments.comoment).all():
+                    _check_finite(x, index, key)  # names a non-finite sample, if there is one
+            else:
+                batch = Stats.from_batch(x, job.collectors, index)
             total = batch if total is None else total.merge(batch)
         done += m
     assert total is not None
@@ -92,13 +103,13 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
     return total
 
 
-def _check(out: Any, m: int, job: BlockJob, index: int, key: tuple) -> np.ndarray:
-    """Shape ``(m, k)``, finite, and 0/1 for probability outputs."""
+def _check(out: Any, m: int, job: BlockJob, index: int, key: tuple, finite: bool = True) -> np.ndarray:
+    """Shape ``(m, k)``, finite (unless the caller checks later), and 0/1 for probability outputs."""
     x = np.asarray(out)
-    want = f"({m},)" if job.outputs == 1 else f"({m}, {job.outputs})"
     if x.ndim == 1 and job.outputs == 1:
         x = x.reshape(m, 1) if x.shape[0] == m else x
     if x.ndim != 2 or x.shape != (m, job.outputs):
+        want = f"({m},)" if job.outputs == 1 else f"({m}, {job.outputs})"
         hint = ""
         if x.ndim == 2 and x.shape[0] == m:
             hint = f"; declare its {x.shape[1]} outputs with @montecarlo.model(outputs=[...])"
@@ -109,18 +120,15 @@ def _check(out: Any, m: int, job: BlockJob, index: int, key: tuple) -> np.ndarra
         )
     if x.dtype == np.bool_:
         return x
-    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+    # dtype kinds first: numpy's subtype tests cost microseconds a batch
+    if x.dtype.kind not in "fiu" and (
+        not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating)
+    ):
         raise ModelError(
             f"model returned dtype {x.dtype}; expected real numbers (block {index}, spawn key {key})", index, key
         )
-    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-        bad = np.argwhere(~np.isfinite(x))[0]
-        raise ModelError(
-            f"model returned a non-finite value ({x[tuple(bad)]}) at sample {bad[0]} of a batch "
-            f"(block {index}, spawn key {key})",
-            index,
-            key,
-        )
+    if finite and np.issubdtype(x.dtype, np.floating):
+        _check_finite(x, index, key)
     for j, is_prob in enumerate(job.probability):
         if is_prob and not np.isin(x[:, j], (0, 1)).all():
             raise ModelError(
@@ -129,7 +137,19 @@ def _check(out: Any, m: int, job: BlockJob, index: int, key: tuple) -> np.ndarra
     return x
 
 
+def _check_finite(x: np.ndarray, index: int, key: tuple) -> None:
+    if not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise ModelError(
+            f"model returned a non-finite value ({x[tuple(bad)]}) at sample {bad[0]} of a batch "
+            f"(block {index}, spawn key {key})",
+            index,
+            key,
+        )
+
+
 def run_task(job: BlockJob, blocks: list[tuple[int, int]]) -> list[Stats]:
     """A task: consecutive ``(index, n)`` blocks, one accumulator each."""
+    prepare_worker()  # one BLAS/OpenMP thread, malloc keeping its pages (engine/workerenv.py)
     simulate = _function(job.simulate)
     return [run_block(job, index, n, simulate) for index, n in blocks]

@@ -37,6 +37,8 @@ class Backend:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
+        #: Why this backend was chosen when it was not the one asked for.
+        self.note = ""
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Run ``fn(*args)`` on a worker."""

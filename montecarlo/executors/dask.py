@@ -1,6 +1,6 @@
 """A Dask distributed cluster: the same blocks, on as many machines as it has.
 
-Needs the optional extra ``montecarlo[dask]``. Blocks are shipped as plain
+Needs the optional extra ``montecarlo-engine[dask]``. Blocks are shipped as plain
 function calls (the model travels as cloudpickle bytes, by reference when its
 module is importable on the workers, by value otherwise), so a cluster gives
 the same numbers as a laptop for the same RunSpec.
@@ -17,7 +17,7 @@ from typing import Any
 
 from montecarlo.executors.base import Backend
 
-INSTALL_HINT = "the dask executor needs the 'distributed' package: pip install 'montecarlo[dask]'"
+INSTALL_HINT = "the dask executor needs the 'distributed' package: pip install 'montecarlo-engine[dask]'"
 
 
 def _distributed() -> Any:

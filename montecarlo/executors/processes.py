@@ -51,7 +51,23 @@ class ProcessBackend(Backend):
 
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
-        self.pool = self._new_pool()
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def pool(self) -> ProcessPoolExecutor:
+        """The pool, made at the first task: a run that submits nothing starts no process."""
+        if self._pool is None:
+            self._pool = self._new_pool()
+        return self._pool
+
+    @pool.setter
+    def pool(self, pool: ProcessPoolExecutor) -> None:
+        self._pool = pool
+
+    @property
+    def started(self) -> bool:
+        """Whether the pool has been made (its processes start with its first task)."""
+        return self._pool is not None
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
@@ -83,6 +99,8 @@ class ProcessBackend(Backend):
 
     def close(self, cancel: bool = False) -> None:
         """Shut the pool down; with ``cancel``, terminate the workers at once."""
+        if not self.started:
+            return
         if cancel:
             # Running tasks cannot be cancelled: stop their processes.
             procs = list((getattr(self.pool, "_processes", None) or {}).values())

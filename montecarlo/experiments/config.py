@@ -24,9 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from montecarlo.api import make_spec
 from montecarlo.errors import ParameterError, ValidationError
+from montecarlo.execution import Execution
 from montecarlo.experiments.tables import (
+    SWEEP_SETTINGS,
     Expectation,
     ExperimentError,
     Sweep,
@@ -37,12 +38,12 @@ from montecarlo.experiments.tables import (
     unknown,
 )
 from montecarlo.model import Model
-from montecarlo.options import Execution
 from montecarlo.reading import MAX_TEXT_BYTES, FileProblem
 from montecarlo.reading import read_text as read_file
 from montecarlo.registry import load_model
 from montecarlo.seeding import fresh_entropy
 from montecarlo.spec import RunSpec
+from montecarlo.specs import make_spec
 from montecarlo.vocabulary import BY_KEY, file_message, run_arguments
 
 #: Keys of an experiment file that are not run settings.
@@ -194,11 +195,21 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
         sweep = parse_sweep(merged.get("sweep"), path, rec, params)
         combos = sweep.combinations() if sweep is not None else [{}]
         points = []
+        names = {p.name for p in rec.params}
         for i, swept in enumerate(combos):
+            # A swept run setting (the sampler: plain against randomized QMC) goes to the sampling options.
+            settings = {k: v for k, v in swept.items() if k in SWEEP_SETTINGS and k not in names}
+            for k in settings:
+                if k in merged:
+                    raise ExperimentError(
+                        f"{path}: `{k}` is both set and swept ([sweep.params]); accepted: one of the two."
+                    )
+            sampling = dataclasses.replace(args["sampling"], **settings) if settings else args["sampling"]
+            varied = {k: v for k, v in swept.items() if k not in settings}
             try:
                 spec, _ = make_spec(
-                    rec, args["samples"], rng=entropy, params={**params, **swept}, confidence=args["confidence"],
-                    interval=args["interval"], stopping=args["stopping"], sampling=args["sampling"],
+                    rec, args["samples"], rng=entropy, params={**params, **varied}, confidence=args["confidence"],
+                    interval=args["interval"], stopping=args["stopping"], sampling=sampling,
                 )  # fmt: skip
             except ParameterError as exc:
                 if swept and exc.argument in swept:
@@ -208,7 +219,7 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
                 # Point i draws block b from SeedSequence(entropy, spawn_key=(i, b)).
                 spec = dataclasses.replace(spec, spawn_key=(*spec.spawn_key, i))
             # record the bound values (an integer 80 given for a float parameter is 80.0)
-            bound = {k: spec.params[k] for k in swept}
+            bound = {k: getattr(spec, k) if k in settings else spec.params[k] for k in swept}
             points.append(Point(i, bound, spec, parse_expect(merged.get("expect"), path, rec, spec, i, len(combos))))
     except ValidationError as exc:
         raise ExperimentError(f"{_origin(exc, overrides, cli_params, path)}: {file_message(exc)}") from None
@@ -220,7 +231,8 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
         model=rec,
         points=tuple(points),
         sweep=sweep,
-        execution=args["execution"],
+        # Experiments reuse finished points unless told otherwise (`cache = false`, --no-cache).
+        execution=args["execution"] if "cache" in merged else dataclasses.replace(args["execution"], cache=True),
         overrides=overrides,
     )
 

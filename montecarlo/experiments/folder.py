@@ -16,9 +16,10 @@ import tempfile
 from datetime import datetime
 
 from montecarlo.errors import NO_SPACE, NoSpaceError
+from montecarlo.experiment_result import ExperimentResult
 from montecarlo.experiments.provenance import folder_stamp
-from montecarlo.experiments.runner import ExperimentResult
 from montecarlo.experiments.tables import ExperimentError
+from montecarlo.files import umask
 
 RESULT_FILE = "result.json"
 SWEEP_FILE = "sweep.csv"
@@ -99,6 +100,7 @@ def write_folder(res: ExperimentResult, output_dir: str) -> str:
     try:
         os.makedirs(output_dir, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=f".{res.name}-", suffix=".partial", dir=output_dir)
+        os.chmod(tmp, 0o777 & ~umask())  # as a plain mkdir would make it: readable by collaborators
         _write(tmp, RESULT_FILE, res.to_json() + "\n")
         _write(tmp, os.path.basename(res.config["path"]) or "config.toml", res.config["text"])
         if res.sweep is not None:

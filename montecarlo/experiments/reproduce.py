@@ -14,14 +14,14 @@ from typing import Any
 
 from montecarlo.api import run_spec
 from montecarlo.errors import ResultFormatError, ValidationError
+from montecarlo.execution import Execution
 from montecarlo.executors import make_backend
-from montecarlo.experiments.runner import SCHEMA as EXPERIMENT_SCHEMA
-from montecarlo.experiments.runner import ExperimentResult
+from montecarlo.experiment_result import SCHEMA as EXPERIMENT_SCHEMA
+from montecarlo.experiment_result import ExperimentResult
 from montecarlo.experiments.tables import ExperimentError, label
-from montecarlo.integrity import verify
-from montecarlo.options import Execution
+from montecarlo.loading import read_document
 from montecarlo.provenance import software
-from montecarlo.reading import FileProblem, read_json
+from montecarlo.reading import FileProblem
 from montecarlo.registry import load_model
 from montecarlo.result import SCHEMA as RESULT_SCHEMA
 from montecarlo.result import Result
@@ -61,17 +61,14 @@ class Reproduction:
 
 def load_recorded(path: str) -> Recorded:
     """Read a result file (or a result folder) for `reproduce`."""
-    if os.path.isdir(path):
-        path = os.path.join(path, "result.json")
-    if not os.path.lexists(path):
-        raise ExperimentError(f"{path}: no such file; {ACCEPTED}.")
+    file = os.path.join(path, "result.json") if os.path.isdir(path) else path
+    if not os.path.lexists(file):
+        raise ExperimentError(f"{file}: no such file; {ACCEPTED}.")
     try:
-        data = read_json(path)
-        schema = data.get("schema") if isinstance(data, dict) else None
-        if schema in (EXPERIMENT_SCHEMA, RESULT_SCHEMA):
-            verify(data, required=False)
+        path, data = read_document(file)
     except FileProblem as exc:
-        raise ExperimentError(f"{path}: it {exc}; {ACCEPTED}.") from None
+        raise ExperimentError(f"{file}: it {exc}; {ACCEPTED}.") from None
+    schema = data.get("schema") if isinstance(data, dict) else None
     try:
         if schema == EXPERIMENT_SCHEMA:
             res = ExperimentResult.from_dict(data)
@@ -164,6 +161,15 @@ def _compare(label: str, recorded: dict, again: dict, diffs: list[str]) -> int:
         for name in rec_sec:
             if name not in new_sec:
                 diffs.append(f"{label}{name}: recorded, but the re-run has no such estimate")
+    # Quantiles and expected shortfalls, level by level.
+    for section in ("quantiles", "shortfall"):
+        for name, rows in (again.get(section) or {}).items():
+            old_rows = {r.get("q"): r for r in (recorded.get(section) or {}).get(name, [])}
+            for row in rows:
+                r = old_rows.get(row["q"]) or {}
+                what = f"{name} {section} {row['q']:g}"
+                pairs.append((f"{what} estimate", r.get("estimate"), row.get("estimate")))
+                pairs += _flat(f"{what} interval", r.get("interval"), row.get("interval"))
     pairs += _flat("covariance", recorded.get("covariance"), again["covariance"])
     acc_r, acc_a = recorded.get("accumulator") or {}, again["accumulator"]
     pairs.append(("accumulator count", acc_r.get("count"), acc_a["count"]))

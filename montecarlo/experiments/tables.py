@@ -18,6 +18,8 @@ from montecarlo.spec import RunSpec
 from montecarlo.validate import did_you_mean
 
 SWEEP_KEYS = ("mode", "common_random_numbers", "params")
+#: Run settings a sweep may vary beside the model's parameters (a model parameter of the same name wins).
+SWEEP_SETTINGS = ("sampler",)
 SWEEP_MODES = ("grid", "zip")
 EXPECT_KEYS = ("value", "tolerance")
 
@@ -122,6 +124,7 @@ def parse_sweep(table: Any, path: str, rec: Model, params: dict) -> Sweep | None
             f"{path}: [sweep] needs a [sweep.params] table of parameter = [values, ...], got {show(values)}."
         )
     names = [p.name for p in rec.params]
+    names += [s for s in SWEEP_SETTINGS if s not in names]
     for key, vals in values.items():
         if key not in names:
             raise unknown(key, names or ["(the model has no parameters)"], f"{path}: [sweep.params]", "parameter")

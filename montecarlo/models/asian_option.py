@@ -9,6 +9,7 @@ import numpy as np
 from montecarlo.derived import ControlVariate
 from montecarlo.model import Output, model
 from montecarlo.models.european_option import MARKET_RANGES
+from montecarlo.uniforms import brownian_bridge, normals
 
 
 def geometric_asian_call(
@@ -37,6 +38,42 @@ def _exact(spot, strike, rate, volatility, maturity, steps):
     return {"geometric": geometric_asian_call(spot, strike, rate, volatility, maturity, steps)}
 
 
+def prices_at(
+    u: np.ndarray,
+    spot: float,
+    strike: float,
+    rate: float,
+    volatility: float,
+    maturity: float,
+    steps: int,
+    *,
+    bridge: bool = True,
+) -> np.ndarray:
+    """The uniform form: both payoffs from ``steps`` uniforms per path.
+
+    The path is built by the Brownian bridge (`montecarlo.uniforms.brownian_bridge`):
+    the first coordinates fix the end point and the coarse shape, so the
+    well-spread first coordinates of Sobol' points carry most of the
+    variance. ``bridge=False`` builds it from increments in time order
+    instead, as `simulate` does (for comparison).
+    """
+    dt = maturity / steps
+    z = normals(u)
+    w = brownian_bridge(z, dt) if bridge else np.cumsum(z * math.sqrt(dt), axis=1)
+    x = volatility * w + (rate - 0.5 * volatility**2) * dt * np.arange(1, steps + 1)
+    geo = spot * np.exp(x.mean(axis=1))
+    arith = spot * np.exp(x).mean(axis=1)
+    disc = math.exp(-rate * maturity)
+    out = np.empty((u.shape[0], 2))
+    out[:, 0] = disc * np.maximum(arith - strike, 0.0)
+    out[:, 1] = disc * np.maximum(geo - strike, 0.0)
+    return out
+
+
+def _steps(steps: int) -> int:
+    return steps
+
+
 @model(
     name="asian_option",
     outputs=[Output("arithmetic"), Output("geometric")],
@@ -52,6 +89,8 @@ def _exact(spot, strike, rate, volatility, maturity, steps):
     ],
     block_size=1 << 18,
     batch_size=1 << 12,
+    dimension=_steps,
+    uniform=prices_at,
 )
 def simulate(
     rng: np.random.Generator,

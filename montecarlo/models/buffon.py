@@ -31,6 +31,17 @@ def _pi_gradient(p: float, length: float, spacing: float) -> list[float]:
     return [-2.0 * length / (spacing * p * p)]
 
 
+def crossings_at(u: np.ndarray, length: float, spacing: float) -> np.ndarray:
+    """The uniform form: distance ``x = u_1 t/2`` and angle ``θ = u_2 π/2`` of each needle.
+
+    A fixed dimension leaves no room for the rejection step of `simulate`,
+    so the angle is drawn with π here: the crossing probability is what
+    this form estimates, and π follows from it as before.
+    """
+    x = u[:, 0] * (spacing / 2.0)
+    return x <= (length / 2.0) * np.sin(u[:, 1] * (math.pi / 2.0))
+
+
 @model(
     name="buffon",
     outputs=[Output("crossing", kind="probability")],
@@ -49,6 +60,8 @@ def _pi_gradient(p: float, length: float, spacing: float) -> list[float]:
     ],
     block_size=1 << 20,
     batch_size=1 << 15,
+    dimension=2,
+    uniform=crossings_at,
 )
 def simulate(rng: np.random.Generator, n: int, length: float = 1.0, spacing: float = 2.0) -> np.ndarray:
     """Buffon's needle: a needle of length l dropped on lines a distance t apart (l <= t).

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from montecarlo.model import Output, model
+from montecarlo.uniforms import normals
 
 #: Bounds of the market parameters (shared by the option models).
 MARKET_RANGES = {
@@ -37,6 +38,29 @@ def _exact(spot, strike, rate, volatility, maturity, kind, antithetic):
     return black_scholes(spot, strike, rate, volatility, maturity, kind)
 
 
+def price_at(
+    u: np.ndarray,
+    spot: float,
+    strike: float,
+    rate: float,
+    volatility: float,
+    maturity: float,
+    kind: str,
+    antithetic: bool,
+) -> np.ndarray:
+    """The uniform form: the discounted payoff at ``Z = ndtri(u)`` (one dimension; antithetic: ``Z`` and ``-Z``)."""
+    z = normals(u[:, 0])
+    drift = (rate - 0.5 * volatility**2) * maturity
+    sd = volatility * math.sqrt(maturity)
+
+    def payoff(w: np.ndarray) -> np.ndarray:
+        s = spot * np.exp(drift + sd * w)
+        return np.maximum(s - strike, 0.0) if kind == "call" else np.maximum(strike - s, 0.0)
+
+    disc = math.exp(-rate * maturity)
+    return disc * 0.5 * (payoff(z) + payoff(-z)) if antithetic else disc * payoff(z)
+
+
 @model(
     name="european_option",
     outputs=[Output("price")],
@@ -45,6 +69,8 @@ def _exact(spot, strike, rate, volatility, maturity, kind, antithetic):
     choices={"kind": ("call", "put")},
     block_size=1 << 20,
     batch_size=1 << 15,
+    dimension=1,
+    uniform=price_at,
 )
 def simulate(
     rng: np.random.Generator,

@@ -125,6 +125,17 @@ def _exact(family: str, dim: int, difficulty: float, shift: float, coefficients:
     return genz_integral(family, a, np.full(dim, shift))
 
 
+def integrand_at(
+    u: np.ndarray, family: str, dim: int, difficulty: float, shift: float, coefficients: str
+) -> np.ndarray:
+    """The uniform form: the integrand at the points ``u`` of [0, 1)^dim themselves."""
+    return genz_values(family, u, coefficient_vector(dim, difficulty, coefficients), np.full(dim, shift))
+
+
+def _dim(dim: int) -> int:
+    return dim
+
+
 @model(
     name="integrate",
     exact=_exact,
@@ -133,6 +144,8 @@ def _exact(family: str, dim: int, difficulty: float, shift: float, coefficients:
     check=_check,
     block_size=1 << 16,
     batch_size=1 << 12,
+    dimension=_dim,
+    uniform=integrand_at,
 )
 def simulate(
     rng: np.random.Generator,

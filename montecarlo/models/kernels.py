@@ -1,0 +1,55 @@
+"""Compiled kernels for built-in models: the optional ``jit`` extra.
+
+With the extra installed (``pip install 'montecarlo[jit]'``: numba, and
+llvmlite, its code generator), the π model counts its hits in one compiled
+loop instead of five numpy passes over a 1 MiB buffer. The loop draws the
+very doubles the numpy code draws from the block's Generator, in the same
+order, and rounds the same operations the same way, so every number of a
+run is bit-identical with and without it (`tests/test_kernels.py` holds both
+paths to that). Without llvmlite, or with the environment variable
+``MONTECARLO_JIT=0``, the numpy code runs.
+
+The loop is written in LLVM IR and compiled by llvmlite directly
+(`montecarlo.models.compiled_pi`): milliseconds per worker process, where
+loading a numba function costs about a second of CPU and twice the memory.
+Numba itself is for models of your own (docs/performance.md).
+
+Only π is compiled: the other built-in models call transcendental functions
+(``exp``, ``log``, ``sin``) whose compiled versions round differently from
+numpy's vectorised ones, and their numbers must not depend on whether the
+extra is installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+
+#: Set to ``0`` to run the numpy code even where the jit extra is installed.
+JIT_VARIABLE = "MONTECARLO_JIT"
+
+
+def enabled() -> bool:
+    """Whether built-in models run compiled kernels: they compile here, and ``MONTECARLO_JIT`` is not 0."""
+    return os.environ.get(JIT_VARIABLE, "1") != "0" and _compiles()
+
+
+@functools.cache
+def _compiles() -> bool:
+    """Whether llvmlite is installed and compiles the kernels for this machine (once per process)."""
+    try:
+        from montecarlo.models import compiled_pi  # imports llvmlite: only where it is wanted
+
+        compiled_pi.quarter_disc(np.random.Generator(np.random.SFC64(0)), 1)
+    except Exception:  # no llvmlite, or no code for this machine: numpy it is, with the same numbers
+        return False
+    return True
+
+
+def quarter_disc(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Compiled: ``x² + y² ≤ 1`` for ``n`` points, x's drawn first, then y's (as `montecarlo.models.pi` draws them)."""
+    from montecarlo.models import compiled_pi
+
+    return compiled_pi.quarter_disc(rng, n)

@@ -1,0 +1,66 @@
+"""The compiled π kernel (the ``jit`` extra) gives the numpy code's numbers, bit for bit."""
+
+from __future__ import annotations
+
+import re
+
+import numba  # noqa: F401  (part of the test extra: these tests run, never skip)
+import numpy as np
+import pytest
+from conftest import numbers
+
+import montecarlo
+from montecarlo.models import kernels
+from montecarlo.models import pi as pi_model
+from montecarlo.seeding import BIT_GENERATORS
+
+
+@pytest.mark.parametrize("bit_generator", sorted(BIT_GENERATORS))
+@pytest.mark.parametrize("n", [1, 2, 3, 1000, 65_535, 1 << 16])
+def test_the_same_hits_and_the_same_generator_state_afterwards(bit_generator, n, monkeypatch):
+    for seed in range(3):
+        compiled = np.random.Generator(BIT_GENERATORS[bit_generator](seed))
+        plain = np.random.Generator(BIT_GENERATORS[bit_generator](seed))
+        hits = kernels.quarter_disc(compiled, n)
+        monkeypatch.setenv(kernels.JIT_VARIABLE, "0")
+        want = pi_model.simulate(plain, n)
+        monkeypatch.delenv(kernels.JIT_VARIABLE)
+        assert hits.dtype == want.dtype and np.array_equal(hits, want)
+        # The generator is left where the numpy code leaves it: the next batch starts alike.
+        assert np.array_equal(compiled.bit_generator.random_raw(8), plain.bit_generator.random_raw(8))
+
+
+def test_points_on_the_circle_count_as_hits_in_both_paths():
+    # x² + y² rounds to exactly 1 for some draws: the comparison must be <=, after the same roundings.
+    rng = np.random.Generator(np.random.SFC64(2))
+    state = rng.bit_generator.state
+    hits = kernels.quarter_disc(rng, 1 << 16)
+    rng.bit_generator.state = state
+    x, y = rng.random((2, 1 << 16))
+    assert np.array_equal(hits, x * x + y * y <= 1.0)
+
+
+def test_built_in_models_use_the_kernel_when_the_jit_extra_is_installed(monkeypatch):
+    monkeypatch.delenv(kernels.JIT_VARIABLE, raising=False)
+    assert kernels.enabled()
+
+
+@pytest.mark.parametrize("bit_generator", ["sfc64", "philox"])
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
+def test_whole_runs_are_bit_identical_with_and_without_the_kernel(bit_generator, executor, monkeypatch):
+    kwargs = {"rng": 21, "sampling": montecarlo.Sampling(bit_generator=bit_generator, block_size=100_003)}
+    execution = montecarlo.Execution(executor, workers=2)
+    compiled = montecarlo.run("pi", 1_000_000, execution=execution, **kwargs)
+    monkeypatch.setenv(kernels.JIT_VARIABLE, "0")
+    plain = montecarlo.run("pi", 1_000_000, execution=execution, **kwargs)
+    assert numbers(compiled) == numbers(plain)
+
+
+def test_the_machine_code_fuses_no_multiply_add():
+    # A fused multiply-add rounds x*x + y*y once instead of twice: a point
+    # on the circle's edge could then count differently than in numpy.
+    from montecarlo.models import compiled_pi
+
+    code = compiled_pi.assembly().lower()
+    assert "sfc64_quarter_disc" in code and "mulsd" in code  # the kernels, with their multiplications
+    assert not re.search(r"\bv?f(n)?m(add|sub)\w*", code)
