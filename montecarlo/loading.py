@@ -59,15 +59,19 @@ def load(path: str | os.PathLike) -> Result | ExperimentResult:
     >>> montecarlo.load(path).samples
     100000
     """
+    name = os.fspath(path)  # every message starts with the path given
     try:
         path, data = read_document(path)
     except FileProblem as exc:
-        raise ResultFormatError(f"{os.fspath(path)} {exc}") from None
+        raise ResultFormatError(f"{name}: it {exc}") from None
     schema = data.get("schema") if isinstance(data, dict) else None
-    if schema == EXPERIMENT_SCHEMA:
-        return ExperimentResult.from_dict(data)
-    if schema == RESULT_SCHEMA:
-        return Result.from_dict(data)
+    try:
+        if schema == EXPERIMENT_SCHEMA:
+            return ExperimentResult.from_dict(data)
+        if schema == RESULT_SCHEMA:
+            return Result.from_dict(data)
+    except ResultFormatError as exc:
+        raise ResultFormatError(f"{name}: {exc}") from None
     raise ResultFormatError(
-        f"{path}: not a montecarlo result file (schema {schema!r}); accepted: {RESULT_SCHEMA!r} or {EXPERIMENT_SCHEMA!r}"
+        f"{name}: not a montecarlo result file (schema {schema!r}); accepted: {RESULT_SCHEMA!r} or {EXPERIMENT_SCHEMA!r}"
     )

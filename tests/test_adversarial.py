@@ -354,6 +354,7 @@ def test_a_checkpoint_in_use_by_another_run_is_refused(capsys, tmp_path, files):
     assert mc(capsys, *files["args"], "--checkpoint", path)[0] == 0  # free again
 
 
+@pytest.mark.slow
 def test_the_lock_is_held_while_a_run_is_under_way(capsys, tmp_path):
     # A second `mc` on the same file, while the first is computing, is refused.
     path = tmp_path / "c.json"
@@ -410,6 +411,7 @@ def test_a_special_file_as_experiment_is_refused(capsys, tmp_path, kind, pattern
     one_line_error(capsys, 2, ["experiment", "run", path, "-o", tmp_path / "out", "-q"], pattern)
 
 
+@pytest.mark.slow
 def test_reading_a_file_never_imports_what_it_names(tmp_path, files):
     # `python -m montecarlo` puts the working directory first on sys.path: a
     # module there named by the file must still not be imported.
@@ -458,6 +460,7 @@ BAD_MODELS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["processes", "serial"])
 @pytest.mark.parametrize("model, extra, pattern", BAD_MODELS, ids=[m.split(":")[1] for m, _, _ in BAD_MODELS])
 def test_a_misbehaving_model_fails_the_run_in_one_line(capsys, executor, model, extra, pattern):
@@ -475,6 +478,7 @@ def test_a_model_error_in_an_experiment_suggests_a_command_that_exists(capsys, t
     )
 
 
+@pytest.mark.slow
 def test_a_model_error_while_extending_suggests_a_command_that_exists(capsys, tmp_path):
     result = tmp_path / "r.json"
     args = ["run", "modelzoo:raises", "-n", "4000", "-s", "2", "--block-size", "1000", "-q", "-o", result]
@@ -517,6 +521,7 @@ def test_a_bad_plot_destination_is_refused_before_reading(capsys, tmp_path, monk
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.png", "r.json"]
 
 
+@pytest.mark.slow
 def test_what_a_model_prints_goes_to_stderr_and_json_parses(capfd):
     for executor in ("processes", "serial"):
         code, out, err = mc(
@@ -605,6 +610,7 @@ def serve(greeting: bytes | None):
     return server, conns
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "greeting, pattern",
     [

@@ -32,18 +32,21 @@ class BackendContract:
     def execution(self) -> Execution:
         raise NotImplementedError
 
+    @pytest.mark.slow
     def test_pi_over_many_blocks(self, execution):
         kwargs = {"rng": 11, "sampling": Sampling(block_size=1 << 18)}
         assert numbers(montecarlo.run("pi", 5_000_000, execution=execution, **kwargs)) == numbers(
             reference("pi", 5_000_000, **kwargs)
         )
 
+    @pytest.mark.slow
     def test_float_outputs_over_many_blocks_with_a_short_last_block(self, execution):
         kwargs = {"rng": 12}  # moments3: blocks of 1000, batches of 300
         got = montecarlo.run(modelzoo.moments3, 23_456, execution=execution, **kwargs)
         assert numbers(got) == numbers(reference(modelzoo.moments3, 23_456, **kwargs))
         assert got.spec.blocks == 24
 
+    @pytest.mark.slow
     def test_one_float_output_over_batches_long_enough_for_threaded_blas(self, execution):
         # A one-output co-moment is a BLAS dot product, which OpenBLAS splits
         # among its threads above 10,000 samples, adding the parts in another
@@ -52,23 +55,27 @@ class BackendContract:
         got = montecarlo.run("european_option", 5 * (1 << 16), execution=execution, **kwargs)
         assert numbers(got) == numbers(reference("european_option", 5 * (1 << 16), **kwargs))
 
+    @pytest.mark.slow
     def test_native_thread_pools_run_one_thread_per_worker(self, execution):
         got = montecarlo.run(
             modelzoo.blas_threads, 4_000, rng=1, sampling=Sampling(block_size=1_000), execution=execution
         )
         assert got.estimate == 1.0
 
+    @pytest.mark.slow
     def test_derived_and_control_variates(self, execution):
         kwargs = {"rng": 13, "sampling": Sampling(block_size=2_000)}
         got = montecarlo.run("asian_option", 30_000, execution=execution, **kwargs)
         assert numbers(got) == numbers(reference("asian_option", 30_000, **kwargs))
 
+    @pytest.mark.slow
     def test_quantiles_shortfall_and_diagnostics(self, execution):
         kwargs = {"rng": 15, "sampling": Sampling(quantiles=[0.05, 0.5, 0.999], shortfall=[0.9])}
         got = montecarlo.run(modelzoo.laws, 12_345, execution=execution, **kwargs)  # 25 blocks, the last short
         assert numbers(got) == numbers(reference(modelzoo.laws, 12_345, **kwargs))
         assert got.quantiles and got.shortfall and got.diagnostics
 
+    @pytest.mark.slow
     def test_a_stopping_run_stops_at_the_same_block(self, execution):
         kwargs = {"rng": 14, "stopping": Stopping(tolerance=0.02, max_samples=10**6)}
         got = montecarlo.run(modelzoo.moments3, execution=execution, **kwargs)
@@ -76,6 +83,7 @@ class BackendContract:
         assert got.stopping["target_met"] and ref.samples < 10**6
         assert numbers(got) == numbers(ref)
 
+    @pytest.mark.slow
     @pytest.mark.parametrize(
         "model, samples, kwargs",
         [
@@ -88,6 +96,7 @@ class BackendContract:
         got = montecarlo.run(model, samples, rng=15, execution=execution, **kwargs)
         assert numbers(got) == numbers(reference(model, samples, rng=15, **kwargs))
 
+    @pytest.mark.slow
     def test_a_model_error_names_the_first_failing_block(self, execution):
         with pytest.raises(ModelError) as ref:
             reference(modelzoo.raises, 10_000, rng=3, sampling=Sampling(block_size=100))
@@ -96,6 +105,7 @@ class BackendContract:
         assert (got.value.block, got.value.spawn_key) == (ref.value.block, ref.value.spawn_key)
         assert got.value.seed == 3
 
+    @pytest.mark.slow
     def test_progress_is_reported_in_order_up_to_the_total(self, execution):
         import dataclasses
 
@@ -132,6 +142,7 @@ class TestThreads(BackendContract):
         return Execution("threads", workers=3)
 
 
+@pytest.mark.slow
 class TestProcesses(BackendContract):
     @pytest.fixture
     def execution(self):
@@ -145,6 +156,7 @@ class TestCallersThreadPool(BackendContract):
             yield pool
 
 
+@pytest.mark.slow
 class TestCallersProcessPool(BackendContract):
     @pytest.fixture
     def execution(self):
@@ -152,6 +164,7 @@ class TestCallersProcessPool(BackendContract):
             yield pool
 
 
+@pytest.mark.slow
 class TestDask(BackendContract):
     @pytest.fixture
     def execution(self, dask_client):
@@ -164,6 +177,7 @@ def test_a_callers_executor_is_left_open():
         assert pool.submit(lambda: 5).result() == 5
 
 
+@pytest.mark.slow
 def test_a_run_too_small_to_split_runs_on_one_worker_process():
     r = montecarlo.run("pi", 1000, rng=3, execution=Execution(workers=2))
     assert (r.provenance["executor"], r.provenance["workers"]) == ("processes", 1)

@@ -50,6 +50,7 @@ def straight():
     return json_numbers(p.stdout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGKILL, -9), (signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_interrupted_run_resumes_bit_identical(tmp_path, straight, sig, code):
     ck = tmp_path / "run.ckpt"
@@ -145,6 +146,7 @@ def test_cli_checkpoint_errors(tmp_path, capsys):
     assert code == 2 and "does not exist" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n1, n2", [(10**6, 4 * 10**6), (5 * 10**6 + 7, 2 * 10**7 + 3)])
 def test_extend_equals_a_single_run(n1, n2):
     two = Execution(workers=2)
@@ -155,6 +157,7 @@ def test_extend_equals_a_single_run(n1, n2):
     assert longer.continuation == straight_run.continuation
 
 
+@pytest.mark.slow
 def test_extend_from_the_command_line(tmp_path, capsys):
     first = tmp_path / "r.json"
     assert mc(capsys, "run", "pi", "-n", "1e6", "-s", "9", "-q", "-o", first)[0] == 0
@@ -167,6 +170,7 @@ def test_extend_from_the_command_line(tmp_path, capsys):
     assert code == 2 and "is fewer than the result already has; accepted: at least 1000000." in err
 
 
+@pytest.mark.slow
 def test_a_worker_killed_by_sigkill_mid_run_changes_nothing(straight):
     import psutil
 
@@ -184,6 +188,7 @@ def test_a_worker_killed_by_sigkill_mid_run_changes_nothing(straight):
     assert json_numbers(out) == straight
 
 
+@pytest.mark.slow
 def test_a_result_resumed_after_its_short_last_block_cannot_be_extended_wrongly(tmp_path):
     # The checkpoint of a finished run folded its short last block: the
     # whole-block prefix is gone, so extending must refuse rather than guess.

@@ -20,6 +20,7 @@ def test_run_prints_a_table(capsys):
     assert "95% interval" in out and "wilson" in out and "3.1416" in out  # exact, to the shown digits
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text", ["1e6", "1_000_000", "1000000", "1E6", "1.0e6"])
 def test_samples_spellings(capsys, text):
     code, out, err = mc(capsys, "run", "pi", "-n", text, "-s", "1", "--json", "-q")
@@ -27,6 +28,7 @@ def test_samples_spellings(capsys, text):
     assert json.loads(out)["samples"] == 1_000_000
 
 
+@pytest.mark.slow
 def test_json_schema(capsys, tmp_path):
     path = tmp_path / "r.json"
     code, out, _ = mc(capsys, "run", "pi", "-n", "2e6", "-s", "5", "--json", "-q", "-o", str(path))
@@ -43,6 +45,7 @@ def test_json_schema(capsys, tmp_path):
     assert json.loads(path.read_text()) == d  # --output writes the same object
 
 
+@pytest.mark.slow
 def test_unseeded_runs_report_their_entropy_and_repeat(capsys):
     code, out, _ = mc(capsys, "run", "pi", "-n", "1e5", "--json", "-q")
     first = json.loads(out)
@@ -52,6 +55,7 @@ def test_unseeded_runs_report_their_entropy_and_repeat(capsys):
     assert json.loads(out)["outputs"] == first["outputs"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", ["0", "1", str(2**32)])
 def test_json_identical_for_workers_and_executors(capsys, seed):
     outs = set()
@@ -70,6 +74,7 @@ def test_json_identical_for_workers_and_executors(capsys, seed):
     assert len(outs) == 1
 
 
+@pytest.mark.slow
 def test_param_and_module_reference(capsys):
     code, out, err = mc(
         capsys, "run", "modelzoo:exp_mean", "-n", "1e5", "-s", "2", "-p", "a=2", "-c", "0.999", "--json", "-q"
@@ -101,6 +106,7 @@ def test_bare_mc_prints_help_and_exits_0(capsys):
     assert out.startswith("Usage: mc ") and "run" in out and "experiment" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mc", "montecarlo"])
 def test_installed_commands(name):
     """`mc` is also installed as `montecarlo`."""
@@ -200,6 +206,7 @@ def test_resume_from_a_missing_checkpoint_is_a_usage_error(capsys, tmp_path):
     assert not ck.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "model, message",
     [
@@ -223,6 +230,7 @@ def test_model_failures_exit_1_naming_the_block(capsys, model, message):
 REPLAY = ["run", "modelzoo:raises", "-n", "1e4", "-s", "3", "--block-size", "100"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("debug", [[], ["--debug"]])
 def test_replay_block_shows_the_models_own_exception(capsys, debug):
     code, out, err = mc(capsys, *REPLAY, "-q")

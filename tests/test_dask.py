@@ -15,6 +15,8 @@ from conftest import MC, mc, numbers
 import montecarlo
 from montecarlo import Execution, Sampling, ValidationError
 
+pytestmark = pytest.mark.slow  # end to end: processes, clusters, signals, whole programs
+
 
 @pytest.mark.parametrize("seed", [0, 2**32])
 def test_dask_cluster_equals_local_processes(dask_client, seed):

@@ -161,6 +161,7 @@ def test_buffon_pi_is_a_delta_method_estimate():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("model", "params"),
     [("asian_option", {}), ("buffon", {"length": 0.5, "spacing": 1.0}), (exp_uniform, {})],

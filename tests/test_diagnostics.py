@@ -52,6 +52,7 @@ def test_the_01_shortcut_equals_the_float_sums():
         np.testing.assert_allclose(getattr(fast, f), getattr(slow, f), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_every_run_keeps_the_shape_and_it_is_the_same_on_every_executor():
     kwargs = {"rng": 6, "sampling": montecarlo.Sampling(block_size=2_000)}
     ref = montecarlo.run(modelzoo.laws, 30_000, execution="serial", **kwargs)
@@ -80,6 +81,7 @@ def test_flag_rules_at_their_thresholds():
     assert COCHRAN == 25.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n, seed", [(5_000, 1), (5_000, 2), (50_000, 3), (500_000, 4)])
 def test_the_warning_fires_on_a_far_side_shift(n, seed):
     # c = -3, shift = -3: the likelihood ratio is lognormal with sigma = 3 and
@@ -110,6 +112,7 @@ def load_importance(seed, n):
     return np.concatenate(out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_the_warning_stays_quiet_on_the_builtin_models(name):
     n = 10**6 if name in ("pi", "buffon", "tail_probability", "european_option") else 100_000
@@ -118,6 +121,7 @@ def test_the_warning_stays_quiet_on_the_builtin_models(name):
     assert set(r.diagnostics) == set(r.outputs)
 
 
+@pytest.mark.slow
 def test_flags_in_the_table_and_the_json(capsys):
     args = ("run", "tail_probability", "-p", "c=-3", "-p", "shift=-3", "-n", "5000", "-s", "1", "-q")
     code, out, err = mc(capsys, *args)
@@ -138,6 +142,7 @@ def test_flags_in_the_table_and_the_json(capsys):
     assert back["importance"].warnings == ("heavy-tail", "kurtosis", "effective-samples")
 
 
+@pytest.mark.slow
 def test_a_result_file_without_the_shape_reads_back_and_extends_without_diagnoses():
     r = montecarlo.run("european_option", 2 * (1 << 16), rng=3, execution="serial",
                        sampling=montecarlo.Sampling(block_size=1 << 16))  # fmt: skip

@@ -61,6 +61,7 @@ def test_histogram_counts_are_exact(laws, column):
         assert list(h.counts) == list(np.bincount(v.astype(int))[: len(h.counts)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("column", [0, 2])
 def test_ecdf_steps_are_exact(laws, column):
     r, x = laws
@@ -73,6 +74,7 @@ def test_ecdf_steps_are_exact(laws, column):
     assert lo <= (v <= np.median(v)).mean() <= hi
 
 
+@pytest.mark.slow
 def test_the_dkw_band_holds_the_true_distribution_function():
     reps, n, inside = 300, 300, 0
     for seed in range(reps):
@@ -95,6 +97,7 @@ def test_without_a_distribution_the_histogram_says_how_to_keep_one():
         r.histogram(bins=0)
 
 
+@pytest.mark.slow
 def test_mc_plot_histogram(capsys, tmp_path):
     path = tmp_path / "r.json"
     code, _, err = mc(capsys, "run", "gamblers_ruin", "-n", "20000", "-s", "1", "--quantile", "0.9", "-o", path, "-q")

@@ -23,6 +23,7 @@ from montecarlo.specs import make_spec
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::montecarlo.errors.OversubscriptionWarning")  # more workers than cores, on purpose
 @pytest.mark.parametrize("seed", [0, 1, 2**32])
 def test_pi_identical_for_every_worker_count_and_executor(seed):
@@ -33,6 +34,7 @@ def test_pi_identical_for_every_worker_count_and_executor(seed):
             assert numbers(r) == numbers(ref), (workers, executor)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::montecarlo.errors.OversubscriptionWarning")  # more workers than cores, on purpose
 @pytest.mark.parametrize("group", [1, 2, 3, 7, 50])
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
@@ -47,6 +49,7 @@ def test_task_grouping_changes_nothing(group, executor):
     assert m == ref.accumulator
 
 
+@pytest.mark.slow
 def test_out_of_order_completion_changes_nothing():
     # Tasks that finish in a random order (random sleeps on 4 threads) are
     # held until the prefix before them is folded.
@@ -71,6 +74,7 @@ def test_a_callers_executor_is_accepted_and_left_open():
         assert pool.submit(lambda: 5).result() == 5  # still usable
 
 
+@pytest.mark.slow
 def test_tiny_runs_start_one_worker_process_with_the_same_numbers():
     # One block: one worker process, not two, and not the caller's process.
     r1 = montecarlo.run("pi", samples=1000, rng=3, execution=Execution(workers=2))
@@ -88,6 +92,7 @@ def test_blocks_are_a_lazy_plan():
     assert spec.blocks == math.ceil(10**12 / spec.block_size)
 
 
+@pytest.mark.slow
 def test_last_block_is_short():
     spec, _ = make_spec("pi", 10 * (1 << 22) + 5, rng=1)
     assert spec.blocks == 11 and spec.block_samples(10) == 5
@@ -95,6 +100,7 @@ def test_last_block_is_short():
     assert r.samples == 10 * (1 << 22) + 5
 
 
+@pytest.mark.slow
 def test_progress_callback_sees_every_sample():
     seen = []
     execution = Execution(workers=2, progress=lambda d, t: seen.append((d, t)))
@@ -108,6 +114,7 @@ def test_progress_callback_sees_every_sample():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_golden_pi():
     # Pinned: seed 12345, 10**6 samples, default bit generator and block size.
     r = montecarlo.run("pi", samples=10**6, rng=12345, execution=Execution(workers=1))
@@ -118,6 +125,7 @@ def test_golden_pi():
 GOLDEN_PI = 3.138272  # 784568 hits of 10**6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 7, 2**32, 2**100])
 def test_pi_inside_its_own_999_interval(seed):
     r = montecarlo.run("pi", samples=4 * 10**6, rng=seed, confidence=0.999, execution=Execution(workers=2))
@@ -125,6 +133,7 @@ def test_pi_inside_its_own_999_interval(seed):
     assert r["pi"].exact == math.pi
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interval", ["t", "normal", "wilson", "clopper-pearson"])
 def test_multi_output_accuracy_and_covariance(interval):
     r = montecarlo.run(
@@ -161,6 +170,7 @@ def test_pi_interval_coverage_over_many_seeds():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_model_exception_names_block_and_spawn_key(executor):
     with pytest.raises(ModelError, match=r"model raised ValueError: boom.*\(block (\d+), spawn key \(\1,\)\)") as err:
@@ -186,6 +196,7 @@ def test_non_finite_values_are_named():
         )
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_replaced_and_the_result_is_unchanged(tmp_path):
     marker = str(tmp_path / "died")
     sampling = Sampling(block_size=1000)
@@ -197,6 +208,7 @@ def test_a_killed_worker_is_replaced_and_the_result_is_unchanged(tmp_path):
     assert r.to_dict()["outputs"] == ref.to_dict()["outputs"]
 
 
+@pytest.mark.slow
 def test_workers_that_keep_dying_fail_clearly_and_fast():
     t0 = time.perf_counter()
     with pytest.raises(
@@ -212,6 +224,7 @@ def test_workers_that_keep_dying_fail_clearly_and_fast():
     assert time.perf_counter() - t0 < 30
 
 
+@pytest.mark.slow
 def test_tasks_stay_small_whatever_the_block_count():
     # A task returns one accumulator per block: tiny blocks must not make
     # huge results (memory stays flat; see benchmarks/tiny_blocks.py).
@@ -223,6 +236,7 @@ def test_tasks_stay_small_whatever_the_block_count():
     assert [b for t in tasks for b, _ in t.blocks] == list(range(spec.blocks))
 
 
+@pytest.mark.slow
 def test_the_fold_merges_left_to_right_in_block_order():
     # Chan's update is not symmetric to the bit: folding `m.merge(total)` instead
     # of `total.merge(m)` changes the last digits, which this pins.
@@ -236,6 +250,7 @@ def test_the_fold_merges_left_to_right_in_block_order():
     assert right != left  # the other order is distinguishable: the check above can fail
 
 
+@pytest.mark.slow
 def test_no_more_workers_start_than_the_run_has_blocks():
     # Asked for 1000, a two-block run starts two processes (not 1000, which
     # took a minute and gigabytes).

@@ -6,8 +6,12 @@ from __future__ import annotations
 import glob
 import os
 
+import pytest
+
 from montecarlo.cli import invoke
 from montecarlo.experiments import load_experiment
+
+pytestmark = pytest.mark.slow  # end to end: processes, clusters, signals, whole programs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = sorted(glob.glob(os.path.join(ROOT, "experiments", "*.toml")))

@@ -79,6 +79,7 @@ def only_folder(out) -> str:
     return str(folder)
 
 
+@pytest.mark.slow
 def test_run_writes_one_complete_folder(tmp_path, capsys):
     cfg = write(
         tmp_path / "pi.toml",
@@ -175,6 +176,7 @@ def test_git_commit_and_dirty_flag(tmp_path):
     assert run_experiment(load_experiment(outside), execution=SERIAL).git is None
 
 
+@pytest.mark.slow
 def test_sweep_writes_csv_and_checks_every_point(tmp_path, capsys):
     cfg = write(
         tmp_path / "bs.toml",
@@ -273,6 +275,7 @@ def test_sweep_points_draw_their_own_streams_and_crn_shares_them(tmp_path, model
     assert crn.points[0].result.estimate == crn.points[1].result.estimate == plain.estimate
 
 
+@pytest.mark.slow
 def test_common_random_numbers_reduce_the_variance_of_differences(tmp_path, models):
     """The difference between neighbouring points varies far less over seeds with CRN."""
     text = f"""
@@ -349,6 +352,7 @@ def test_model_failure_leaves_no_folder(tmp_path, models, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_no_folder(tmp_path, models, capsys):
     cfg = write(tmp_path / "k.toml", f'model = "{models}:interrupts"\nsamples = 4000\nblock_size = 1000\nseed = 1\n')
     out = tmp_path / "out"

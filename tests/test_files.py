@@ -23,6 +23,7 @@ def test_write_atomic_replaces_whole_files(tmp_path):
     assert os.listdir(tmp_path) == ["r.json"]
 
 
+@pytest.mark.slow
 def test_a_full_disk_leaves_the_earlier_result_intact(tmp_path, capsys, monkeypatch):
     path = tmp_path / "r.json"
     path.write_text("earlier result\n")

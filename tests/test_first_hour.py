@@ -18,6 +18,7 @@ from montecarlo import Checkpointing, Sampling
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_where_the_checkpoint_is_and_how_to_resume(tmp_path):
     ckpt = tmp_path / "run.ckpt"
     args = ["run", "pi", "-n", "1e11", "--seed", "3", "--checkpoint", str(ckpt), "-q", "-w", "2"]
@@ -42,6 +43,7 @@ def test_ctrl_c_says_where_the_checkpoint_is_and_how_to_resume(tmp_path):
     assert json.loads(ckpt.read_text())["samples_done"] >= done
 
 
+@pytest.mark.slow
 def test_a_resumed_run_says_so_and_counts_only_its_own_samples(tmp_path):
     path = tmp_path / "c.ckpt"
     montecarlo.run("pi", 10**7, rng=1, checkpoint=path, sampling=Sampling(block_size=10**6), execution="serial")
@@ -53,6 +55,7 @@ def test_a_resumed_run_says_so_and_counts_only_its_own_samples(tmp_path):
     assert "samples, resumed at 10,000,000," in again.table()
 
 
+@pytest.mark.slow
 def test_why_a_run_used_one_worker(capsys):
     code, out, _ = mc(capsys, "run", "european_option", "-n", "1e5", "-w", "2", "--seed", "1", "-q")
     assert code == 0 and "1 worker(s) (processes: the run is one block; a smaller --block-size splits it" in out
@@ -60,6 +63,7 @@ def test_why_a_run_used_one_worker(capsys):
     assert "1 worker(s) (processes)\n" in out  # as asked: no reason to give
 
 
+@pytest.mark.slow
 def test_an_unseeded_run_says_how_to_repeat_it(capsys):
     code, out, _ = mc(capsys, "run", "pi", "-n", "1e5", "-q")
     entropy = int(out.split("seed entropy ")[1].split(",")[0])
@@ -75,6 +79,7 @@ def test_one_notation_per_interval():
     assert "e-" in estimate and all("e-" in end for end in interval.split(", "))
 
 
+@pytest.mark.slow
 def test_extend_to_a_target_and_say_when_nothing_is_saved(tmp_path, capsys):
     first = tmp_path / "e.json"
     montecarlo.run("european_option", 500_000, rng=4, sampling=Sampling(block_size=50_000), execution="serial").save(
@@ -89,6 +94,7 @@ def test_extend_to_a_target_and_say_when_nothing_is_saved(tmp_path, capsys):
     assert "bit-identical" in mc(capsys, "reproduce", tmp_path / "x.json", "--executor", "serial")[1]
 
 
+@pytest.mark.slow
 def test_mc_plot_draws_an_experiment_result(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     folder = tmp_path / "results"
@@ -99,6 +105,7 @@ def test_mc_plot_draws_an_experiment_result(tmp_path, capsys):
     assert code == 0, err and (tmp_path / "sweep.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_files_are_as_readable_as_the_umask_says(tmp_path, capsys):
     old = os.umask(0o022)
     try:
@@ -117,6 +124,7 @@ def test_files_are_as_readable_as_the_umask_says(tmp_path, capsys):
         os.umask(old)
 
 
+@pytest.mark.slow
 def test_shell_completion_knows_the_model_names():
     env = {**os.environ, "_MC_COMPLETE": "bash_complete", "COMP_WORDS": "mc run p", "COMP_CWORD": "2"}
     out = subprocess.run([MC], env=env, capture_output=True, text=True, timeout=30).stdout
@@ -125,6 +133,7 @@ def test_shell_completion_knows_the_model_names():
     assert "plain,threads" in subprocess.run([MC], env=env, capture_output=True, text=True, timeout=30).stdout
 
 
+@pytest.mark.slow
 def test_the_long_command_name_and_the_version(capsys):
     montecarlo_cmd = str(Path(MC).with_name("montecarlo"))
     out = subprocess.run([montecarlo_cmd, "-V"], capture_output=True, text=True, timeout=30).stdout

@@ -45,6 +45,7 @@ def test_built_in_models_use_the_kernel_when_the_jit_extra_is_installed(monkeypa
     assert kernels.enabled()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bit_generator", ["sfc64", "philox"])
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_whole_runs_are_bit_identical_with_and_without_the_kernel(bit_generator, executor, monkeypatch):

@@ -143,6 +143,7 @@ def test_antithetic_reduces_standard_error_of_european_call():
     assert factor > 1.8
 
 
+@pytest.mark.slow
 def test_control_variate_reduces_standard_error_of_asian_call():
     r = montecarlo.run("asian_option", samples=200_000, rng=7, execution="serial")
     cv = r["arithmetic_cv"]
@@ -210,6 +211,7 @@ def _ruin_rational(k, big_n, p):
     return float((rk - rn) / (1 - rn)), float(k / (1 - 2 * pf) - (big_n / (1 - 2 * pf)) * (1 - rk) / (1 - rn))
 
 
+@pytest.mark.slow
 def test_gamblers_ruin_duration_is_exact_next_to_one_half():
     # The case that lost 2.4e-5 relative to cancellation: 41.0009765625 for 41.0000000001.
     assert ruin_exact(1, 42, 0.5000000000000984)["duration"] == pytest.approx(41.00000000010755, rel=1e-14)

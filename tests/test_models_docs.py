@@ -23,6 +23,7 @@ def example_code() -> str:
     return blocks[0]
 
 
+@pytest.mark.slow
 def test_writing_your_own_model_example_runs_as_written(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__main__"}
@@ -56,6 +57,7 @@ def test_example_runs_from_the_cli_by_reference(tmp_path, monkeypatch, capsys):
     assert "Error: -p sigma=4 is out of range; accepted: a number in (0.0, 3.0]." in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_example_runs_from_the_cli_by_file_path(tmp_path, monkeypatch, capsys):
     # As the docs show it: `mc run mymodels.py:lognormal`, no PYTHONPATH, on worker processes too.
     (tmp_path / "mymodels_file.py").write_text(example_code())

@@ -12,6 +12,8 @@ from scipy.special import stdtrit
 import montecarlo
 from montecarlo import Execution, Sampling
 
+pytestmark = pytest.mark.slow  # end to end: processes, clusters, signals, whole programs
+
 KWARGS = {"rng": 5, "sampling": Sampling(block_size=2_000), "params": {"steps": 10}}
 
 

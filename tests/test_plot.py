@@ -91,6 +91,7 @@ def test_plot_errors(pi_result):
         save_convergence(pi_result, "x.txt")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ext", ["png", "svg", "pdf"])
 def test_mc_plot_writes_each_format(capsys, tmp_path, pi_result, ext):
     src = tmp_path / "pi.json"
@@ -102,6 +103,7 @@ def test_mc_plot_writes_each_format(capsys, tmp_path, pi_result, ext):
     assert len(data) > 1000 and data.startswith(MAGIC[ext])
 
 
+@pytest.mark.slow
 def test_mc_plot_default_name(capsys, tmp_path, pi_result):
     src = tmp_path / "pi.json"
     pi_result.save(str(src))
@@ -109,6 +111,7 @@ def test_mc_plot_default_name(capsys, tmp_path, pi_result):
     assert (tmp_path / "pi.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_mc_run_plot(capsys, tmp_path):
     out = tmp_path / "run.png"
     code, _, err = mc(
@@ -204,6 +207,7 @@ def test_sweep_errors(strike_results, pi_result):
         plot_sweep([*strike_results, two])
 
 
+@pytest.mark.slow
 def test_mc_plot_sweep(capsys, tmp_path, strike_results):
     paths = []
     for r in strike_results:
@@ -232,6 +236,7 @@ def scaled(rng, n, a: float = 1.0):
 """
 
 
+@pytest.mark.slow
 def test_sweep_of_a_user_model_never_imports_it(capsys, tmp_path, monkeypatch):
     """Reading result files runs no code: the exact curve of a model that is not
     built in goes through the recorded exact values, even when the model could be imported."""

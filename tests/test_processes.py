@@ -15,6 +15,8 @@ from conftest import MC
 
 import montecarlo
 
+pytestmark = pytest.mark.slow  # end to end: processes, clusters, signals, whole programs
+
 
 def start_long_run(*extra):
     proc = subprocess.Popen(

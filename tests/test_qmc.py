@@ -69,6 +69,7 @@ def test_blocks_are_consecutive_points_of_scipys_scrambled_sequence(sampler):
             assert 0 <= low.min() and low.max() < 1 and abs(low.mean() - 0.5) < 0.05
 
 
+@pytest.mark.slow
 def test_sobol_replicates_are_unbiased_below_scipys_30_bits():
     # Without the low digits every replicate would average the integrand over
     # the 2^-30 grid: here (a jump of e^-8 at u = 1/2) an error of 1.6e-13.
@@ -87,6 +88,7 @@ def test_sobol_replicates_keep_the_net_property_and_differ():
     assert len({u.tobytes() for u in sets}) == 16  # independent scrambles
 
 
+@pytest.mark.slow
 def test_distinct_seeds_give_distinct_point_sets_and_one_seed_the_same():
     def points(rng, key=()):
         seed = np.random.SeedSequence(rng, spawn_key=key)
@@ -126,6 +128,7 @@ def test_samples_are_rounded_up_to_a_power_of_two_per_replicate():
     )
 
 
+@pytest.mark.slow
 def test_the_command_line_says_how_n_was_rounded(capsys):
     code, out, err = mc(capsys, "run", "european_option", "--sampler", "sobol", "-n", "1e6", "-s", "1", "-q")
     assert code == 0, err
@@ -157,6 +160,7 @@ def test_a_random_spec_keeps_its_form_and_digest():
     assert quasi.digest() != spec.digest()
 
 
+@pytest.mark.slow
 def test_stopping_rules_are_asked_where_every_replicate_holds_a_power_of_two():
     kw = {"rng": 2, "sampling": Sampling(sampler="sobol", block_size=256), "tolerance": 2e-4}
     got = run("european_option", **kw)
@@ -278,6 +282,7 @@ def test_brownian_bridge_has_the_covariance_of_brownian_motion(steps):
     assert np.count_nonzero(a[1:, -1]) == 0
 
 
+@pytest.mark.slow
 def test_brownian_bridge_beats_time_order_on_sobol_points():
     from montecarlo.models import asian_option
 
@@ -292,6 +297,7 @@ def test_brownian_bridge_beats_time_order_on_sobol_points():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "sampling, n1, n2",
     [(Sampling(sampler="sobol", replicates=4, block_size=256), 4 * 1024, 4 * 3000),
@@ -307,6 +313,7 @@ def test_extend_equals_a_single_run(sampling, n1, n2):
     assert numbers(longer) == numbers(straight) and longer.continuation == straight.continuation
 
 
+@pytest.mark.slow
 def test_extend_from_the_command_line_says_how_n_was_rounded(tmp_path, capsys):
     first = tmp_path / "r.json"
     args = ["asian_option", "--sampler", "sobol", "--replicates", "4", "-s", "3", "-q", "--json"]
@@ -320,6 +327,7 @@ def test_extend_from_the_command_line_says_how_n_was_rounded(tmp_path, capsys):
     assert numbers(montecarlo.Result.from_json(extended)) == numbers(montecarlo.Result.from_json(straight))
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     sampling = Sampling(sampler="sobol", replicates=4)
     straight = run(modelzoo.interrupted, 4 * 4096, rng=8, sampling=sampling)
@@ -337,6 +345,7 @@ def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     assert again.provenance["resumed_at_samples"] == saved["samples_done"]
 
 
+@pytest.mark.slow
 def test_the_dimension_may_be_a_function_of_the_parameters():
     got = run(
         modelzoo.sum_of_uniforms, 8 * 512, rng=1, params={"k": 5}, sampling=Sampling(sampler="halton", replicates=8)
@@ -451,6 +460,7 @@ def test_a_model_error_names_the_replicate_and_points():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_experiment_files_set_and_sweep_the_sampler(tmp_path, capsys):
     from montecarlo.experiments import load_experiment
 
@@ -497,6 +507,7 @@ def test_experiment_file_messages(tmp_path, text, message):
     assert str(err.value).startswith(f"{path}: {message}")
 
 
+@pytest.mark.slow
 def test_the_documented_example_runs(capsys):
     import re
     from pathlib import Path
@@ -513,6 +524,7 @@ def test_show_tells_whether_a_model_runs_on_quasi_random_points(capsys):
     assert "quasi-random points: no uniform form (--sampler random only)\n" in mc(capsys, "show", "gamblers_ruin")[1]
 
 
+@pytest.mark.slow
 def test_the_issues_acceptance_runs(capsys):
     # mc run european_option --sampler sobol -n 1048576 --seed 1, with 1 and 2 workers, and plain.
     args = ["run", "european_option", "-n", "1048576", "--seed", "1", "--json", "-q"]

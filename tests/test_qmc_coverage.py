@@ -21,6 +21,8 @@ import pytest
 import montecarlo
 from montecarlo import Sampling
 
+pytestmark = pytest.mark.slow  # interval coverage over many seeds
+
 SEEDS = 500
 
 

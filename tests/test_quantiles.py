@@ -56,6 +56,7 @@ def test_rank_bounds_equal_exact_binomial_enumeration(n):
             assert guaranteed >= Fraction(confidence)
 
 
+@pytest.mark.slow
 def test_binomial_cdf_matches_exact_arithmetic():
     n, q, j = 700, 0.3, 195
     cdf, d = exact_cdf(n, q)
@@ -102,6 +103,7 @@ def test_bucket_keys_are_monotone_and_buckets_narrow():
     assert bucket_keys(np.array([-0.0]))[0] == -1 and bucket_keys(np.array([0.0]))[0] == 0
 
 
+@pytest.mark.slow
 def test_sketch_and_extremes_merge_exactly_in_any_grouping():
     rng = np.random.default_rng(2)
     x = some_floats(rng).reshape(-1, 1)
@@ -182,6 +184,7 @@ def test_expected_shortfall_of_a_small_sample_is_the_mean_of_its_top_values():
     assert t.interval[0] < want < t.interval[1] and t.warnings == ("tail-samples",)
 
 
+@pytest.mark.slow
 def test_done_when_european_quantiles_cover_the_exact_lognormal_quantiles_on_any_worker_count():
     kwargs = {"rng": 2, "sampling": Sampling(quantiles=[0.5, 0.99], block_size=1 << 15)}
     one = montecarlo.run("european_option", 200_000, execution=Execution(workers=1), **kwargs)
@@ -194,6 +197,7 @@ def test_done_when_european_quantiles_cover_the_exact_lognormal_quantiles_on_any
     assert [t.method for t in one.quantiles["price"]] == ["order-statistic"] * 2
 
 
+@pytest.mark.slow
 def test_quantiles_survive_checkpoint_resume_and_extend(tmp_path):
     sampling = Sampling(quantiles=[0.1, 0.5, 0.999], shortfall=[0.95])
     straight = montecarlo.run(modelzoo.laws, 30_000, rng=5, execution="serial", sampling=sampling)
@@ -209,6 +213,7 @@ def test_quantiles_survive_checkpoint_resume_and_extend(tmp_path):
     assert back.quantiles == straight.quantiles and back.shortfall == straight.shortfall
 
 
+@pytest.mark.slow
 def test_json_layout_and_table_rows(capsys):
     code, out, err = mc(capsys, "run", "european_option", "-n", "20000", "-s", "2", "--quantile", "0.99",
                         "--quantile", "0.5", "--shortfall", "0.99", "--json", "-q")  # fmt: skip

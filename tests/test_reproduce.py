@@ -51,6 +51,7 @@ def sweep_result(tmp_path, capsys):
     return os.path.join(folder, "result.json")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--workers", "1"], ["--workers", "3", "--executor", "threads"]])
 def test_reproduce_with_another_worker_count_is_bit_identical(sweep_result, capsys, args):
     assert invoke(["reproduce", sweep_result, *args]) == 0
@@ -59,11 +60,13 @@ def test_reproduce_with_another_worker_count_is_bit_identical(sweep_result, caps
     assert "2 run(s)" in out[0] and "recorded on 2 worker(s) (processes)" in out[0]
 
 
+@pytest.mark.slow
 def test_reproduce_accepts_the_folder(sweep_result, capsys):
     assert invoke(["reproduce", os.path.dirname(sweep_result), "-w", "1"]) == 0
     assert capsys.readouterr().out.endswith("bit-identical\n")
 
 
+@pytest.mark.slow
 def test_a_changed_number_is_reported_and_fails(sweep_result, capsys):
     def tamper(d):
         price = d["points"][1]["result"]["outputs"]["price"]
@@ -84,6 +87,7 @@ def test_a_changed_number_is_reported_and_fails(sweep_result, capsys):
     assert "Error: not reproduced: 2 of " in captured.err
 
 
+@pytest.mark.slow
 def test_version_differences_warn_but_do_not_fail(sweep_result, capsys):
     def old(d):
         d["provenance"]["numpy"] = "1.0.0"
@@ -97,6 +101,7 @@ def test_version_differences_warn_but_do_not_fail(sweep_result, capsys):
     assert captured.out.endswith("bit-identical\n")
 
 
+@pytest.mark.slow
 def test_reproduce_a_plain_run_result(tmp_path, capsys):
     path = str(tmp_path / "pi.json")
     assert invoke(["run", "pi", "-n", "30000", "-s", "4", "--block-size", "5000", "-w", "2", "-q", "-o", path]) == 0
@@ -105,6 +110,7 @@ def test_reproduce_a_plain_run_result(tmp_path, capsys):
     assert capsys.readouterr().out.endswith("bit-identical\n")
 
 
+@pytest.mark.slow
 def test_crn_sweep_reproduces(tmp_path, capsys):
     folder = run_to_folder(tmp_path, SWEEP + "[sweep]\ncommon_random_numbers = true\n", "-w", "2")
     capsys.readouterr()
@@ -189,6 +195,7 @@ def test_bad_execution_options(sweep_result, capsys, args, message):
     assert captured.err.startswith(f"Error: {message}"), captured.err
 
 
+@pytest.mark.slow
 def test_installed_mc_end_to_end(tmp_path):
     """The installed `mc`: run an experiment file, then reproduce it on another worker count."""
     mc = MC
@@ -209,6 +216,7 @@ def test_installed_mc_end_to_end(tmp_path):
     assert rep.stdout.splitlines()[-1] == "bit-identical"
 
 
+@pytest.mark.slow
 def test_precision_target_keys_pass_through_and_reproduce(tmp_path, capsys):
     """Stopping settings of the option vocabulary (here rtol) work as file keys and reproduce."""
     from montecarlo.experiments import known_keys
@@ -224,6 +232,7 @@ def test_precision_target_keys_pass_through_and_reproduce(tmp_path, capsys):
     assert capsys.readouterr().out.endswith("bit-identical\n")
 
 
+@pytest.mark.slow
 def test_reproduce_compares_quantiles_and_shortfall(tmp_path, capsys):
     path = str(tmp_path / "q.json")
     args = ["run", "european_option", "-n", "30000", "-s", "4", "--block-size", "5000", "-w", "2", "-q", "-o", path]

@@ -57,12 +57,14 @@ class RuleContract:
         assert d["rule"] == self.rule.name and RULES[self.rule.name] is type(self.rule)
         assert rule_from_dict(d) == self.rule
 
+    @pytest.mark.slow
     def test_a_result_records_it_and_reads_it_back(self):
         r = self.run("serial")
         assert r.stopping["rules"] == [self.rule.to_dict()]
         again = montecarlo.Result.from_json(r.to_json())
         assert again.spec == r.spec and again.spec.stop.rules == (self.rule,)
 
+    @pytest.mark.slow
     def test_stops_every_executor_at_the_same_block(self):
         ref = self.run("serial")
         for execution in (Execution("threads", workers=3), Execution("processes", workers=2)):
@@ -97,6 +99,7 @@ class TestTimeLimit(RuleContract):
             plain = montecarlo.run(modelzoo.moments3, r.samples, rng=21, execution="serial")
             assert estimates_of(r) == estimates_of(plain)
 
+    @pytest.mark.slow
     def test_a_result_it_stopped_says_so(self):
         r = montecarlo.run(modelzoo.slow, 10**9, rng=1, stopping=Stopping(time_limit=0.3), execution="serial")
         assert r.stopping["rule"] == "time_limit" and r.stopping["reproducible"] is False

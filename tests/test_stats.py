@@ -13,6 +13,7 @@ from montecarlo.stats import Moments, clopper_pearson_interval, fold, interval, 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(
     data=arrays(np.float64, st.tuples(st.integers(2, 60), st.integers(1, 3)), elements=finite),

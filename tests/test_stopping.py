@@ -66,6 +66,7 @@ def pi_reference() -> Result:
     return montecarlo.run("pi", rng=2024, tolerance=1e-3, execution="serial")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "executor, workers",
     [
@@ -86,6 +87,7 @@ def test_pi_tolerance_same_stop_for_every_executor(pi_reference, executor, worke
     assert r.estimate.hex() == pi_reference.estimate.hex()
 
 
+@pytest.mark.slow
 def test_pi_tolerance_with_a_callers_executor(pi_reference):
     with ThreadPoolExecutor(3) as pool:
         r = montecarlo.run("pi", rng=2024, tolerance=1e-3, execution=pool)
@@ -93,12 +95,14 @@ def test_pi_tolerance_with_a_callers_executor(pi_reference):
         assert pool.submit(lambda: 7).result() == 7  # the caller's pool stays open
 
 
+@pytest.mark.slow
 def test_pi_tolerance_same_stop_on_a_dask_cluster(pi_reference, dask_client):
     r = montecarlo.run("pi", rng=2024, tolerance=1e-3, execution=dask_client)
     assert r.provenance["executor"] == "dask"
     assert numbers(r) == numbers(pi_reference)
 
 
+@pytest.mark.slow
 def test_pi_tolerance_stops_at_the_first_block_meeting_it(pi_reference):
     r = pi_reference
     h = half_width(r["pi"])
@@ -113,6 +117,7 @@ def test_pi_tolerance_stops_at_the_first_block_meeting_it(pi_reference):
     assert abs(r.estimate - math.pi) <= 3.3 * r.standard_error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group, window", [(1, 1), (3, 2), (7, 5), (64, 2), (None, 3)])
 def test_task_grouping_never_moves_the_stopping_block(group, window):
     # Many small blocks: the stopping block falls inside a task for most groupings.
@@ -143,6 +148,7 @@ def test_growing_tasks_keep_speculative_work_small():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cap_reached_is_an_outcome_not_an_error():
     r = montecarlo.run("pi", samples=3 * 2**22, rng=1, tolerance=1e-6, execution="serial")
     s = r.stopping
@@ -172,6 +178,7 @@ def test_min_samples_floor():
     assert floored.stopping["min_samples"] == 10_500 and floored.stopping["target_met"] is True
 
 
+@pytest.mark.slow
 def test_target_restricts_the_outputs_checked():
     only_a = montecarlo.run(two_outputs, rng=4, stopping=Stopping(tolerance=0.01, target="a"), execution="serial")
     both = montecarlo.run(two_outputs, rng=4, tolerance=0.01, execution="serial")
@@ -189,6 +196,7 @@ def test_rtol_and_tolerance_combine_as_either():
     assert estimates_of(both) == estimates_of(r) and both.stopping["rule"] == "rtol"
 
 
+@pytest.mark.slow
 def test_time_limit_is_flagged_non_reproducible():
     r = montecarlo.run(
         slow,
@@ -209,6 +217,7 @@ def test_time_limit_is_flagged_non_reproducible():
     assert again.accumulator == r.accumulator
 
 
+@pytest.mark.slow
 def test_time_limit_holds_while_a_block_runs():
     # Blocks of 25 calls of 20 ms = 0.5 s: the limit (0.7 s) passes while the
     # second block runs; the run ends there with the first block, unwaited.
@@ -225,6 +234,7 @@ def test_time_limit_holds_while_a_block_runs():
     assert time.perf_counter() - t0 < 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_time_limit_holds_before_the_first_block_is_done(executor):
     # One block of 50 calls of 20 ms = 1 s: the limit (0.1 s) passes first,
@@ -244,6 +254,7 @@ def test_time_limit_holds_before_the_first_block_is_done(executor):
     assert time.perf_counter() - t0 < 0.9
 
 
+@pytest.mark.slow
 def test_time_limit_with_a_target_not_met():
     r = montecarlo.run(
         slow,
@@ -261,6 +272,7 @@ def test_time_limit_with_a_target_not_met():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_trace_is_geometric_and_bounded_whatever_n():
     spec, rec = make_spec("pi", samples=10**15, rng=1, sampling=Sampling(block_size=10**10))
     monitor = Monitor(spec, rec, lambda: 0.0)
@@ -452,6 +464,7 @@ def test_unknown_rule_in_a_file():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_tolerance_same_numbers_for_workers_and_executors(capsys):
     outs = set()
     for extra in (
@@ -469,6 +482,7 @@ def test_cli_tolerance_same_numbers_for_workers_and_executors(capsys):
     assert len(outs) == 1
 
 
+@pytest.mark.slow
 def test_cli_cap_reached_exits_0_with_a_clear_line(capsys, tmp_path):
     out_file = tmp_path / "r.json"
     code, out, err = mc(
@@ -480,11 +494,13 @@ def test_cli_cap_reached_exits_0_with_a_clear_line(capsys, tmp_path):
     assert d["stopping"]["target_met"] is False and d["stopping"]["rule"] == "max_samples"
 
 
+@pytest.mark.slow
 def test_cli_target_met_line(capsys):
     code, out, err = mc(capsys, "run", "pi", "--tolerance", "1e-2", "-s", "1", "-q")
     assert code == 0 and "target met: interval half-width <= 0.01 on every output" in out
 
 
+@pytest.mark.slow
 def test_cli_time_limit_flag(capsys):
     code, out, err = mc(
         capsys,

@@ -22,6 +22,8 @@ import montecarlo
 from montecarlo import Execution, Sampling
 from montecarlo.errors import ModelError, WorkerDiedError
 
+pytestmark = pytest.mark.slow  # end to end: processes, clusters, signals, whole programs
+
 
 def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
     """The processes still running (an unreaped zombie has ended)."""

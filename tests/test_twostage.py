@@ -42,6 +42,7 @@ def test_fresh_samples_are_the_smallest_chebyshev_or_berry_esseen_count(sigma, t
     assert fresh_samples(0.0, tol, kurtosis, 0.95) == 1
 
 
+@pytest.mark.slow
 def test_a_two_stage_run_reports_the_mean_of_its_fresh_blocks_on_every_executor():
     kwargs = {"rng": 4, "stopping": Stopping(tolerance=0.1, kurtosis_bound=10.0)}
     ref = montecarlo.run(modelzoo.exponential, execution="serial", **kwargs)
@@ -71,6 +72,7 @@ def test_the_guarantee_holds_over_many_seeds():
     assert hits >= binom.ppf(0.001, reps, 0.95), f"{hits}/{reps}"
 
 
+@pytest.mark.slow
 def test_flags_when_the_assumption_fails_or_the_cap_comes_first(capsys):
     stopping = Stopping(tolerance=0.05, kurtosis_bound=10.0, target="importance", max_samples=1 << 16)
     r = montecarlo.run("tail_probability", rng=1, params={"c": -3.0, "shift": -3.0}, execution="serial",

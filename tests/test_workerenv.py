@@ -65,6 +65,7 @@ def test_libraries_loaded_during_a_run_read_one_thread_from_the_environment(monk
     assert os.environ["OMP_NUM_THREADS"] == "3" and "OPENBLAS_NUM_THREADS" not in os.environ
 
 
+@pytest.mark.slow
 def test_a_worker_process_keeps_one_thread_for_libraries_it_loads_later():
     code = (
         "import numpy, os, sys; from montecarlo.engine import workerenv as t; t.prepare_worker(); "
@@ -108,6 +109,7 @@ print(untuned, faults_per_batch())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
 def test_a_worker_started_with_dasks_malloc_variable_stops_faulting_in_fresh_pages_every_batch():
     env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}  # what Dask's nanny sets for its workers
@@ -117,6 +119,7 @@ def test_a_worker_started_with_dasks_malloc_variable_stops_faulting_in_fresh_pag
     assert tuned < 5
 
 
+@pytest.mark.slow
 def test_a_worker_without_those_variables_is_left_as_it_is():
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", FAULTS], capture_output=True, text=True, env=env, check=True)

@@ -60,6 +60,7 @@ def test_html_tables_for_notebooks():
     assert "&lt;lambda&gt;" in html and "<lambda>" not in html  # text is escaped
 
 
+@pytest.mark.slow
 def test_an_experiment_as_a_frame_and_load_reads_any_result(tmp_path):
     exp = load_experiment(STRIKES, {"samples": 20_000})
     folder = write_folder(run_experiment(exp), str(tmp_path / "results"))
@@ -77,6 +78,7 @@ def test_an_experiment_as_a_frame_and_load_reads_any_result(tmp_path):
         montecarlo.load(tmp_path / "other.json")
 
 
+@pytest.mark.slow
 def test_mc_experiment_show_prints_the_table_again(tmp_path, capsys):
     exp = load_experiment(STRIKES, {"samples": 20_000})
     res = run_experiment(exp)
@@ -137,6 +139,7 @@ def test_a_corrupt_entry_is_ignored_and_replaced():
     assert montecarlo.run("pi", 10**5, rng=2, execution=execution).provenance["cache"] == "reused"
 
 
+@pytest.mark.slow
 def test_the_cache_stays_under_its_size_limit(tmp_path):
     cache = Cache(tmp_path / "small", max_mb=0.02)  # about 20 kB: room for a handful of small runs
     for seed in range(12):
@@ -150,6 +153,7 @@ def test_the_cache_stays_under_its_size_limit(tmp_path):
     assert cache.clear() == info.entries and cache.info().entries == 0
 
 
+@pytest.mark.slow
 def test_experiments_reuse_finished_points_and_say_so(tmp_path, capsys):
     out = str(tmp_path / "results")
     args = ["experiment", "run", STRIKES, "--samples", "4e5", "-o", out, "-q"]
@@ -168,6 +172,7 @@ def test_experiments_reuse_finished_points_and_say_so(tmp_path, capsys):
     assert "removed 5 run(s)" in mc(capsys, "cache", "clear")[1]
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path):
     exp = load_experiment(STRIKES, {"samples": 20_000})
 
@@ -186,6 +191,7 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path):
     assert [p.result.to_dict()["outputs"] for p in res.points] == [p.result.to_dict()["outputs"] for p in fresh.points]
 
 
+@pytest.mark.slow
 def test_sampling_changes_are_new_runs():
     execution = Execution("serial", cache=True)
     montecarlo.run("pi", 10**5, rng=3, execution=execution)

@@ -155,8 +155,8 @@ def show_cmd(result_file: str) -> None:
 
     try:
         res = load(result_file)
-    except (OSError, UnicodeDecodeError, ResultFormatError) as exc:
-        raise InputError(f"{result_file}: {exc}") from None
+    except ResultFormatError as exc:  # it names the path
+        raise InputError(str(exc)) from None
     if not isinstance(res, ExperimentResult):
         raise InputError(
             f"{result_file}: a result of `mc run`, not of an experiment; accepted: an experiment's result.json."

@@ -41,8 +41,8 @@ def _load(ctx: click.Context, path: str, experiments: bool = True) -> Any:
 
     try:
         loaded = load(path)
-    except (ResultFormatError, UnicodeDecodeError, OSError) as exc:
-        raise click.UsageError(f"{path}: {exc}", ctx) from None
+    except ResultFormatError as exc:  # it names the path
+        raise click.UsageError(str(exc), ctx) from None
     if not experiments and not isinstance(loaded, Result):
         raise click.UsageError(
             f"{path}: an experiment's result; accepted: a result of `mc run -o`",
