@@ -57,12 +57,16 @@ class Collector:
     """Makes one part from a batch in a worker: picklable, small, set by the run's options.
 
     A subclass sets ``name`` (the part it makes) and implements `collect`.
+    ``finite_only`` is false for a collector that passes NaN and infinities
+    through to its part: then a worker checks a batch for them once, from
+    its co-moments, instead of a pass over the batch beforehand.
     """
 
     name: ClassVar[str] = ""
+    finite_only: ClassVar[bool] = True
 
-    def collect(self, x: np.ndarray, index: int) -> Part:
-        """The part of a batch ``x`` of shape ``(n, k)`` (finite numbers) of block ``index``."""
+    def collect(self, x: np.ndarray, index: int, moments: Moments) -> Part:
+        """The part of a batch ``x`` of shape ``(n, k)`` of block ``index``, whose ``moments`` are known."""
         raise NotImplementedError
 
 
@@ -94,7 +98,8 @@ class Stats:
     @classmethod
     def from_batch(cls, x: np.ndarray, collectors: Iterable[Collector] = (), index: int = 0) -> Stats:
         """The statistics of a batch ``x`` of shape ``(n, k)`` of block ``index``."""
-        return cls(Moments.from_batch(x), {c.name: c.collect(x, index) for c in collectors})
+        moments = Moments.from_batch(x)
+        return cls(moments, {c.name: c.collect(x, index, moments) for c in collectors})
 
     def merge(self, other: Stats) -> Stats:
         """``self`` followed by ``other`` (a part on one side only is kept as it is)."""

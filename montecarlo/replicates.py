@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from montecarlo.accumulate import Collector, Part
+from montecarlo.stats import Moments
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,6 +80,6 @@ class ReplicateCollector(Collector):
 
     replicates: int
 
-    def collect(self, x: np.ndarray, index: int) -> ReplicateMeans:
+    def collect(self, x: np.ndarray, index: int, moments: Moments) -> ReplicateMeans:
         """The part of batch ``x`` of block ``index``."""
         return ReplicateMeans.of_block(x, index % self.replicates, self.replicates)

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from montecarlo.accumulate import Collector, Part
+from montecarlo.stats import Moments
 
 #: The fields of `Shape` that hold one number per output.
 FIELDS = ("mean", "m2", "m3", "m4", "minimum", "maximum")
@@ -56,8 +57,14 @@ class Shape(Part):
         return cls(0, zeros, zeros, zeros, zeros, (math.inf,) * k, (-math.inf,) * k)
 
     @classmethod
-    def from_batch(cls, x: np.ndarray) -> Shape:
-        """The shape of a batch ``x`` of shape ``(n, k)`` (two passes over each column)."""
+    def from_batch(cls, x: np.ndarray, moments: Moments | None = None) -> Shape:
+        """The shape of a batch ``x`` of shape ``(n, k)``.
+
+        With the batch's ``moments``, their means and the diagonal of their
+        co-moments are its ``mean`` and ``m2`` (the same numbers, not
+        computed twice); the deviations then take one pass, their squares
+        another, and the third and fourth sums, minimum and maximum one each.
+        """
         n, k = x.shape
         if x.dtype == np.bool_ and k == 1:
             # 0/1 outcomes: every sum follows from the hit count, without a
@@ -75,10 +82,11 @@ class Shape(Part):
             # Column by column: numpy reduces a narrow (n, k) array along its
             # first axis many times slower than a single column.
             c = x[:, j] if x.dtype == np.float64 else x[:, j].astype(np.float64)
-            mean = float(c.mean())
+            mean = float(c.mean()) if moments is None else float(moments.mean[j])
             d = c - mean
             d2 = d * d
-            cols.append((mean, float(d @ d), float(d2 @ d), float(d2 @ d2), float(c.min()), float(c.max())))
+            m2 = float(d @ d) if moments is None else float(moments.comoment[j, j])
+            cols.append((mean, m2, float(d2 @ d), float(d2 @ d2), float(c.min()), float(c.max())))
         return cls(n, *(tuple(col[f] for col in cols) for f in range(len(FIELDS))))
 
     def merge(self, other: Part) -> Shape:
@@ -154,10 +162,11 @@ class ShapeCollector(Collector):
     """Makes the `Shape` of every batch (every run keeps one)."""
 
     name: ClassVar[str] = "shape"
+    finite_only: ClassVar[bool] = False  # a NaN or an infinity only makes its sums NaN or infinite
 
-    def collect(self, x: np.ndarray, index: int) -> Part:
-        """The shape of batch ``x``."""
-        return Shape.from_batch(x)
+    def collect(self, x: np.ndarray, index: int, moments: Moments) -> Part:
+        """The shape of batch ``x``, with the means and second moments already in ``moments``."""
+        return Shape.from_batch(x, moments)
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,7 +226,7 @@ class TwoStageCollector(Collector):
         self.block_size = block_size
         self.scales = tuple(scales)
 
-    def collect(self, x: np.ndarray, index: int) -> Part:
+    def collect(self, x: np.ndarray, index: int, moments: Moments) -> Part:
         """The batch's shape, on the pilot's side or the fresh blocks'."""
         if self.scales and any(s != 1.0 for s in self.scales):
             x = np.asarray(x, dtype=np.float64) * np.asarray(self.scales, dtype=np.float64)

@@ -123,7 +123,7 @@ class _Extremes(Part):
 class _TopCollector(Collector):
     name = "test_extremes"
 
-    def collect(self, x, index):
+    def collect(self, x, index, moments):
         return _Extremes(x.max(axis=0))
 
 

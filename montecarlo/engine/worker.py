@@ -83,18 +83,16 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
                 key,
                 traceback.format_exc(),
             ) from None
-        # Without parts or 0/1 float outputs, finiteness is read off the
-        # co-moments (a NaN or an infinity always reaches them), saving a
-        # pass; finite values whose statistics overflow are reported below.
-        late = not job.collectors and not any(job.probability)
+        # Unless a part needs finite numbers or an output is 0/1, finiteness
+        # is read off the co-moments (a NaN or an infinity always reaches
+        # them), saving a pass; finite values whose statistics overflow are
+        # reported below.
+        late = not any(job.probability) and not any(c.finite_only for c in job.collectors)
         x = _check(out, m, job, index, key, finite=not late)
         with np.errstate(over="ignore", invalid="ignore"):
-            if late and x.dtype.kind == "f":
-                batch = Stats.from_batch(x)
-                if not np.isfinite(batch.moments.comoment).all():
-                    _check_finite(x, index, key)  # names a non-finite sample, if there is one
-            else:
-                batch = Stats.from_batch(x, job.collectors, index)
+            batch = Stats.from_batch(x, job.collectors, index)
+            if late and x.dtype.kind == "f" and not np.isfinite(batch.moments.comoment).all():
+                _check_finite(x, index, key)  # names a non-finite sample, if there is one
             total = batch if total is None else total.merge(batch)
         done += m
     assert total is not None
