@@ -87,7 +87,7 @@ class Shape(Part):
             d2 = d * d
             m2 = float(d @ d) if moments is None else float(moments.comoment[j, j])
             cols.append((mean, m2, float(d2 @ d), float(d2 @ d2), float(c.min()), float(c.max())))
-        return cls(n, *(tuple(col[f] for col in cols) for f in range(len(FIELDS))))
+        return cls(n, *zip(*cols, strict=True))  # one tuple per field
 
     def merge(self, other: Part) -> Shape:
         """Pébay's pairwise update: ``self`` followed by ``other``."""
@@ -116,7 +116,7 @@ class Shape(Part):
                 min(lo_a, lo_b),
                 max(hi_a, hi_b),
             ))  # fmt: skip
-        return Shape(self.count + other.count, *(tuple(r[f] for r in rows) for f in range(len(FIELDS))))
+        return Shape(self.count + other.count, *zip(*rows, strict=True))
 
     def _arrays(self) -> tuple[np.ndarray, ...]:
         return tuple(np.asarray(getattr(self, f), dtype=np.float64) for f in FIELDS)
