@@ -71,7 +71,6 @@ SPAWNABLE = st.one_of(st.integers(0, 10**7), st.integers(2**32 - 8, 2**32 - 2))
 FAR = st.one_of(SPAWNABLE, st.integers(2**32, 2**64))
 
 
-@pytest.mark.slow
 @settings(max_examples=50, deadline=None)
 @example(entropy=0, index=10**6)
 @example(entropy=2**127 + 3, index=2**32 - 2)
@@ -86,7 +85,6 @@ def test_a_far_block_is_the_child_that_spawning_gives(entropy, index):
     assert np.array_equal(block_rng(entropy, index).random(4), stream)  # the generator a worker uses
 
 
-@pytest.mark.slow
 @settings(max_examples=50, deadline=None)
 @example(entropy=0, a=10**6, b=10**6 % 1000)
 @example(entropy=0, a=2**32, b=0)
