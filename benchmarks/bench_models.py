@@ -78,6 +78,7 @@ def run_round(args: argparse.Namespace, names: list[str], rnd: int, runs: dict) 
         jobs += [(name, mode) for mode in modes]
     for name, mode in jobs:
         ref, samples = MODELS[name]
+        samples = str(round(parse_count(samples) * args.scale))
         if ref == "busy":
             cmd = [sys.executable, str(HERE / "busy.py"), mode, "--workers", str(args.workers), "--work", samples]
         else:
@@ -139,6 +140,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--scale", type=float, default=1.0, help="samples (and busy-loop work) times this: longer runs, less start-up"
+    )
     ap.add_argument("--walk-samples", default="2e5", help="samples of the in-process walk comparison")
     ap.add_argument("--mc", default=default_mc())
     ap.add_argument("--json", default=None)
@@ -159,7 +163,7 @@ def main() -> int:
         cpu = [p["cpu_s"] / s["cpu_s"] for s, p in zip(serial, procs, strict=True)]
         row = {
             "model": name,
-            "samples": parse_count(MODELS[name][1]),
+            "samples": round(parse_count(MODELS[name][1]) * args.scale),
             "serial_s": statistics.median(r["wall_s"] for r in serial),
             "processes_s": statistics.median(r["wall_s"] for r in procs),
             "ratio": statistics.median(ratios),
