@@ -19,8 +19,8 @@ from montecarlo.result import SCHEMA as RESULT_SCHEMA
 from montecarlo.result import Result
 
 
-def read_document(path: str | os.PathLike) -> tuple[str, Any]:
-    """``(file, data)``: the JSON of a result file, or of a result folder's ``result.json``.
+def read_document(path: str | os.PathLike) -> Any:
+    """The JSON of a result file, or of a result folder's ``result.json``.
 
     A regular file of bounded size, strict JSON, its checksum checked when
     it carries one; anything else is a `FileProblem`.
@@ -28,7 +28,7 @@ def read_document(path: str | os.PathLike) -> tuple[str, Any]:
     path = os.fspath(path)
     if os.path.isdir(path):
         path = os.path.join(path, "result.json")
-    return path, parse_sealed(read_text(path))
+    return parse_sealed(read_text(path))
 
 
 def load(path: str | os.PathLike) -> Result | ExperimentResult:
@@ -61,7 +61,7 @@ def load(path: str | os.PathLike) -> Result | ExperimentResult:
     """
     name = os.fspath(path)  # every message starts with the path given
     try:
-        path, data = read_document(path)
+        data = read_document(path)
     except FileProblem as exc:
         raise ResultFormatError(f"{name}: it {exc}") from None
     schema = data.get("schema") if isinstance(data, dict) else None

@@ -65,7 +65,7 @@ def load_recorded(path: str) -> Recorded:
     if not os.path.lexists(file):
         raise ExperimentError(f"{file}: no such file; {ACCEPTED}.")
     try:
-        path, data = read_document(file)
+        data = read_document(file)
     except FileProblem as exc:
         raise ExperimentError(f"{file}: it {exc}; {ACCEPTED}.") from None
     schema = data.get("schema") if isinstance(data, dict) else None
@@ -76,13 +76,13 @@ def load_recorded(path: str) -> Recorded:
                 (_label(p.index, p.swept, len(res.points)), p.result.spec, raw["result"])
                 for p, raw in zip(res.points, data["points"], strict=True)
             )
-            return Recorded(path, "experiment", points, res.provenance)
+            return Recorded(file, "experiment", points, res.provenance)
         if schema == RESULT_SCHEMA:
             r = Result.from_dict(data)
-            return Recorded(path, "result", (("", r.spec, data),), r.provenance)
+            return Recorded(file, "result", (("", r.spec, data),), r.provenance)
     except (ResultFormatError, ValidationError) as exc:
-        raise ExperimentError(f"{path}: {exc}; {ACCEPTED}.") from None
-    raise ExperimentError(f'{path}: not a montecarlo result file ("schema" is {schema!r}); {ACCEPTED}.')
+        raise ExperimentError(f"{file}: {exc}; {ACCEPTED}.") from None
+    raise ExperimentError(f'{file}: not a montecarlo result file ("schema" is {schema!r}); {ACCEPTED}.')
 
 
 def _label(index: int, swept: dict, n: int) -> str:
