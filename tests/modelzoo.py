@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 
 import numpy as np
 
@@ -52,6 +54,17 @@ def die_once(rng, n, marker: str = ""):
         with open(marker, "w") as f:
             f.write(str(os.getpid()))
         os._exit(1)
+    return rng.random(n)
+
+
+def terminate_once(rng, n, marker: str = ""):
+    """Sends SIGTERM to its own worker process the first time it runs: the worker must die of it."""
+    if marker and not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        raise RuntimeError("SIGTERM did not end this worker")
     return rng.random(n)
 
 
