@@ -1,6 +1,7 @@
 """A real Dask cluster (distributed.LocalCluster with worker processes) gives
 the numbers of local processes, including when a worker dies mid-run."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -66,34 +67,44 @@ def test_the_cluster_a_run_starts_replaces_a_worker_that_sigterm_ends(tmp_path):
     assert r.to_dict()["outputs"] == ref.to_dict()["outputs"]
 
 
-def start_dask_run():
-    return subprocess.Popen(
+@contextlib.contextmanager
+def dask_run():
+    """``mc run pi -n 1e12`` on a local cluster of its own, in a session of its own.
+
+    Whatever the test does, the process group (the run and its workers) is
+    killed at the end: a failed test leaves nothing computing behind.
+    """
+    proc = subprocess.Popen(
         [MC, "run", "pi", "-n", "1e12", "--executor", "dask", "-w", "2", "-q"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 @pytest.mark.parametrize("delay", [0.0, 0.4])
 def test_a_signal_while_the_local_cluster_starts_is_not_lost(delay, sig, code):
-    proc = start_dask_run()
-    parent = psutil.Process(proc.pid)
-    deadline = time.monotonic() + 60
-    while not parent.children(recursive=True) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(delay)
-    children = parent.children(recursive=True)
-    os.killpg(proc.pid, sig)
-    try:
+    with dask_run() as proc:
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 60
+        while not parent.children(recursive=True) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(delay)
+        children = parent.children(recursive=True)
+        os.killpg(proc.pid, sig)
         _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == code, err
-    assert not psutil.wait_procs(children, timeout=5)[1]
+        assert proc.returncode == code, err
+        assert not psutil.wait_procs(children, timeout=5)[1]  # before the clean-up kills any
 
 
 def wait_for_started_workers(parent, n):
@@ -121,22 +132,18 @@ def wait_for_started_workers(parent, n):
 
 @pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "Interrupted"), (signal.SIGTERM, 143, "Terminated")])
 def test_signals_stop_a_dask_run_and_its_local_cluster(sig, code, word):
-    proc = start_dask_run()
-    wait_for_started_workers(psutil.Process(proc.pid), 2)
-    time.sleep(2)  # the cluster is up and computing
-    parent = psutil.Process(proc.pid)
-    children = parent.children(recursive=True)
-    t0 = time.monotonic()
-    os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C reaches the whole group
-    try:
+    with dask_run() as proc:
+        wait_for_started_workers(psutil.Process(proc.pid), 2)
+        time.sleep(2)  # the cluster is up and computing
+        parent = psutil.Process(proc.pid)
+        children = parent.children(recursive=True)
+        t0 = time.monotonic()
+        os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C reaches the whole group
         _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == code, err
-    assert time.monotonic() - t0 < 5
-    assert word in err and "Traceback" not in err
-    assert not psutil.wait_procs(children, timeout=5)[1]
+        assert proc.returncode == code, err
+        assert time.monotonic() - t0 < 5
+        assert word in err and "Traceback" not in err
+        assert not psutil.wait_procs(children, timeout=5)[1]  # before the clean-up kills any
 
 
 def test_a_scheduler_address_needs_the_dask_executor(capsys):
