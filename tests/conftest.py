@@ -7,6 +7,7 @@ executor; interval coverage over many seeds (marked ``slow``, still run in CI).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -48,6 +49,27 @@ def private_cache(tmp_path_factory):
         del os.environ["MONTECARLO_CACHE"]
     else:
         os.environ["MONTECARLO_CACHE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def no_run_left_behind(request):
+    """A slow test that fails part-way leaves no `mc` computing: session leaders it started die with their groups.
+
+    Tests start whole runs in sessions of their own (``start_new_session``)
+    to signal them as a terminal would; one that fails before it stops its
+    run would leave it, and its workers, running after the suite.
+    """
+    yield
+    if request.node.get_closest_marker("slow") is None:
+        return  # the fast tier starts no session
+    import signal
+
+    import psutil
+
+    for child in psutil.Process().children():
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getsid(child.pid) == child.pid:
+                os.killpg(child.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
