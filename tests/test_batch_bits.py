@@ -1,8 +1,9 @@
 """A batch's statistics and their merges give the same bits as the general computations.
 
 Workers take shortcuts on every batch: the shape reuses the deviations the
-co-moments were made of. Batches and merges are checked here against the
-plain numpy computations, bit for bit (a NaN matches a NaN), for random inputs of every kind a model
+co-moments were made of, and one-output moments merge in Python floats.
+Each is checked here against the plain numpy computation it replaces, bit
+for bit (a NaN matches a NaN), for random inputs of every kind a model
 returns: floats, integers and booleans, one output and several, with
 infinities and NaN.
 """
