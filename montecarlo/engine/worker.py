@@ -91,7 +91,9 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
         x = _check(out, m, job, index, key, finite=not late)
         with np.errstate(over="ignore", invalid="ignore"):
             batch = Stats.from_batch(x, job.collectors, index)
-            if late and x.dtype.kind == "f" and not np.isfinite(batch.moments.comoment).all():
+            comoment = batch.moments.comoment
+            # logical_and.reduce is what .all() calls, without its Python wrapper
+            if late and x.dtype.kind == "f" and not np.logical_and.reduce(np.isfinite(comoment), axis=None):
                 _check_finite(x, index, key)  # names a non-finite sample, if there is one
             total = batch if total is None else total.merge(batch)
         done += m
