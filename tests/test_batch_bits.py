@@ -53,7 +53,7 @@ def general_shape(x: np.ndarray, mean: np.ndarray, comoment: np.ndarray) -> list
     """Per column: mean, m2, m3, m4, minimum and maximum, each column's deviations formed anew."""
     cols = []
     for j in range(x.shape[1]):
-        c = x[:, j].astype(np.float64)
+        c = x[:, j] if x.dtype == np.float64 else x[:, j].astype(np.float64)
         d = c - float(mean[j])
         d2 = d * d
         cols.append((float(mean[j]), float(comoment[j, j]), float(d2 @ d), float(d2 @ d2), c.min(), c.max()))
