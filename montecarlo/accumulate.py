@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from montecarlo.stats import Moments
+from montecarlo.stats import Moments, batch_moments
 
 #: Part classes by the name files record them under.
 PARTS: dict[str, type[Part]] = {}
@@ -56,10 +56,12 @@ class Part:
 class Collector:
     """Makes one part from a batch in a worker: picklable, small, set by the run's options.
 
-    A subclass sets ``name`` (the part it makes) and implements `collect`.
-    ``finite_only`` is false for a collector that passes NaN and infinities
-    through to its part: then a worker checks a batch for them once, from
-    its co-moments, instead of a pass over the batch beforehand.
+    A subclass sets ``name`` (the part it makes) and implements `collect`;
+    one that can use the batch's deviations from its means also overrides
+    `collect_with_deviations`, which workers call. ``finite_only`` is false
+    for a collector that passes NaN and infinities through to its part: then
+    a worker checks a batch for them once, from its co-moments, instead of a
+    pass over the batch beforehand.
     """
 
     name: ClassVar[str] = ""
@@ -68,6 +70,15 @@ class Collector:
     def collect(self, x: np.ndarray, index: int, moments: Moments) -> Part:
         """The part of a batch ``x`` of shape ``(n, k)`` of block ``index``, whose ``moments`` are known."""
         raise NotImplementedError
+
+    def collect_with_deviations(
+        self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None
+    ) -> Part:
+        """`collect`, given also the ``deviations`` the ``moments`` were made of (`batch_moments`).
+
+        By default the deviations are not used.
+        """
+        return self.collect(x, index, moments)
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,8 +109,8 @@ class Stats:
     @classmethod
     def from_batch(cls, x: np.ndarray, collectors: Iterable[Collector] = (), index: int = 0) -> Stats:
         """The statistics of a batch ``x`` of shape ``(n, k)`` of block ``index``."""
-        moments = Moments.from_batch(x)
-        return cls(moments, {c.name: c.collect(x, index, moments) for c in collectors})
+        moments, deviations = batch_moments(x)
+        return cls(moments, {c.name: c.collect_with_deviations(x, index, moments, deviations) for c in collectors})
 
     def merge(self, other: Stats) -> Stats:
         """``self`` followed by ``other`` (a part on one side only is kept as it is)."""

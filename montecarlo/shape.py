@@ -57,16 +57,18 @@ class Shape(Part):
         return cls(0, zeros, zeros, zeros, zeros, (math.inf,) * k, (-math.inf,) * k)
 
     @classmethod
-    def from_batch(cls, x: np.ndarray, moments: Moments | None = None) -> Shape:
+    def from_batch(cls, x: np.ndarray, moments: Moments | None = None, deviations: np.ndarray | None = None) -> Shape:
         """The shape of a batch ``x`` of shape ``(n, k)``.
 
         With the batch's ``moments``, their means and the diagonal of their
         co-moments are its ``mean`` and ``m2`` (the same numbers, not
-        computed twice); the deviations then take one pass, their squares
-        another, and the third and fourth sums, minimum and maximum one each.
+        computed twice), and with the ``deviations`` they were made of
+        (`montecarlo.stats.batch_moments`) those are not formed again: the
+        squares of the deviations take one pass, and the third and fourth
+        sums, minimum and maximum one each.
         """
         n, k = x.shape
-        if x.dtype == np.bool_ and k == 1:
+        if x.dtype.kind == "b" and k == 1:
             # 0/1 outcomes: every sum follows from the hit count, without a
             # float copy of the batch (the hot path of the π model).
             hits = float(np.count_nonzero(x))
@@ -77,16 +79,27 @@ class Shape(Part):
                 n, (p,), (hits * a2 + (n - hits) * b2,), (hits * a2 * a + (n - hits) * b2 * b,),
                 (hits * a2 * a2 + (n - hits) * b2 * b2,), (0.0 if hits < n else 1.0,), (1.0 if hits > 0 else 0.0,),
             )  # fmt: skip
+        floats = x.dtype == np.float64
         cols = []
         for j in range(k):
             # Column by column: numpy reduces a narrow (n, k) array along its
             # first axis many times slower than a single column.
-            c = x[:, j] if x.dtype == np.float64 else x[:, j].astype(np.float64)
-            mean = float(c.mean()) if moments is None else float(moments.mean[j])
-            d = c - mean
+            c = x[:, j] if floats else x[:, j].astype(np.float64)
+            if moments is None:
+                mean = float(c.mean())
+                d = c - mean
+                m2 = float(d @ d)
+            else:
+                mean, m2 = moments.mean.item(j), moments.comoment.item(j, j)
+                # A column of the deviations is c - mean to the bit; contiguous
+                # (a copy unless k == 1), as the dot products below have always
+                # been: BLAS adds up a strided vector in another order.
+                d = c - mean if deviations is None else np.ascontiguousarray(deviations[:, j])
             d2 = d * d
-            m2 = float(d @ d) if moments is None else float(moments.comoment[j, j])
-            cols.append((mean, m2, float(d2 @ d), float(d2 @ d2), float(c.min()), float(c.max())))
+            # minimum.reduce is what c.min() calls, without its Python wrapper
+            cols.append(
+                (mean, m2, float(d2 @ d), float(d2 @ d2), float(np.minimum.reduce(c)), float(np.maximum.reduce(c)))
+            )
         return cls(n, *zip(*cols, strict=True))  # one tuple per field
 
     def merge(self, other: Part) -> Shape:
@@ -167,6 +180,12 @@ class ShapeCollector(Collector):
     def collect(self, x: np.ndarray, index: int, moments: Moments) -> Part:
         """The shape of batch ``x``, with the means and second moments already in ``moments``."""
         return Shape.from_batch(x, moments)
+
+    def collect_with_deviations(
+        self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None
+    ) -> Part:
+        """The shape of batch ``x``, with the deviations from its means already formed too."""
+        return Shape.from_batch(x, moments, deviations)
 
 
 @dataclass(frozen=True, eq=False)

@@ -67,6 +67,11 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
     simulate = simulate if simulate is not None else _function(job.simulate)
     rng = block_rng(job.entropy, index, job.bit_generator, job.spawn_key)
     key = (*job.spawn_key, index)
+    # Unless a part needs finite numbers or an output is 0/1, finiteness is
+    # read off each batch's co-moments (a NaN or an infinity always reaches
+    # them), saving a pass; finite values whose statistics overflow are
+    # reported below.
+    late = not any(job.probability) and not any(c.finite_only for c in job.collectors)
     total: Stats | None = None
     done = 0
     while done < n:
@@ -83,17 +88,17 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
                 key,
                 traceback.format_exc(),
             ) from None
-        # Unless a part needs finite numbers or an output is 0/1, finiteness
-        # is read off the co-moments (a NaN or an infinity always reaches
-        # them), saving a pass; finite values whose statistics overflow are
-        # reported below.
-        late = not any(job.probability) and not any(c.finite_only for c in job.collectors)
         x = _check(out, m, job, index, key, finite=not late)
         with np.errstate(over="ignore", invalid="ignore"):
             batch = Stats.from_batch(x, job.collectors, index)
-            if late and x.dtype.kind == "f" and not np.isfinite(batch.moments.comoment).all():
+            comoment = batch.moments.comoment
+            # logical_and.reduce is what .all() calls, without its Python wrapper
+            if late and x.dtype.kind == "f" and not np.logical_and.reduce(np.isfinite(comoment), axis=None):
                 _check_finite(x, index, key)  # names a non-finite sample, if there is one
             total = batch if total is None else total.merge(batch)
+        # The batch is freed before the model makes the next one, whose
+        # arrays then take its memory while that is still in the cache.
+        del out, x
         done += m
     assert total is not None
     if not is_finite(total):

@@ -1,0 +1,153 @@
+"""A batch's statistics and their merges give the same bits as the general computations.
+
+Workers take shortcuts on every batch: the shape reuses the deviations the
+co-moments were made of, and one-output moments merge in Python floats.
+Each is checked here against the plain numpy computation it replaces, bit
+for bit (a NaN matches a NaN), for random inputs of every kind a model
+returns: floats, integers and booleans, one output and several, with
+infinities and NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from montecarlo.accumulate import Stats
+from montecarlo.shape import Shape, ShapeCollector
+from montecarlo.stats import Moments
+
+DTYPES = [np.float64, np.float32, np.int64, np.int32, np.uint8, np.bool_]
+
+# The session's Dask scheduler (conftest.py) runs on a thread of this process
+# and draws from the global `random`; hypothesis blames whichever strategy is
+# drawing at that moment, and these draw large arrays.
+pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
+
+
+def same_bits(a, b) -> bool:
+    """Equal to the bit, NaN matching NaN (whatever its payload)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        return False
+    nan = np.isnan(a)
+    return bool(np.array_equal(nan, np.isnan(b)) and np.array_equal(a[~nan].view(np.uint64), b[~nan].view(np.uint64)))
+
+
+def general_moments(x: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Count, mean and co-moments by numpy, as `Moments` has always computed them."""
+    n = x.shape[0]
+    if x.dtype == np.bool_ and x.shape[1] == 1:
+        hits = float(np.count_nonzero(x))
+        return n, np.array([hits / n]), np.array([[hits * (n - hits) / n]])
+    x = x.astype(np.float64)
+    mean = np.add.reduce(x, axis=0) / n
+    d = x - mean
+    return n, mean, d.T @ d
+
+
+def general_shape(x: np.ndarray, mean: np.ndarray, comoment: np.ndarray) -> list[tuple[float, ...]]:
+    """Per column: mean, m2, m3, m4, minimum and maximum, each column's deviations formed anew."""
+    cols = []
+    for j in range(x.shape[1]):
+        c = x[:, j] if x.dtype == np.float64 else x[:, j].astype(np.float64)
+        d = c - float(mean[j])
+        d2 = d * d
+        cols.append((float(mean[j]), float(comoment[j, j]), float(d2 @ d), float(d2 @ d2), c.min(), c.max()))
+    return cols
+
+
+def general_merge(a: Moments, b: Moments) -> tuple[int, np.ndarray, np.ndarray]:
+    """Chan et al.'s update in numpy arrays, for any number of outputs."""
+    n = a.count + b.count
+    delta = b.mean - a.mean
+    mean = a.mean + delta * (b.count / n)
+    return n, mean, a.comoment + b.comoment + np.outer(delta, delta) * (a.count * b.count / n)
+
+
+def batches(allow_nonfinite: bool):
+    """Batches of shape (n, k) of every dtype a model may return."""
+    shapes = st.tuples(st.integers(1, 200), st.integers(1, 3))
+
+    def of(dtype):
+        if np.dtype(dtype).kind != "f":
+            return arrays(dtype, shapes)
+        width = 8 * np.dtype(dtype).itemsize
+        return arrays(
+            dtype, shapes, elements=st.floats(allow_nan=allow_nonfinite, allow_infinity=allow_nonfinite, width=width)
+        )
+
+    return st.sampled_from(DTYPES).flatmap(of)
+
+
+def check_batch(x: np.ndarray) -> None:
+    with np.errstate(all="ignore"):
+        stats = Stats.from_batch(x, [ShapeCollector()])
+        n, mean, comoment = general_moments(x)
+        shape = general_shape(x, mean, comoment) if not (x.dtype == np.bool_ and x.shape[1] == 1) else None
+        plain = ShapeCollector().collect(x, 0, stats.moments)  # the contract without deviations
+        alone = Moments.from_batch(x)
+    m = stats.moments
+    assert m.count == n and same_bits(m.mean, mean) and same_bits(m.comoment, comoment)
+    assert alone.count == n and same_bits(alone.mean, mean) and same_bits(alone.comoment, comoment)
+    part = stats.parts["shape"]
+    assert isinstance(part, Shape) and isinstance(plain, Shape)
+    fields = (part.mean, part.m2, part.m3, part.m4, part.minimum, part.maximum)
+    assert all(
+        same_bits(a, b)
+        for a, b in zip(fields, (plain.mean, plain.m2, plain.m3, plain.m4, plain.minimum, plain.maximum), strict=True)
+    )
+    if shape is not None:
+        assert all(same_bits(f, col) for f, col in zip(fields, zip(*shape, strict=True), strict=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=batches(allow_nonfinite=False))
+def test_a_batch_gives_the_bits_of_the_general_computation(x):
+    check_batch(x)
+
+
+@settings(max_examples=100, deadline=None)
+@given(x=batches(allow_nonfinite=True))
+def test_a_batch_with_infinities_and_nan_gives_the_bits_of_the_general_computation(x):
+    check_batch(x)
+
+
+def test_long_batches_of_one_and_several_outputs_give_the_same_bits():
+    rng = np.random.default_rng(11)
+    for x in (rng.lognormal(size=(40_000, 1)), rng.standard_normal((20_001, 3)), rng.integers(-9, 9, (30_000, 2))):
+        check_batch(x)
+
+
+def moments(k: int, finite: bool):
+    """Accumulators of ``k`` outputs with arbitrary (not necessarily consistent) numbers."""
+    floats = st.floats(allow_nan=not finite, allow_infinity=not finite, width=64)
+    return st.builds(
+        Moments,
+        st.integers(1, 2**45),
+        arrays(np.float64, (k,), elements=floats),
+        arrays(np.float64, (k, k), elements=floats),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=moments(1, finite=True), b=moments(1, finite=True))
+def test_one_output_merge_gives_the_bits_of_numpy(a, b):
+    with np.errstate(all="ignore"):
+        n, mean, comoment = general_merge(a, b)
+        m = a.merge(b)
+    assert m.count == n and same_bits(m.mean, mean) and same_bits(m.comoment, comoment)
+    assert m.mean.dtype == m.comoment.dtype == np.float64 and m.mean.shape == (1,) and m.comoment.shape == (1, 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(k=st.integers(1, 3), data=st.data())
+def test_merge_with_infinities_and_nan_gives_the_bits_of_numpy(k, data):
+    a, b = data.draw(moments(k, finite=False)), data.draw(moments(k, finite=False))
+    with np.errstate(all="ignore"):
+        n, mean, comoment = general_merge(a, b)
+        m = a.merge(b)
+    assert m.count == n and same_bits(m.mean, mean) and same_bits(m.comoment, comoment)
