@@ -56,9 +56,8 @@ class Part:
 class Collector:
     """Makes one part from a batch in a worker: picklable, small, set by the run's options.
 
-    A subclass sets ``name`` (the part it makes) and implements `collect`;
-    one that can use the batch's deviations from its means also overrides
-    `collect_with_deviations`, which workers call. ``finite_only`` is false
+    A subclass sets ``name`` (the part it makes) and implements `collect`.
+    ``finite_only`` is false
     for a collector that passes NaN and infinities through to its part: then
     a worker checks a batch for them once, from its co-moments, instead of a
     pass over the batch beforehand.
@@ -67,18 +66,13 @@ class Collector:
     name: ClassVar[str] = ""
     finite_only: ClassVar[bool] = True
 
-    def collect(self, x: np.ndarray, index: int, moments: Moments) -> Part:
-        """The part of a batch ``x`` of shape ``(n, k)`` of block ``index``, whose ``moments`` are known."""
-        raise NotImplementedError
+    def collect(self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None = None) -> Part:
+        """The part of a batch ``x`` of shape ``(n, k)`` of block ``index``.
 
-    def collect_with_deviations(
-        self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None
-    ) -> Part:
-        """`collect`, given also the ``deviations`` the ``moments`` were made of (`batch_moments`).
-
-        By default the deviations are not used.
+        Its ``moments`` are known, and the ``deviations`` from their means
+        they were made of (`batch_moments`; None for a 0/1 output).
         """
-        return self.collect(x, index, moments)
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +104,7 @@ class Stats:
     def from_batch(cls, x: np.ndarray, collectors: Iterable[Collector] = (), index: int = 0) -> Stats:
         """The statistics of a batch ``x`` of shape ``(n, k)`` of block ``index``."""
         moments, deviations = batch_moments(x)
-        return cls(moments, {c.name: c.collect_with_deviations(x, index, moments, deviations) for c in collectors})
+        return cls(moments, {c.name: c.collect(x, index, moments, deviations) for c in collectors})
 
     def merge(self, other: Stats) -> Stats:
         """``self`` followed by ``other`` (a part on one side only is kept as it is)."""

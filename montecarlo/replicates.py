@@ -80,6 +80,8 @@ class ReplicateCollector(Collector):
 
     replicates: int
 
-    def collect(self, x: np.ndarray, index: int, moments: Moments) -> ReplicateMeans:
+    def collect(
+        self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None = None
+    ) -> ReplicateMeans:
         """The part of batch ``x`` of block ``index``."""
         return ReplicateMeans.of_block(x, index % self.replicates, self.replicates)

@@ -177,14 +177,8 @@ class ShapeCollector(Collector):
     name: ClassVar[str] = "shape"
     finite_only: ClassVar[bool] = False  # a NaN or an infinity only makes its sums NaN or infinite
 
-    def collect(self, x: np.ndarray, index: int, moments: Moments) -> Part:
-        """The shape of batch ``x``, with the means and second moments already in ``moments``."""
-        return Shape.from_batch(x, moments)
-
-    def collect_with_deviations(
-        self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None
-    ) -> Part:
-        """The shape of batch ``x``, with the deviations from its means already formed too."""
+    def collect(self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None = None) -> Part:
+        """The shape of batch ``x``, from its ``moments`` and ``deviations`` (not formed twice)."""
         return Shape.from_batch(x, moments, deviations)
 
 
@@ -245,7 +239,7 @@ class TwoStageCollector(Collector):
         self.block_size = block_size
         self.scales = tuple(scales)
 
-    def collect(self, x: np.ndarray, index: int, moments: Moments) -> Part:
+    def collect(self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None = None) -> Part:
         """The batch's shape, on the pilot's side or the fresh blocks'."""
         if self.scales and any(s != 1.0 for s in self.scales):
             x = np.asarray(x, dtype=np.float64) * np.asarray(self.scales, dtype=np.float64)

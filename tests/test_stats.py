@@ -123,7 +123,7 @@ class _Extremes(Part):
 class _TopCollector(Collector):
     name = "test_extremes"
 
-    def collect(self, x, index, moments):
+    def collect(self, x, index, moments, deviations=None):
         return _Extremes(x.max(axis=0))
 
 
