@@ -105,8 +105,9 @@ def _state(d: Mapping[str, Any], spec: RunSpec) -> RunState:
     early = {}
     for key, m in held.items():
         b = int(key) if isinstance(key, str) and key.isdigit() else -1
-        if not done < b < spec.blocks:
-            raise FileProblem(f"holds block {key!r}, which is not a block after {done} of this run")
+        # Block `done` itself may be held: it had arrived, not yet folded, when the checkpoint was written.
+        if not done <= b < spec.blocks:
+            raise FileProblem(f"holds block {key!r}, which is not a block from {done} on of this run")
         if check_stats(m, f"held block {b}") != spec.block_samples(b):
             raise FileProblem(f"holds block {b} with a sample count that is not that block's")
         early[b] = Stats.from_dict(m)

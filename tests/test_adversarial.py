@@ -297,7 +297,7 @@ CHECKPOINT_MUTATIONS = [
     (resealed(setter("next_block", 9)), "has next_block = 9, past the run's 5 blocks"),
     (resealed(setter("next_block", -1)), "has next_block = -1, which is not an integer >= 0"),
     (resealed(setter("samples_done", 1)), "has samples_done = 1, not its accumulator's 450,000"),
-    (resealed(held_block(7, 50000)), "holds block '7', which is not a block after 5 of this run"),
+    (resealed(held_block(7, 50000)), "holds block '7', which is not a block from 5 on of this run"),
     (resealed(setter("accumulator", "mean", [None])), "accumulator.mean that is not a list of finite numbers"),
     (resealed(setter("accumulator", "comoment", [[-1.0]])), "a negative sum of squares"),
     (resealed(setter("complete", "yes")), "has complete = 'yes', which is not true or false"),

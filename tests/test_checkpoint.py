@@ -205,3 +205,32 @@ def test_a_result_resumed_after_its_short_last_block_cannot_be_extended_wrongly(
     assert (
         montecarlo.extend(whole, 10**7).to_dict()["outputs"] == montecarlo.run("pi", 10**7, rng=1).to_dict()["outputs"]
     )
+
+
+def test_a_checkpoint_holding_the_next_block_to_fold_resumes(tmp_path):
+    # A checkpoint may be written after block `done` arrived and before it
+    # was folded: the snapshot then holds it, and resuming folds it first.
+    from montecarlo.accumulate import Stats
+    from montecarlo.checkpoint import save
+    from montecarlo.engine.fold import Fold, RunState
+    from montecarlo.engine.monitor import Monitor
+    from montecarlo.engine.scheduler import block_job
+    from montecarlo.engine.worker import run_block
+
+    sampling = montecarlo.Sampling(block_size=1000)
+    straight = montecarlo.run("pi", 5000, rng=3, sampling=sampling, execution="serial")
+    spec, model = montecarlo.make_spec("pi", 5000, rng=3, sampling=sampling)
+    job = block_job(spec, model, True)
+    blocks = [run_block(job, b, 1000) for b in range(5)]
+    fold = Fold(spec, Monitor(spec, model, lambda: 0.0), RunState(0, Stats.empty(1), {}, []))
+    fold.add(0, blocks[:2])
+    fold.advance()
+    fold.add(2, blocks[2:4])  # arrived, not yet folded
+    state = fold.snapshot()
+    assert state.next_block == 2 and sorted(state.held) == [2, 3]
+    path = tmp_path / "c.json"
+    save(str(path), spec, state)
+    resumed = montecarlo.run(
+        "pi", 5000, rng=3, sampling=sampling, execution="serial", checkpoint=Checkpointing(str(path), resume=True)
+    )
+    assert numbers(resumed) == numbers(straight)
