@@ -11,7 +11,6 @@ infinities and NaN.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -21,11 +20,6 @@ from montecarlo.shape import Shape, ShapeCollector
 from montecarlo.stats import Moments
 
 DTYPES = [np.float64, np.float32, np.int64, np.int32, np.uint8, np.bool_]
-
-# The session's Dask scheduler (conftest.py) runs on a thread of this process
-# and draws from the global `random`; hypothesis blames whichever strategy is
-# drawing at that moment, and these draw large arrays.
-pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 
 
 def same_bits(a, b) -> bool:
