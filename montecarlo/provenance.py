@@ -32,10 +32,12 @@ def software() -> dict[str, Any]:
     import numpy
 
     from montecarlo._version import __version__
+    from montecarlo.engine.workerenv import blas
 
     return {
         "montecarlo": __version__,
         "numpy": numpy.__version__,
+        "blas": blas(),
         "scipy": version_of("scipy"),
         "python": platform.python_version(),
         "platform": platform.platform(),

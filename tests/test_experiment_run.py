@@ -116,6 +116,7 @@ def test_run_writes_one_complete_folder(tmp_path, capsys):
     for key in (
         "montecarlo",
         "numpy",
+        "blas",
         "scipy",
         "python",
         "platform",

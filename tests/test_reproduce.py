@@ -92,12 +92,14 @@ def test_version_differences_warn_but_do_not_fail(sweep_result, capsys):
     def old(d):
         d["provenance"]["numpy"] = "1.0.0"
         d["provenance"]["montecarlo"] = "0.0.1"
+        d["provenance"]["blas"] = "openblas 0.3.31 Sandybridge"
 
     edit(sweep_result, old)
     assert invoke(["reproduce", sweep_result, "-w", "1"]) == 0
     captured = capsys.readouterr()
     assert "warning: recorded with numpy 1.0.0, running numpy " in captured.err
     assert "warning: recorded with montecarlo 0.0.1, running montecarlo " in captured.err
+    assert "warning: recorded with blas openblas 0.3.31 Sandybridge, running blas " in captured.err
     assert captured.out.endswith("bit-identical\n")
 
 

@@ -125,3 +125,17 @@ def test_a_worker_without_those_variables_is_left_as_it_is():
     out = subprocess.run([sys.executable, "-c", FAULTS], capture_output=True, text=True, env=env, check=True)
     untuned, tuned = map(float, out.stdout.split())
     assert untuned < 5 and tuned < 5  # glibc's own adaptation already keeps the pages
+
+
+def test_the_blas_numpy_runs_is_named_with_the_kernels_it_chose():
+    # OpenBLAS adds a dot product's terms in an order that depends on the
+    # kernels it picks for the CPU: results record which ones ran.
+    import threadpoolctl
+
+    from montecarlo.engine.workerenv import blas
+    from montecarlo.provenance import software
+
+    described = blas()
+    assert described == software()["blas"]
+    loaded = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert loaded and any(str(i["version"]) in described and i["internal_api"] in described for i in loaded)

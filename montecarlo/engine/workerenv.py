@@ -112,6 +112,24 @@ def _thread_pools() -> Any:
     return _controller
 
 
+def blas() -> str | None:
+    """The BLAS numpy runs here: library, version and the CPU kernels it chose, e.g. ``openblas 0.3.31 Haswell``.
+
+    The co-moments of float outputs are BLAS dot products, and OpenBLAS
+    adds their terms in an order that depends on the kernels it picks for
+    the CPU family: the same numpy on another family of processors may
+    give other last bits. None when no BLAS is loaded.
+    """
+    import numpy  # noqa: F401  # loads the BLAS to be found
+
+    libraries = [i for i in _thread_pools().info() if i.get("user_api") == "blas"]
+    ours = [i for i in libraries if "numpy" in str(i.get("filepath", ""))] or libraries
+    described = sorted(
+        {" ".join(str(i[k]) for k in ("internal_api", "version", "architecture") if i.get(k)) for i in ours}
+    )
+    return "; ".join(described) or None
+
+
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
     """Hold native thread pools to one thread while a run goes on in this process.

@@ -28,7 +28,7 @@ from montecarlo.result import Result
 from montecarlo.spec import RunSpec
 
 #: Provenance entries whose change across installs is worth a warning.
-VERSIONED = ("montecarlo", "numpy")
+VERSIONED = ("montecarlo", "numpy", "blas")
 ACCEPTED = "accepted: result.json from `mc experiment run` (or its folder), or a file written by `mc run -o`"
 
 
