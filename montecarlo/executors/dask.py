@@ -126,7 +126,9 @@ class DaskBackend(Backend):
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=":0",
+                # nobody could find a dashboard on a random port of a run's own
+                # cluster; with bokeh installed, starting one costs start-up time
+                dashboard_address=None,
                 # its workers lose their scheduler when a run stops: expected, not news
                 silence_logs=logging.CRITICAL,
             )
