@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "montecarlo.twostage",
             "montecarlo.vocabulary",
             "montecarlo.seeding",
+            "montecarlo.jit",
             "montecarlo.stats",
             "montecarlo.accumulate",
             "montecarlo.pointset",
