@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "montecarlo.vocabulary",
             "montecarlo.seeding",
             "montecarlo.jit",
+            "montecarlo.column_sums",
             "montecarlo.stats",
             "montecarlo.accumulate",
             "montecarlo.pointset",
