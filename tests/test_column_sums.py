@@ -123,6 +123,8 @@ def test_overflow_and_nan_are_reported_as_not_finite():
 
 def both_paths(x, monkeypatch):
     """`batch_moments` of ``x`` with the kernel and with ``MONTECARLO_JIT=0``, and the warnings of each."""
+    monkeypatch.delenv(jit.JIT_VARIABLE, raising=False)
+    assert column_sums.enabled()  # compiled now, so used from the first batch on
     out = []
     for value in ("1", "0"):
         monkeypatch.setenv(jit.JIT_VARIABLE, value)
@@ -144,6 +146,23 @@ def test_the_kernel_is_used_for_c_ordered_floats_of_two_outputs_or_more(monkeypa
     batch_moments(rng.integers(0, 9, (100, 2)))  # converted to float64 first
     batch_moments(rng.standard_normal((100, 2)).astype(">f8"))  # the other byte order: converted too
     assert calls == [(100, 3), (100, 2), (100, 2)]
+
+
+def test_a_process_compiles_the_kernel_once_numpy_has_summed_enough_rows(monkeypatch):
+    monkeypatch.delenv(jit.JIT_VARIABLE, raising=False)
+    monkeypatch.setattr(column_sums, "_compiled", {})  # as in a fresh process
+    monkeypatch.setattr(column_sums, "_summed", 0)
+    monkeypatch.setattr(column_sums, "COMPILE_AFTER", 1000)
+    x = np.random.default_rng(2).standard_normal((400, 3))
+    assert column_sums.compiled_sums(x) is None
+    batch_moments(x)
+    assert not column_sums._compiled and column_sums._summed == 800  # two batches left to numpy
+    assert column_sums.compiled_sums(x).tobytes() == np.add.reduce(x, axis=0).tobytes()
+    assert column_sums._compiled and column_sums._summed == 1200  # compiled, and no longer counting
+    batch_moments(x)
+    assert column_sums._summed == 1200
+    monkeypatch.setenv(jit.JIT_VARIABLE, "0")
+    assert column_sums.compiled_sums(x) is None
 
 
 @pytest.mark.parametrize(
