@@ -9,6 +9,7 @@ kernel that started from the first row, or summed pairwise, fails here.
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 
 import numba  # noqa: F401  (part of the test extra: these tests run, never skip)
@@ -163,6 +164,22 @@ def test_a_process_compiles_the_kernel_once_numpy_has_summed_enough_rows(monkeyp
     assert column_sums._summed == 1200
     monkeypatch.setenv(jit.JIT_VARIABLE, "0")
     assert column_sums.compiled_sums(x) is None
+
+
+def test_without_llvmlite_numpy_sums(monkeypatch):
+    monkeypatch.delenv(jit.JIT_VARIABLE, raising=False)
+    monkeypatch.setattr(column_sums, "_compiled", {})  # a fresh process, where llvmlite will not import
+    monkeypatch.setattr(column_sums, "COMPILE_AFTER", 0)
+    monkeypatch.setitem(sys.modules, "llvmlite", None)
+    monkeypatch.setitem(sys.modules, "llvmlite.binding", None)
+    column_sums._compiles.cache_clear()
+    try:
+        x = np.random.default_rng(3).standard_normal((500, 3))
+        assert not column_sums.enabled() and column_sums.compiled_sums(x) is None
+        assert batch_moments(x)[0].mean.tobytes() == (np.add.reduce(x, axis=0) / 500).tobytes()
+        assert not column_sums._compiled
+    finally:
+        column_sums._compiles.cache_clear()
 
 
 @pytest.mark.parametrize(
