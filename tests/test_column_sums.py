@@ -125,7 +125,8 @@ def test_overflow_and_nan_are_reported_as_not_finite():
 def both_paths(x, monkeypatch):
     """`batch_moments` of ``x`` with the kernel and with ``MONTECARLO_JIT=0``, and the warnings of each."""
     monkeypatch.delenv(jit.JIT_VARIABLE, raising=False)
-    assert column_sums.enabled()  # compiled now, so used from the first batch on
+    monkeypatch.setattr(column_sums, "COMPILE_AFTER", 0)  # the kernel from the first batch
+    assert column_sums.enabled()
     out = []
     for value in ("1", "0"):
         monkeypatch.setenv(jit.JIT_VARIABLE, value)
@@ -138,6 +139,7 @@ def both_paths(x, monkeypatch):
 
 def test_the_kernel_is_used_for_c_ordered_floats_of_two_outputs_or_more(monkeypatch):
     monkeypatch.delenv(jit.JIT_VARIABLE, raising=False)
+    monkeypatch.setattr(column_sums, "COMPILE_AFTER", 0)
     assert column_sums.enabled()
     calls = []
     kernel = column_sums.kernel

@@ -86,8 +86,14 @@ def run_both_ways(name, n, sampling, execution, monkeypatch):
     model = getattr(modelzoo, name.partition(":")[2]) if name.startswith("modelzoo:") else name
     kwargs = {"rng": 8, "sampling": montecarlo.Sampling(**sampling), "execution": execution}
     monkeypatch.delenv(jit.JIT_VARIABLE, raising=False)
+    monkeypatch.setattr(column_sums, "COMPILE_AFTER", 0)  # the kernel from the first batch (forked workers too)
     assert column_sums.enabled()
+    calls = []
+    kernel = column_sums.kernel
+    monkeypatch.setattr(column_sums, "kernel", lambda x: calls.append(x.shape) or kernel(x))
     compiled = montecarlo.run(model, n, **kwargs)
+    if execution == "serial" or execution.executor == "threads":  # forked workers call their own copy
+        assert calls
     monkeypatch.setenv(jit.JIT_VARIABLE, "0")
     assert not column_sums.enabled()
     plain = montecarlo.run(model, n, **kwargs)
