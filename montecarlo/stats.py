@@ -118,8 +118,8 @@ def batch_moments(x: np.ndarray) -> tuple[Moments, np.ndarray | None]:
     sums = None
     if k >= 2 and type(x) is np.ndarray and x.flags.c_contiguous and x.flags.aligned:
         # numpy's row-by-row sums of a C-ordered batch, bit for bit, compiled
-        # (the jit extra, unless MONTECARLO_JIT=0); None where a sum is not
-        # finite, or without the extra: numpy sums.
+        # (the jit extra, unless MONTECARLO_JIT=0, once the process has summed
+        # 2**23 rows); None where a sum is not finite, or not compiled.
         sums = compiled_sums(x)
     if sums is None:
         # x.mean(axis=0) without numpy's Python wrapper: the same sum, divided by n.
