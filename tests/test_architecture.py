@@ -28,6 +28,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "montecarlo.twostage",
             "montecarlo.vocabulary",
             "montecarlo.seeding",
+            "montecarlo.jit",
+            "montecarlo.column_sums",
             "montecarlo.stats",
             "montecarlo.accumulate",
             "montecarlo.pointset",

@@ -31,8 +31,9 @@ import ctypes
 import threading
 from typing import Any
 
-import llvmlite.binding as llvm
 import numpy as np
+
+from montecarlo.jit import assembly_of, compile_functions
 
 _STEP = """
   %ab{j} = add i64 %a{j}, %b{j}
@@ -154,44 +155,26 @@ _lock = threading.Lock()
 _compiled: dict[str, Any] = {}
 
 
-def _module() -> tuple[Any, Any]:
-    """The IR parsed and optimised, with the target machine it is optimised for."""
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    module = llvm.parse_assembly(_IR)
-    module.triple = llvm.get_process_triple()
-    module.verify()
-    machine = llvm.Target.from_triple(module.triple).create_target_machine(opt=3)
-    # LLVM's -O3 pipeline (it unrolls the loops); without fast-math flags it
-    # neither reorders nor fuses floating-point operations.
-    builder = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=3))
-    builder.getModulePassManager().run(module, builder)
-    return module, machine
-
-
 def _functions() -> dict[str, Any]:
     """Compile once per process (milliseconds); the engine is kept alive with the code."""
     with _lock:
         if not _compiled:
-            module, machine = _module()
-            engine = llvm.create_mcjit_compiler(module, machine)
-            engine.finalize_object()
             # ctypes releases the GIL during the call: threads run kernels side by side.
             void_p, i64 = ctypes.c_void_p, ctypes.c_int64
             sfc64 = ctypes.CFUNCTYPE(None, void_p, i64, void_p, void_p)
             generic = ctypes.CFUNCTYPE(None, void_p, void_p, i64, void_p, void_p)
+            functions = compile_functions(_IR, {"sfc64_quarter_disc": sfc64, "generator_quarter_disc": generic})
             _compiled.update(
-                engine=engine,
-                sfc64=sfc64(engine.get_function_address("sfc64_quarter_disc")),
-                generic=generic(engine.get_function_address("generator_quarter_disc")),
+                engine=functions["engine"],
+                sfc64=functions["sfc64_quarter_disc"],
+                generic=functions["generator_quarter_disc"],
             )
     return _compiled
 
 
 def assembly() -> str:
     """The machine code of both functions as assembly text, compiled as `quarter_disc` runs it."""
-    module, machine = _module()
-    return str(machine.emit_assembly(module))
+    return assembly_of(_IR)
 
 
 _scratch = threading.local()

@@ -23,17 +23,17 @@ extra is installed.
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 
-#: Set to ``0`` to run the numpy code even where the jit extra is installed.
-JIT_VARIABLE = "MONTECARLO_JIT"
+from montecarlo.jit import JIT_VARIABLE, switched_on
+
+__all__ = ["JIT_VARIABLE", "enabled", "quarter_disc"]
 
 
 def enabled() -> bool:
     """Whether built-in models run compiled kernels: they compile here, and ``MONTECARLO_JIT`` is not 0."""
-    return os.environ.get(JIT_VARIABLE, "1") != "0" and _compiles()
+    return switched_on() and _compiles()
 
 
 @functools.cache

@@ -1,0 +1,70 @@
+"""Compiled kernels, the optional ``jit`` extra: the switch, and LLVM IR compiled by llvmlite.
+
+With the extra installed (llvmlite, numba's code generator), a few hot loops
+run as hand-written LLVM IR, compiled here at first use in each process
+(milliseconds; numba itself is never imported): the π model's hit counter
+(`montecarlo.models.compiled_pi`) and the column sums of a batch's means
+(`montecarlo.column_sums`). Each gives the numpy code's numbers bit for bit.
+The environment variable ``MONTECARLO_JIT=0`` keeps the numpy code.
+
+The IR is optimised by LLVM's -O3 pipeline for this machine. Without
+fast-math flags LLVM neither reorders nor fuses floating-point operations:
+it may unroll loops and interleave independent chains of additions, never
+change what any one addition adds. llvmlite is imported only here, inside
+the functions, so that importing the package never loads it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+#: Set to ``0`` to run the numpy code even where the jit extra is installed.
+JIT_VARIABLE = "MONTECARLO_JIT"
+
+
+def switched_on() -> bool:
+    """Whether ``MONTECARLO_JIT`` lets compiled kernels run (anything but ``0``; unset counts as on)."""
+    return os.environ.get(JIT_VARIABLE, "1") != "0"
+
+
+def optimised(ir: str) -> tuple[Any, Any]:
+    """The IR parsed and optimised, with the target machine it is optimised for."""
+    import llvmlite.binding as llvm  # only where a kernel is compiled: `mc --help` never loads it
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    module = llvm.parse_assembly(ir)
+    module.triple = llvm.get_process_triple()
+    module.verify()
+    machine = llvm.Target.from_triple(module.triple).create_target_machine(opt=3)
+    # LLVM's -O3 pipeline (it unrolls the loops); without fast-math flags it
+    # neither reorders nor fuses floating-point operations.
+    builder = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=3))
+    builder.getModulePassManager().run(module, builder)
+    return module, machine
+
+
+def compile_functions(ir: str, prototypes: Mapping[str, Any]) -> dict[str, Any]:
+    """The IR's functions named in ``prototypes``, as ctypes functions of those prototypes.
+
+    The result also holds, under ``"engine"``, the execution engine that owns
+    the machine code: keep the dict alive as long as the functions are called.
+    ctypes releases the GIL during each call, so threads run kernels side by side.
+    """
+    import llvmlite.binding as llvm
+
+    module, machine = optimised(ir)
+    engine = llvm.create_mcjit_compiler(module, machine)
+    engine.finalize_object()
+    functions: dict[str, Any] = {"engine": engine}
+    for name, prototype in prototypes.items():
+        functions[name] = prototype(engine.get_function_address(name))
+    return functions
+
+
+def assembly_of(ir: str) -> str:
+    """The machine code the IR compiles to on this machine, as assembly text."""
+    module, machine = optimised(ir)
+    return str(machine.emit_assembly(module))
