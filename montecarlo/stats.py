@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from montecarlo.column_sums import compiled_sums  # loads no llvmlite: the first compiled sum does
 from montecarlo.options import INTERVAL_METHODS
 
 
@@ -113,8 +114,6 @@ def batch_moments(x: np.ndarray) -> tuple[Moments, np.ndarray | None]:
         return Moments(n, np.array([hits / n]), np.array([[hits * (n - hits) / n]])), None
     if x.dtype != np.float64:  # another type, or float64 of the other byte order
         x = x.astype(np.float64)
-    from montecarlo.column_sums import compiled_sums  # loads no llvmlite: the first compiled sum does
-
     sums = None
     if k >= 2 and type(x) is np.ndarray and x.flags.c_contiguous and x.flags.aligned:
         # numpy's row-by-row sums of a C-ordered batch, bit for bit, compiled

@@ -22,8 +22,6 @@ from hypothesis.extra.numpy import arrays
 from montecarlo import column_sums, jit
 from montecarlo.stats import batch_moments
 
-pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
-
 SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308]
 
 
