@@ -17,7 +17,7 @@ from hypothesis.extra.numpy import arrays
 
 from montecarlo.accumulate import Stats
 from montecarlo.shape import Shape, ShapeCollector
-from montecarlo.stats import Moments
+from montecarlo.stats import Moments, batch_moments
 
 DTYPES = [np.float64, np.float32, np.int64, np.int32, np.uint8, np.bool_]
 
@@ -84,6 +84,11 @@ def check_batch(x: np.ndarray) -> None:
         shape = general_shape(x, mean, comoment) if not (x.dtype == np.bool_ and x.shape[1] == 1) else None
         plain = ShapeCollector().collect(x, 0, stats.moments)  # the contract without deviations
         alone = Moments.from_batch(x)
+        _, deviations = batch_moments(x)
+        if deviations is not None:  # the same numbers, laid out as numpy lays out x - mean
+            plain_deviations = x.astype(np.float64) - mean
+            assert same_bits(deviations, plain_deviations)
+            assert deviations.strides == plain_deviations.strides
     m = stats.moments
     assert m.count == n and same_bits(m.mean, mean) and same_bits(m.comoment, comoment)
     assert alone.count == n and same_bits(alone.mean, mean) and same_bits(alone.comoment, comoment)
