@@ -96,9 +96,6 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
             if late and x.dtype.kind == "f" and not np.logical_and.reduce(np.isfinite(comoment), axis=None):
                 _check_finite(x, index, key)  # names a non-finite sample, if there is one
             total = batch if total is None else total.merge(batch)
-        # The batch is freed before the model makes the next one, whose
-        # arrays then take its memory while that is still in the cache.
-        del out, x
         done += m
     assert total is not None
     if not is_finite(total):
