@@ -29,16 +29,19 @@ when they load.
 
 **Pages kept.** A batch allocates buffers of a few hundred KiB to a few
 MiB. glibc's malloc serves them from its heap once it has seen one freed
-(its mmap threshold adapts), so a worker touches fresh pages only at the
-start. Setting any of glibc's tuning variables switches that adaptation
-off -- Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` for its workers
--- and every such buffer is then mapped, faulted in page by page, zeroed
-and unmapped again, in every batch: the π model ran at half speed on Dask
-workers for that alone. `prepare_worker` therefore sets the thresholds the
-adaptation would reach for buffers up to 32 MiB (``M_MMAP_THRESHOLD``
-32 MiB, ``M_TRIM_THRESHOLD`` twice that), unless ``MALLOC_MMAP_THRESHOLD_``
-was set explicitly. Memory kept by a worker stays bounded by that: 64 MiB
-at most at the top of each heap.
+(its mmap threshold adapts), but gives the top of the heap back to the
+system whenever more than twice that threshold lies free there: how often
+depends on where the batch's buffers happen to land, and a fresh worker
+running ``european_option`` faulted 84 pages in afresh every batch. Setting
+any of glibc's tuning variables switches the adaptation off -- Dask's nanny
+sets ``MALLOC_TRIM_THRESHOLD_=65536`` for its workers -- and every such
+buffer is then mapped, faulted in page by page, zeroed and unmapped again,
+in every batch: the π model ran at half speed on Dask workers for that
+alone. `prepare_worker` therefore sets, in every worker process, the
+thresholds the adaptation would reach for buffers up to 32 MiB
+(``M_MMAP_THRESHOLD`` 32 MiB, ``M_TRIM_THRESHOLD`` twice that), unless
+``MALLOC_MMAP_THRESHOLD_`` was set explicitly. Memory kept by a worker
+stays bounded by that: 64 MiB at most at the top of each heap.
 """
 
 from __future__ import annotations
@@ -183,12 +186,12 @@ def prepare_worker() -> None:
 
 
 def _tune_malloc() -> None:
-    """Thresholds glibc's adaptation would reach, where an environment variable switched it off."""
+    """Thresholds glibc's adaptation would reach, fixed: the heap's top is not given back between batches."""
     global _malloc_tuned
     if _malloc_tuned:
         return
     _malloc_tuned = True
-    if not any(name in os.environ for name in MALLOC_VARIABLES) or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return
