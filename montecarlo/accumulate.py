@@ -57,10 +57,9 @@ class Collector:
     """Makes one part from a batch in a worker: picklable, small, set by the run's options.
 
     A subclass sets ``name`` (the part it makes) and implements `collect`.
-    ``finite_only`` is false
-    for a collector that passes NaN and infinities through to its part: then
-    a worker checks a batch for them once, from its co-moments, instead of a
-    pass over the batch beforehand.
+    ``finite_only`` is false for a collector that passes NaN and infinities
+    through to its part: then a worker checks a batch for them once, from
+    its co-moments, instead of a pass over the batch beforehand.
     """
 
     name: ClassVar[str] = ""

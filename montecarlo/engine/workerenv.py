@@ -3,7 +3,7 @@
 **One thread.**
 The engine's parallelism is its workers, one per core. A native library
 that starts threads of its own inside every worker -- OpenBLAS does for the
-co-moment product ``d.T @ d`` of `montecarlo.stats.Moments.from_batch` --
+co-moment product ``d.T @ d`` of `montecarlo.stats.batch_moments` --
 makes two workers run four threads on two cores, and a run with workers
 slower than one without. Worse, OpenBLAS splits a long dot product among
 its threads and adds the partial sums in another order, so the numbers of a

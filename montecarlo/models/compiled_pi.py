@@ -163,12 +163,7 @@ def _functions() -> dict[str, Any]:
             void_p, i64 = ctypes.c_void_p, ctypes.c_int64
             sfc64 = ctypes.CFUNCTYPE(None, void_p, i64, void_p, void_p)
             generic = ctypes.CFUNCTYPE(None, void_p, void_p, i64, void_p, void_p)
-            functions = compile_functions(_IR, {"sfc64_quarter_disc": sfc64, "generator_quarter_disc": generic})
-            _compiled.update(
-                engine=functions["engine"],
-                sfc64=functions["sfc64_quarter_disc"],
-                generic=functions["generator_quarter_disc"],
-            )
+            _compiled.update(compile_functions(_IR, {"sfc64_quarter_disc": sfc64, "generator_quarter_disc": generic}))
     return _compiled
 
 
@@ -196,8 +191,8 @@ def quarter_disc(rng: np.random.Generator, n: int) -> np.ndarray:
     bits = rng.bit_generator
     handles = bits.ctypes
     if type(bits) is np.random.SFC64:
-        functions["sfc64"](handles.state_address, n, xx_address, hit_address)
+        functions["sfc64_quarter_disc"](handles.state_address, n, xx_address, hit_address)
     else:
         next_double = ctypes.cast(handles.next_double, ctypes.c_void_p).value
-        functions["generic"](next_double, handles.state_address, n, xx_address, hit_address)
+        functions["generator_quarter_disc"](next_double, handles.state_address, n, xx_address, hit_address)
     return hit[:n].copy()
