@@ -134,3 +134,34 @@ class Stats:
                 raise ValueError(f"unknown accumulator part {name!r}; known: {', '.join(PARTS) or 'none'}")
             parts[name] = kind.from_dict(part)
         return cls(Moments.from_dict(d), parts)
+
+
+class BatchFold:
+    """The batches of one block folded in order: each batch's `Stats`, merged into the block's.
+
+    A worker adds the batches of a block one by one and takes the block's
+    `Stats` at the end; `montecarlo.shape.OneOutputFold` makes the same
+    numbers faster for the commonest run.
+    """
+
+    def __init__(self, collectors: Iterable[Collector], index: int) -> None:
+        self.collectors = tuple(collectors)
+        self.index = index
+        self.total: Stats | None = None
+        self._last = np.zeros((0, 0))
+
+    def add(self, x: np.ndarray) -> None:
+        """Fold in the next batch ``x`` of shape ``(n, k)``."""
+        batch = Stats.from_batch(x, self.collectors, self.index)
+        self._last = batch.moments.comoment
+        self.total = batch if self.total is None else self.total.merge(batch)
+
+    def last_finite(self) -> bool:
+        """Whether the co-moments of the batch added last are all finite (a NaN or an infinity always reaches them)."""
+        # logical_and.reduce is what .all() calls, without its Python wrapper
+        return bool(np.logical_and.reduce(np.isfinite(self._last), axis=None))
+
+    def result(self) -> Stats:
+        """The block's statistics (at least one batch added)."""
+        assert self.total is not None
+        return self.total

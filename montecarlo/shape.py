@@ -17,17 +17,58 @@ worker count and task grouping.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from montecarlo.accumulate import Collector, Part
-from montecarlo.stats import Moments
+from montecarlo.accumulate import Collector, Part, Stats
+from montecarlo.stats import Moments, batch_moments, hit_moments, merge_one
 
 #: The fields of `Shape` that hold one number per output.
 FIELDS = ("mean", "m2", "m3", "m4", "minimum", "maximum")
+
+
+Row = tuple[float, float, float, float, float, float]  # one output's mean, m2, m3, m4, minimum, maximum
+
+
+def hit_row(hits: float, n: int) -> Row:
+    """The row of ``n`` 0/1 outcomes with ``hits`` ones: every sum follows from the hit count."""
+    p = hits / n
+    a, b = 1.0 - p, -p  # the deviations of a hit and of a miss
+    a2, b2 = a * a, b * b
+    return (
+        p, hits * a2 + (n - hits) * b2, hits * a2 * a + (n - hits) * b2 * b,
+        hits * a2 * a2 + (n - hits) * b2 * b2, 0.0 if hits < n else 1.0, 1.0 if hits > 0 else 0.0,
+    )  # fmt: skip
+
+
+def column_row(c: np.ndarray, mean: float, m2: float, d: np.ndarray) -> Row:
+    """The row of a float64 column ``c`` whose ``mean`` and ``m2`` are known, from its deviations ``d`` (contiguous)."""
+    d2 = d * d
+    # minimum.reduce is what c.min() calls, without its Python wrapper
+    return (mean, m2, float(d2 @ d), float(d2 @ d2), float(np.minimum.reduce(c)), float(np.maximum.reduce(c)))
+
+
+def merge_rows(na: float, nb: float, a: Row, b: Row) -> Row:
+    """Pébay's pairwise update of one output: row ``a`` of ``na`` samples followed by row ``b`` of ``nb``."""
+    ma, m2a, m3a, m4a, lo_a, hi_a = a
+    mb, m2b, m3b, m4b, lo_b, hi_b = b
+    n = na + nb
+    ab = na * nb
+    delta = mb - ma
+    d_n = delta / n
+    d_n2 = d_n * d_n
+    return (
+        ma + d_n * nb,
+        m2a + m2b + delta * d_n * ab,
+        m3a + m3b + delta * d_n2 * ab * (na - nb) + 3.0 * d_n * (na * m2b - nb * m2a),
+        m4a + m4b + delta * d_n2 * d_n * ab * (na * na - ab + nb * nb)
+        + 6.0 * d_n2 * (na * na * m2b + nb * nb * m2a) + 4.0 * d_n * (na * m3b - nb * m3a),
+        min(lo_a, lo_b),
+        max(hi_a, hi_b),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,13 +114,7 @@ class Shape(Part):
             # float copy of the batch (the hot path of the π model). The
             # moments' mean is hits / n, off by far less than half a hit.
             hits = float(np.count_nonzero(x)) if moments is None else float(round(moments.mean.item(0) * n))
-            p = hits / n
-            a, b = 1.0 - p, -p  # the deviations of a hit and of a miss
-            a2, b2 = a * a, b * b
-            return cls(
-                n, (p,), (hits * a2 + (n - hits) * b2,), (hits * a2 * a + (n - hits) * b2 * b,),
-                (hits * a2 * a2 + (n - hits) * b2 * b2,), (0.0 if hits < n else 1.0,), (1.0 if hits > 0 else 0.0,),
-            )  # fmt: skip
+            return cls(n, *((v,) for v in hit_row(hits, n)))
         floats = x.dtype == np.float64
         cols = []
         for j in range(k):
@@ -96,11 +131,7 @@ class Shape(Part):
                 # (a copy unless k == 1), as the dot products below have always
                 # been: BLAS adds up a strided vector in another order.
                 d = c - mean if deviations is None else np.ascontiguousarray(deviations[:, j])
-            d2 = d * d
-            # minimum.reduce is what c.min() calls, without its Python wrapper
-            cols.append(
-                (mean, m2, float(d2 @ d), float(d2 @ d2), float(np.minimum.reduce(c)), float(np.maximum.reduce(c)))
-            )
+            cols.append(column_row(c, mean, m2, d))
         return cls(n, *zip(*cols, strict=True))  # one tuple per field
 
     def merge(self, other: Part) -> Shape:
@@ -111,26 +142,12 @@ class Shape(Part):
         if self.count == 0:
             return other
         na, nb = float(self.count), float(other.count)
-        n = na + nb
-        ab = na * nb
-        rows = []
-        for ma, m2a, m3a, m4a, lo_a, hi_a, mb, m2b, m3b, m4b, lo_b, hi_b in zip(
-            self.mean, self.m2, self.m3, self.m4, self.minimum, self.maximum,
-            other.mean, other.m2, other.m3, other.m4, other.minimum, other.maximum, strict=True,
-        ):  # fmt: skip
-            delta = mb - ma
-            d_n = delta / n
-            d_n2 = d_n * d_n
-            rows.append((
-                ma + d_n * nb,
-                m2a + m2b + delta * d_n * ab,
-                m3a + m3b + delta * d_n2 * ab * (na - nb) + 3.0 * d_n * (na * m2b - nb * m2a),
-                m4a + m4b + delta * d_n2 * d_n * ab * (na * na - ab + nb * nb)
-                + 6.0 * d_n2 * (na * na * m2b + nb * nb * m2a) + 4.0 * d_n * (na * m3b - nb * m3a),
-                min(lo_a, lo_b),
-                max(hi_a, hi_b),
-            ))  # fmt: skip
+        rows = [merge_rows(na, nb, a, b) for a, b in zip(self.rows(), other.rows(), strict=True)]
         return Shape(self.count + other.count, *zip(*rows, strict=True))
+
+    def rows(self) -> Iterator[Row]:
+        """One `Row` per output."""
+        return zip(self.mean, self.m2, self.m3, self.m4, self.minimum, self.maximum, strict=True)
 
     def _arrays(self) -> tuple[np.ndarray, ...]:
         return tuple(np.asarray(getattr(self, f), dtype=np.float64) for f in FIELDS)
@@ -181,6 +198,55 @@ class ShapeCollector(Collector):
     def collect(self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None = None) -> Part:
         """The shape of batch ``x``, from its ``moments`` and ``deviations`` (not formed twice)."""
         return Shape.from_batch(x, moments, deviations)
+
+
+class OneOutputFold:
+    """The batches of one block of one output, folded in order into its moments and shape.
+
+    The numbers of `montecarlo.accumulate.BatchFold` with the shape collector
+    alone -- each batch's moments and `Shape`, merged batch by batch -- bit
+    for bit, from the same functions (`hit_moments`, `column_row`,
+    `merge_one`, `merge_rows`), on Python floats and without the objects
+    each batch would make: the per-batch cost of the engine is most of what
+    it adds to a cheap model (tests/test_batch_bits.py holds both to the
+    same bits).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean = self.comoment = self._last = 0.0
+        self.row: Row = (0.0,) * 6
+
+    def add(self, x: np.ndarray) -> None:
+        """Fold in the next batch ``x`` of shape ``(n, 1)``."""
+        n = x.shape[0]
+        if x.dtype.kind == "b":
+            hits = float(np.count_nonzero(x))
+            mean, comoment = hit_moments(hits, n)
+            row = hit_row(hits, n)
+        else:
+            moments, d = batch_moments(x)
+            assert d is not None
+            mean, comoment = moments.mean.item(), moments.comoment.item()
+            c = x[:, 0] if x.dtype == np.float64 else x[:, 0].astype(np.float64)
+            row = column_row(c, mean, comoment, np.ascontiguousarray(d[:, 0]))
+        self._last = comoment
+        if self.count == 0:
+            self.count, self.mean, self.comoment, self.row = n, mean, comoment, row
+            return
+        self.mean, self.comoment = merge_one(self.count, self.mean, self.comoment, n, mean, comoment)
+        self.row = merge_rows(float(self.count), float(n), self.row, row)
+        self.count += n
+
+    def last_finite(self) -> bool:
+        """Whether the co-moment of the batch added last is finite."""
+        return math.isfinite(self._last)
+
+    def result(self) -> Stats:
+        """The block's statistics (at least one batch added)."""
+        assert self.count > 0
+        moments = Moments(self.count, np.array([self.mean]), np.array([[self.comoment]]))
+        return Stats(moments, {ShapeCollector.name: Shape(self.count, *((v,) for v in self.row))})
 
 
 @dataclass(frozen=True, eq=False)

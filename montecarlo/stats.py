@@ -50,13 +50,14 @@ class Moments:
             return other
         n = self.count + other.count
         if self.mean.size == 1:
-            # One output, as most models have: the operations below, in the
-            # same order, on Python floats. They round as numpy's float64
-            # operations do (the same bits), at a fraction of the cost of
-            # numpy's on 1-element arrays; a worker merges once per batch.
-            delta = other.mean.item() - self.mean.item()
-            mean = self.mean.item() + delta * (other.count / n)
-            comoment = self.comoment.item() + other.comoment.item() + delta * delta * (self.count * other.count / n)
+            mean, comoment = merge_one(
+                self.count,
+                self.mean.item(),
+                self.comoment.item(),
+                other.count,
+                other.mean.item(),
+                other.comoment.item(),
+            )
             return Moments(n, np.array([mean]), np.array([[comoment]]))
         delta = other.mean - self.mean
         mean = self.mean + delta * (other.count / n)
@@ -98,6 +99,26 @@ class Moments:
         return cls(int(d["count"]), mean, np.asarray(d["comoment"], dtype=np.float64).reshape(mean.size, mean.size))
 
 
+def merge_one(
+    na: int, mean_a: float, comoment_a: float, nb: int, mean_b: float, comoment_b: float
+) -> tuple[float, float]:
+    """`Moments.merge` of one output: the mean and co-moment of ``na`` samples followed by ``nb``.
+
+    One output, as most models have: the operations of the general merge, in
+    the same order, on Python floats. They round as numpy's float64
+    operations do (the same bits), at a fraction of the cost of numpy's on
+    1-element arrays; a worker merges once per batch.
+    """
+    n = na + nb
+    delta = mean_b - mean_a
+    return mean_a + delta * (nb / n), comoment_a + comoment_b + delta * delta * (na * nb / n)
+
+
+def hit_moments(hits: float, n: int) -> tuple[float, float]:
+    """Mean and co-moment of ``n`` 0/1 outcomes with ``hits`` ones (exact up to one rounding each)."""
+    return hits / n, hits * (n - hits) / n
+
+
 def batch_moments(x: np.ndarray) -> tuple[Moments, np.ndarray | None]:
     """The `Moments` of a batch ``x`` of shape ``(n, k)``, and its deviations from their means.
 
@@ -110,8 +131,8 @@ def batch_moments(x: np.ndarray) -> tuple[Moments, np.ndarray | None]:
     if x.dtype.kind == "b" and k == 1:
         # 0/1 outcomes: the hit count gives the moments exactly, without
         # converting the batch to floats (the hot path of the π model).
-        hits = float(np.count_nonzero(x))
-        return Moments(n, np.array([hits / n]), np.array([[hits * (n - hits) / n]])), None
+        mean, comoment = hit_moments(float(np.count_nonzero(x)), n)
+        return Moments(n, np.array([mean]), np.array([[comoment]])), None
     if x.dtype != np.float64:  # another type, or float64 of the other byte order
         x = x.astype(np.float64)
     rows = k >= 2 and type(x) is np.ndarray and x.flags.c_contiguous and x.flags.aligned

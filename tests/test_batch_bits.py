@@ -1,7 +1,8 @@
 """A batch's statistics and their merges give the same bits as the general computations.
 
 Workers take shortcuts on every batch: the shape reuses the deviations the
-co-moments were made of, and one-output moments merge in Python floats.
+co-moments were made of, one-output moments merge in Python floats, and a
+block of one output folds its batches without an object per batch.
 Each is checked here against the plain numpy computation it replaces, bit
 for bit (a NaN matches a NaN), for random inputs of every kind a model
 returns: floats, integers and booleans, one output and several, with
@@ -15,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from montecarlo.accumulate import Stats
-from montecarlo.shape import Shape, ShapeCollector
+from montecarlo.accumulate import BatchFold, Stats
+from montecarlo.engine.worker import batch_fold
+from montecarlo.shape import OneOutputFold, Shape, ShapeCollector, TwoStageCollector
 from montecarlo.stats import Moments, batch_moments
 
 DTYPES = [np.float64, np.float32, np.int64, np.int32, np.uint8, np.bool_]
@@ -150,3 +152,71 @@ def test_merge_with_infinities_and_nan_gives_the_bits_of_numpy(k, data):
         n, mean, comoment = general_merge(a, b)
         m = a.merge(b)
     assert m.count == n and same_bits(m.mean, mean) and same_bits(m.comoment, comoment)
+
+
+def same_stats(a: Stats, b: Stats) -> bool:
+    """Moments and shape equal to the bit (NaN matching NaN)."""
+    sa, sb = a.parts["shape"], b.parts["shape"]
+    assert isinstance(sa, Shape) and isinstance(sb, Shape)
+    return (
+        a.moments.count == b.moments.count
+        and same_bits(a.moments.mean, b.moments.mean)
+        and same_bits(a.moments.comoment, b.moments.comoment)
+        and a.moments.mean.shape == b.moments.mean.shape
+        and a.moments.comoment.shape == b.moments.comoment.shape
+        and sa.count == sb.count
+        and all(same_bits(x, y) for x, y in zip(sa.rows(), sb.rows(), strict=True))
+    )
+
+
+def one_output_blocks(allow_nonfinite: bool):
+    """A block's batches of one output: one to six, of one dtype, of any sizes."""
+
+    def of(dtype):
+        if np.dtype(dtype).kind != "f":
+            elements = None
+        else:
+            width = 8 * np.dtype(dtype).itemsize
+            elements = st.floats(allow_nan=allow_nonfinite, allow_infinity=allow_nonfinite, width=width)
+        batch = st.integers(1, 300).flatmap(lambda n: arrays(dtype, (n, 1), elements=elements))
+        return st.lists(batch, min_size=1, max_size=6)
+
+    return st.sampled_from(DTYPES).flatmap(of)
+
+
+def check_folds(batches: list[np.ndarray]) -> None:
+    fast, general = OneOutputFold(), BatchFold([ShapeCollector()], 0)
+    finite = []
+    with np.errstate(all="ignore"):
+        for x in batches:
+            fast.add(x)
+            general.add(x)
+            finite.append((fast.last_finite(), general.last_finite()))
+    assert same_stats(fast.result(), general.result())
+    assert all(a == b for a, b in finite)
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches=one_output_blocks(allow_nonfinite=False))
+def test_a_block_of_one_output_folds_to_the_bits_of_its_batch_stats(batches):
+    check_folds(batches)
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches=one_output_blocks(allow_nonfinite=True))
+def test_a_block_with_infinities_and_nan_folds_to_the_bits_of_its_batch_stats(batches):
+    check_folds(batches)
+
+
+def test_long_blocks_of_one_output_fold_to_the_same_bits():
+    rng = np.random.default_rng(12)
+    check_folds([rng.lognormal(size=(16_384, 1)) for _ in range(4)] + [rng.lognormal(size=(999, 1))])
+    check_folds([rng.random((65_536, 1)) < 0.785 for _ in range(3)])
+    check_folds([np.ones((100, 1), dtype=bool), np.zeros((7, 1), dtype=bool)])
+
+
+def test_only_a_plain_run_of_one_output_takes_the_float_fold():
+    assert isinstance(batch_fold((ShapeCollector(),), 1, 0), OneOutputFold)
+    assert isinstance(batch_fold((ShapeCollector(),), 2, 0), BatchFold)
+    assert isinstance(batch_fold((ShapeCollector(), TwoStageCollector(2, 100)), 1, 0), BatchFold)
+    assert isinstance(batch_fold((), 1, 0), BatchFold)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from montecarlo.accumulate import Stats
-from montecarlo.engine.worker import BlockJob, _check, _function
+from montecarlo.engine.worker import BlockJob, _check, _function, batch_fold
 from montecarlo.errors import ModelError
 from montecarlo.model import Model
 from montecarlo.pointset import SOBOL_BITS
@@ -160,7 +160,7 @@ def run_point_block(job: PointJob, index: int, n: int, uniform: Any = None, wrap
     start = b * job.block_size
     key = (*base.spawn_key, replicate)
     where = f"block {index}: replicate {replicate}, points {start}-{start + n - 1}, spawn key {key}"
-    total: Stats | None = None
+    fold = batch_fold(base.collectors, base.outputs, index)
     done = 0
     while done < n:
         m = min(base.batch_size, n - done)
@@ -173,11 +173,9 @@ def run_point_block(job: PointJob, index: int, n: int, uniform: Any = None, wrap
             raise ModelError(
                 f"model raised {type(exc).__name__}: {exc} ({where})", index, key, traceback.format_exc()
             ) from None
-        batch = Stats.from_batch(_check(out, m, base, index, key), base.collectors, index)
-        total = batch if total is None else total.merge(batch)
+        fold.add(_check(out, m, base, index, key))
         done += m
-    assert total is not None
-    return total
+    return fold.result()
 
 
 def run_point_task(job: PointJob, blocks: list[tuple[int, int]]) -> list[Stats]:

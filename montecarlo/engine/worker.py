@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from montecarlo.accumulate import Collector, Stats
+from montecarlo.accumulate import BatchFold, Collector, Stats
 from montecarlo.engine.overflow import is_finite, overflow_error
 from montecarlo.engine.workerenv import prepare_worker
 from montecarlo.errors import ModelError, one_line
 from montecarlo.seeding import block_rng
+from montecarlo.shape import OneOutputFold, ShapeCollector
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
     # them), saving a pass; finite values whose statistics overflow are
     # reported below.
     late = not any(job.probability) and not any(c.finite_only for c in job.collectors)
-    total: Stats | None = None
+    fold = batch_fold(job.collectors, job.outputs, index)
     done = 0
     while done < n:
         m = min(job.batch_size, n - done)
@@ -90,17 +91,21 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
             ) from None
         x = _check(out, m, job, index, key, finite=not late)
         with np.errstate(over="ignore", invalid="ignore"):
-            batch = Stats.from_batch(x, job.collectors, index)
-            comoment = batch.moments.comoment
-            # logical_and.reduce is what .all() calls, without its Python wrapper
-            if late and x.dtype.kind == "f" and not np.logical_and.reduce(np.isfinite(comoment), axis=None):
-                _check_finite(x, index, key)  # names a non-finite sample, if there is one
-            total = batch if total is None else total.merge(batch)
+            fold.add(x)
+        if late and x.dtype.kind == "f" and not fold.last_finite():
+            _check_finite(x, index, key)  # names a non-finite sample, if there is one
         done += m
-    assert total is not None
+    total = fold.result()
     if not is_finite(total):
         raise overflow_error(index, key, "in the block")
     return total
+
+
+def batch_fold(collectors: tuple[Collector, ...], outputs: int, index: int) -> BatchFold | OneOutputFold:
+    """What folds the batches of block ``index``: on Python floats for one output and the shape alone (a plain run)."""
+    if outputs == 1 and len(collectors) == 1 and type(collectors[0]) is ShapeCollector:
+        return OneOutputFold()
+    return BatchFold(collectors, index)
 
 
 def _check(out: Any, m: int, job: BlockJob, index: int, key: tuple, finite: bool = True) -> np.ndarray:
