@@ -34,13 +34,11 @@ same bits either way, so when the kernel starts changes no number.
 from __future__ import annotations
 
 import ctypes
-import functools
-import threading
 from typing import Any
 
 import numpy as np
 
-from montecarlo.jit import assembly_of, compile_functions, switched_on
+from montecarlo.jit import Compiled, switched_on
 
 #: ``k`` from 2 to this have a loop of their own, with the sums in registers.
 WRITTEN_OUT = 8
@@ -183,24 +181,21 @@ def _ir() -> str:
 
 IR = _ir()
 
-_lock = threading.Lock()
-_compiled: dict[str, Any] = {}
+
+def prototypes() -> dict[str, Any]:
+    """The kernel's ctypes prototype: ``int32 column_sums(double* x, int64 n, int64 k, double* out)``."""
+    void_p, i64 = ctypes.c_void_p, ctypes.c_int64
+    return {"column_sums": ctypes.CFUNCTYPE(ctypes.c_int32, void_p, i64, i64, void_p)}
+
+
+#: The kernel, compiled once per process at its first use.
+KERNEL = Compiled(IR, prototypes)
 _summed = 0  # rows left to numpy in this process before the kernel was compiled
-
-
-def _functions() -> dict[str, Any]:
-    """Compile once per process (milliseconds); the engine is kept alive with the code."""
-    with _lock:
-        if not _compiled:
-            void_p, i64 = ctypes.c_void_p, ctypes.c_int64
-            prototype = ctypes.CFUNCTYPE(ctypes.c_int32, void_p, i64, i64, void_p)
-            _compiled.update(compile_functions(IR, {"column_sums": prototype}))
-    return _compiled
 
 
 def assembly() -> str:
     """The kernel's machine code as assembly text, compiled as `kernel` runs it."""
-    return assembly_of(IR)
+    return KERNEL.assembly()
 
 
 def kernel(x: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -211,7 +206,7 @@ def kernel(x: np.ndarray) -> tuple[np.ndarray, bool]:
     """
     n, k = x.shape
     out = np.empty(k)
-    finite = (_compiled or _functions())["column_sums"](x.ctypes.data, n, k, out.ctypes.data)
+    finite = KERNEL.functions()["column_sums"](x.ctypes.data, n, k, out.ctypes.data)
     return out, bool(finite)
 
 
@@ -226,9 +221,9 @@ def compiled_sums(x: np.ndarray) -> np.ndarray | None:
     global _summed
     if not switched_on():
         return None
-    if not _compiled:
+    if not KERNEL.compiled:
         _summed += x.shape[0]
-        if _summed <= COMPILE_AFTER or not _compiles():
+        if _summed <= COMPILE_AFTER or not KERNEL.compiles():
             return None
     out, finite = kernel(x)
     return out if finite else None
@@ -236,14 +231,4 @@ def compiled_sums(x: np.ndarray) -> np.ndarray | None:
 
 def enabled() -> bool:
     """Whether the kernel may sum: ``MONTECARLO_JIT`` is not 0, and it compiles here (compiling it now)."""
-    return switched_on() and _compiles()
-
-
-@functools.cache
-def _compiles() -> bool:
-    """Whether llvmlite is installed and compiles the kernel for this machine (once per process)."""
-    try:
-        kernel(np.zeros((1, 2)))
-    except Exception:  # no llvmlite, or no code for this machine: numpy it is, with the same numbers
-        return False
-    return True
+    return switched_on() and KERNEL.compiles()

@@ -17,7 +17,8 @@ the functions, so that importing the package never loads it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: Set to ``0`` to run the numpy code even where the jit extra is installed.
@@ -68,3 +69,47 @@ def assembly_of(ir: str) -> str:
     """The machine code the IR compiles to on this machine, as assembly text."""
     module, machine = optimised(ir)
     return str(machine.emit_assembly(module))
+
+
+class Compiled:
+    """The functions of one IR module, compiled at first use in a process, once.
+
+    ``prototypes`` gives, when the module compiles, the ctypes prototype of
+    each function to take from it (`compile_functions`). Threads of a process
+    share the code: the first to ask compiles it, under a lock.
+    """
+
+    def __init__(self, ir: str, prototypes: Callable[[], Mapping[str, Any]]) -> None:
+        self.ir = ir
+        self._prototypes = prototypes
+        self._lock = threading.Lock()
+        self._functions: dict[str, Any] = {}
+        self._compiles: bool | None = None
+
+    @property
+    def compiled(self) -> bool:
+        """Whether this process has compiled the module."""
+        return bool(self._functions)
+
+    def functions(self) -> dict[str, Any]:
+        """The functions by name, compiling them if this process has not (milliseconds)."""
+        if not self._functions:
+            with self._lock:
+                if not self._functions:
+                    self._functions = compile_functions(self.ir, self._prototypes())
+        return self._functions
+
+    def compiles(self) -> bool:
+        """Whether llvmlite is installed and compiles the module for this machine (compiling it; tried once)."""
+        if self._compiles is None:
+            try:
+                self.functions()
+            except Exception:  # no llvmlite, or no code for this machine: the caller's numpy code runs
+                self._compiles = False
+            else:
+                self._compiles = True
+        return self._compiles
+
+    def assembly(self) -> str:
+        """The machine code the module compiles to on this machine, as assembly text."""
+        return assembly_of(self.ir)

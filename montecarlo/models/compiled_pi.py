@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from montecarlo.jit import assembly_of, compile_functions
+from montecarlo.jit import Compiled
 
 _STEP = """
   %ab{j} = add i64 %a{j}, %b{j}
@@ -151,25 +151,23 @@ done:
 """
 )
 
-_lock = threading.Lock()
-_compiled: dict[str, Any] = {}
+
+def prototypes() -> dict[str, Any]:
+    """The ctypes prototypes of both functions."""
+    void_p, i64 = ctypes.c_void_p, ctypes.c_int64
+    return {
+        "sfc64_quarter_disc": ctypes.CFUNCTYPE(None, void_p, i64, void_p, void_p),
+        "generator_quarter_disc": ctypes.CFUNCTYPE(None, void_p, void_p, i64, void_p, void_p),
+    }
 
 
-def _functions() -> dict[str, Any]:
-    """Compile once per process (milliseconds); the engine is kept alive with the code."""
-    with _lock:
-        if not _compiled:
-            # ctypes releases the GIL during the call: threads run kernels side by side.
-            void_p, i64 = ctypes.c_void_p, ctypes.c_int64
-            sfc64 = ctypes.CFUNCTYPE(None, void_p, i64, void_p, void_p)
-            generic = ctypes.CFUNCTYPE(None, void_p, void_p, i64, void_p, void_p)
-            _compiled.update(compile_functions(_IR, {"sfc64_quarter_disc": sfc64, "generator_quarter_disc": generic}))
-    return _compiled
+#: Both functions, compiled once per process at the first use of either.
+KERNEL = Compiled(_IR, prototypes)
 
 
 def assembly() -> str:
     """The machine code of both functions as assembly text, compiled as `quarter_disc` runs it."""
-    return assembly_of(_IR)
+    return KERNEL.assembly()
 
 
 _scratch = threading.local()
@@ -186,7 +184,7 @@ def _buffers(n: int) -> tuple[np.ndarray, int, int]:
 
 def quarter_disc(rng: np.random.Generator, n: int) -> np.ndarray:
     """``x² + y² ≤ 1`` for ``n`` points of ``rng`` (x's first, then y's), as a fresh bool array."""
-    functions = _compiled or _functions()
+    functions = KERNEL.functions()
     hit, xx_address, hit_address = _buffers(n)
     bits = rng.bit_generator
     handles = bits.ctypes

@@ -22,8 +22,6 @@ extra is installed.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from montecarlo.jit import JIT_VARIABLE, switched_on
@@ -33,19 +31,11 @@ __all__ = ["JIT_VARIABLE", "enabled", "quarter_disc"]
 
 def enabled() -> bool:
     """Whether built-in models run compiled kernels: they compile here, and ``MONTECARLO_JIT`` is not 0."""
-    return switched_on() and _compiles()
-
-
-@functools.cache
-def _compiles() -> bool:
-    """Whether llvmlite is installed and compiles the kernels for this machine (once per process)."""
-    try:
-        from montecarlo.models import compiled_pi  # imports llvmlite: only where it is wanted
-
-        compiled_pi.quarter_disc(np.random.Generator(np.random.SFC64(0)), 1)
-    except Exception:  # no llvmlite, or no code for this machine: numpy it is, with the same numbers
+    if not switched_on():
         return False
-    return True
+    from montecarlo.models import compiled_pi  # llvmlite loads only where a kernel is wanted
+
+    return compiled_pi.KERNEL.compiles()
 
 
 def quarter_disc(rng: np.random.Generator, n: int) -> np.ndarray:
