@@ -167,3 +167,23 @@ def test_a_worker_process_keeps_its_pages_from_batch_to_batch():
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", TASK_FAULTS], capture_output=True, text=True, env=env, check=True)
     assert float(out.stdout) < 5
+
+
+DRIVER = """
+import sys
+from montecarlo.cli import main
+try:
+    main(["run", "pi", "-n", "1e5", "-q", "--workers", "2"])
+except SystemExit as exc:
+    assert exc.code == 0, exc.code
+from threadpoolctl import threadpool_info
+print(max(lib["num_threads"] for lib in threadpool_info()))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: native libraries start one thread anyway")
+def test_the_mc_command_loads_native_libraries_with_one_thread():
+    # Loaded with more, OpenBLAS spins a thread after the limit of a run comes off, in the driver and in each worker.
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    out = subprocess.run([sys.executable, "-c", DRIVER], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split()[-1] == "1", out.stdout + out.stderr

@@ -96,6 +96,9 @@ def _quiet_threads(args: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point of ``mc``."""
+    from montecarlo.engine.workerenv import driver_only
+
+    driver_only()  # before numpy loads
     try:
         code = invoke(argv)
     except KeyboardInterrupt:  # a signal between two of invoke's own statements

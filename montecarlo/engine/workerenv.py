@@ -81,6 +81,21 @@ _worker_limited_at = -1  # len(sys.modules) when prepare_worker last applied the
 _malloc_tuned = False
 
 
+def driver_only() -> None:
+    """In a process that only drives runs (the ``mc`` command), before numpy loads: one native thread.
+
+    Blocks run with one native thread wherever they run (above), and the
+    process that drives them needs no more. OpenBLAS loaded with more keeps
+    a thread that spins for about 0.1 s of CPU after each threaded call and
+    after each change of its limit: at the start and the end of a run, in
+    the driver, and in each forked worker that inherits it -- a quarter of
+    the CPU of a short ``mc run`` on two cores, taken from its workers.
+    Loaded with one thread, it never starts one; a child process inherits
+    the setting.
+    """
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+
+
 def _reset_after_fork() -> None:
     # A forked worker runs no run of its own, whatever its parent was doing,
     # and its lock is free.
