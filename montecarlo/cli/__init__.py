@@ -9,6 +9,7 @@ One module per command group: `montecarlo.cli.run`, `montecarlo.cli.results`
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -103,6 +104,10 @@ def main(argv: list[str] | None = None) -> None:
         code = invoke(argv)
     except KeyboardInterrupt:  # a signal between two of invoke's own statements
         code = EXIT_SIGTERM if isinstance(sys.exc_info()[1], Terminated) else EXIT_SIGINT
+    # The process ends here: the interpreter's last collections of every
+    # object left (numpy's, click's, a Dask client's) took 0.1-0.2 s of its
+    # exit; frozen, they are freed by reference counts alone.
+    gc.freeze()
     sys.exit(code)
 
 
