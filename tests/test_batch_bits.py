@@ -64,19 +64,20 @@ def general_merge(a: Moments, b: Moments) -> tuple[int, np.ndarray, np.ndarray]:
     return n, mean, a.comoment + b.comoment + np.outer(delta, delta) * (a.count * b.count / n)
 
 
+def elements(dtype, allow_nonfinite: bool):
+    """Values of ``dtype`` (floats of its width, NaN and infinities if allowed); None: hypothesis's own."""
+    if np.dtype(dtype).kind != "f":
+        return None
+    width = 8 * np.dtype(dtype).itemsize
+    return st.floats(allow_nan=allow_nonfinite, allow_infinity=allow_nonfinite, width=width)
+
+
 def batches(allow_nonfinite: bool):
     """Batches of shape (n, k) of every dtype a model may return."""
     shapes = st.tuples(st.integers(1, 200), st.integers(1, 3))
-
-    def of(dtype):
-        if np.dtype(dtype).kind != "f":
-            return arrays(dtype, shapes)
-        width = 8 * np.dtype(dtype).itemsize
-        return arrays(
-            dtype, shapes, elements=st.floats(allow_nan=allow_nonfinite, allow_infinity=allow_nonfinite, width=width)
-        )
-
-    return st.sampled_from(DTYPES).flatmap(of)
+    return st.sampled_from(DTYPES).flatmap(
+        lambda dtype: arrays(dtype, shapes, elements=elements(dtype, allow_nonfinite))
+    )
 
 
 def check_batch(x: np.ndarray) -> None:
@@ -173,12 +174,8 @@ def one_output_blocks(allow_nonfinite: bool):
     """A block's batches of one output: one to six, of one dtype, of any sizes."""
 
     def of(dtype):
-        if np.dtype(dtype).kind != "f":
-            elements = None
-        else:
-            width = 8 * np.dtype(dtype).itemsize
-            elements = st.floats(allow_nan=allow_nonfinite, allow_infinity=allow_nonfinite, width=width)
-        batch = st.integers(1, 300).flatmap(lambda n: arrays(dtype, (n, 1), elements=elements))
+        values = elements(dtype, allow_nonfinite)
+        batch = st.integers(1, 300).flatmap(lambda n: arrays(dtype, (n, 1), elements=values))
         return st.lists(batch, min_size=1, max_size=6)
 
     return st.sampled_from(DTYPES).flatmap(of)
