@@ -49,6 +49,34 @@ def test_task_grouping_changes_nothing(group, executor):
     assert m == ref.accumulator
 
 
+def test_tasks_hold_the_samples_their_backend_aims_at():
+    # A backend whose tasks cost more to hand out (Dask's) aims at larger
+    # ones; the tail still shrinks so that no worker idles at the end.
+    sampling = Sampling(block_size=2**16)
+    spec, rec = make_spec("pi", 2**16 * 96, rng=1, sampling=sampling)
+    reference = montecarlo.run("pi", spec.samples, rng=1, sampling=sampling, execution="serial")
+    sizes = {}
+    for task_samples in (2**17, 2**19):
+        backend = make_backend(Execution("threads", workers=2), [spec])
+        backend.task_samples = task_samples
+        submitted = []
+        submit = backend.submit
+        backend.submit = lambda fn, job, blocks: submitted.append(blocks) or submit(fn, job, blocks)
+        try:
+            total = scheduler.execute(spec, rec, backend).total
+        finally:
+            backend.close()
+        assert [b for blocks in submitted for b, _ in blocks] == list(range(spec.blocks))
+        sizes[task_samples] = [len(blocks) for blocks in submitted]
+        assert total == reference.accumulator
+    assert max(sizes[2**17]) == 2 and max(sizes[2**19]) == 8
+    assert sizes[2**19][-1] == 1
+    from montecarlo.executors.dask import DaskBackend
+    from montecarlo.executors.processes import ProcessBackend
+
+    assert DaskBackend.task_samples > ProcessBackend.task_samples
+
+
 @pytest.mark.slow
 def test_out_of_order_completion_changes_nothing():
     # Tasks that finish in a random order (random sleeps on 4 threads) are
@@ -229,8 +257,8 @@ def test_tasks_stay_small_whatever_the_block_count():
     # A task returns one accumulator per block: tiny blocks must not make
     # huge results (memory stays flat; see benchmarks/tiny_blocks.py).
     spec, _ = make_spec("pi", 10**7, rng=1, sampling=Sampling(block_size=10))
-    assert plan.blocks_per_task(spec, 2) == plan.TASK_BLOCKS
-    tasks = list(plan.plan(spec, plan.blocks_per_task(spec, 2), workers=2))
+    assert plan.blocks_per_task(spec, 2, 1 << 24) == plan.TASK_BLOCKS
+    tasks = list(plan.plan(spec, plan.blocks_per_task(spec, 2, 1 << 24), workers=2))
     assert max(len(t.blocks) for t in tasks) == plan.TASK_BLOCKS
     assert len(tasks[-1].blocks) == 1  # the tail shrinks to single blocks
     assert [b for t in tasks for b, _ in t.blocks] == list(range(spec.blocks))

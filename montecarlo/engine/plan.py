@@ -11,12 +11,6 @@ from dataclasses import dataclass
 
 from montecarlo.spec import RunSpec
 
-#: Samples a task aims at: large enough that scheduling costs vanish (each
-#: task costs the main process about half a millisecond of CPU, taken from
-#: the workers when every core is busy; measured on the π run), small enough
-#: that progress, Ctrl-C and load balance stay responsive (~70 ms of π work).
-TASK_SAMPLES = 1 << 24
-
 #: Blocks a task holds at most: a task returns one accumulator per block (the
 #: fold must merge blocks one by one, in order), so this bounds the memory
 #: of results in flight however small the blocks are.
@@ -44,10 +38,10 @@ class Task:
         return f"block {first}" if first == last else f"blocks {first}-{last}"
 
 
-def blocks_per_task(spec: RunSpec, workers: int) -> int:
-    """Blocks per task: about four tasks per worker, at most `TASK_SAMPLES` and `TASK_BLOCKS`."""
+def blocks_per_task(spec: RunSpec, workers: int, task_samples: int) -> int:
+    """Blocks per task: about four tasks per worker, at most ``task_samples`` (the backend's) and `TASK_BLOCKS`."""
     by_balance = -(-spec.blocks // (4 * workers))
-    by_size = max(1, TASK_SAMPLES // spec.block_size)
+    by_size = max(1, task_samples // spec.block_size)
     return max(1, min(by_balance, by_size, TASK_BLOCKS))
 
 

@@ -110,7 +110,7 @@ def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob | Point
 def _tasks(spec: RunSpec, backend: Backend, fold: Fold, group: int | None, window: int) -> Iterator[Task]:
     if group is not None:
         return plan(spec, group, fold.next_block, fold.held)
-    per_task = blocks_per_task(spec, backend.workers)
+    per_task = blocks_per_task(spec, backend.workers, backend.task_samples)
     if not spec.stop:
         return plan(spec, per_task, fold.next_block, fold.held, backend.workers)
     # In flight past the stopping block: window x task <= 1/8 of the run.
