@@ -59,9 +59,13 @@ def test_tasks_hold_the_samples_their_backend_aims_at():
     for task_samples in (2**17, 2**19):
         backend = make_backend(Execution("threads", workers=2), [spec])
         backend.task_samples = task_samples
-        submitted = []
-        submit = backend.submit
-        backend.submit = lambda fn, job, blocks: submitted.append(blocks) or submit(fn, job, blocks)
+        submitted: list = []
+
+        def submit(fn, job, blocks, submitted=submitted, submit=backend.submit):
+            submitted.append(blocks)
+            return submit(fn, job, blocks)
+
+        backend.submit = submit
         try:
             total = scheduler.execute(spec, rec, backend).total
         finally:
