@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from montecarlo.accumulate import Collector, Part, Stats
-from montecarlo.stats import Moments, batch_moments, hit_moments, merge_one
+from montecarlo.column_pass import column_pass, squares_and_bounds
+from montecarlo.stats import Moments, hit_moments, merge_one
 
 #: The fields of `Shape` that hold one number per output.
 FIELDS = ("mean", "m2", "m3", "m4", "minimum", "maximum")
@@ -46,9 +47,12 @@ def hit_row(hits: float, n: int) -> Row:
 
 def column_row(c: np.ndarray, mean: float, m2: float, d: np.ndarray) -> Row:
     """The row of a float64 column ``c`` whose ``mean`` and ``m2`` are known, from its deviations ``d`` (contiguous)."""
-    d2 = d * d
-    # minimum.reduce is what c.min() calls, without its Python wrapper
-    return (mean, m2, float(d2 @ d), float(d2 @ d2), float(np.minimum.reduce(c)), float(np.maximum.reduce(c)))
+    return deviation_row(mean, m2, d, *squares_and_bounds(c, d))
+
+
+def deviation_row(mean: float, m2: float, d: np.ndarray, d2: np.ndarray, minimum: float, maximum: float) -> Row:
+    """The row of a column from its deviations ``d`` and their squares ``d2`` (both contiguous)."""
+    return (mean, m2, float(d2 @ d), float(d2 @ d2), minimum, maximum)
 
 
 def merge_rows(na: float, nb: float, a: Row, b: Row) -> Row:
@@ -225,11 +229,14 @@ class OneOutputFold:
             mean, comoment = hit_moments(hits, n)
             row = hit_row(hits, n)
         else:
-            moments, d = batch_moments(x)
-            assert d is not None
-            mean, comoment = moments.mean.item(), moments.comoment.item()
+            # batch_moments and column_row of the column: the same sum,
+            # subtractions, products and dot products, so the same bits, on
+            # 1-D arrays and Python floats, and in one compiled pass where
+            # the jit extra is installed (tests/test_batch_bits.py).
             c = x[:, 0] if x.dtype == np.float64 else x[:, 0].astype(np.float64)
-            row = column_row(c, mean, comoment, np.ascontiguousarray(d[:, 0]))
+            mean, d, d2, lo, hi = column_pass(c)
+            comoment = float(d @ d)
+            row = deviation_row(mean, comoment, d, d2, lo, hi)
         self._last = comoment
         if self.count == 0:
             self.count, self.mean, self.comoment, self.row = n, mean, comoment, row

@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "montecarlo.seeding",
             "montecarlo.jit",
             "montecarlo.column_sums",
+            "montecarlo.column_pass",
             "montecarlo.stats",
             "montecarlo.accumulate",
             "montecarlo.pointset",
