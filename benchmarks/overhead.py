@@ -11,7 +11,12 @@ For each model, in rounds of shuffled order, one process times:
   called on batches of the same size, and the running sum and sum of squares
   of its outputs (``x.sum()``, ``x @ x``), from which the mean and variance.
 
-Both run with one BLAS thread (as the engine's blocks do). The figure is the
+Both run with one BLAS thread (as the engine's blocks do), and with the
+allocator settings of a worker process (``workerenv.keep_pages``): with
+glibc's own, whether a loop faults its buffers in afresh every batch
+depends on where earlier buffers happened to land (the hand loop took
+49,000 page faults per run in one process layout and 240 in another), which
+would decide the figure. The figure is the
 median over rounds of ``run / loop`` measured in the same round, by CPU time
 of the process (less sensitive to other load than wall time, which is also
 printed). Target: at most 1.1 for ``european_option`` and for the cheap
@@ -39,6 +44,7 @@ sys.path.insert(0, str(HERE))
 import usermodels  # noqa: E402
 
 import montecarlo  # noqa: E402
+from montecarlo.engine import workerenv  # noqa: E402
 
 TARGET = 1.1
 MODELS = {"european_option": ("european_option", 2 * 10**7), "exp(a U)": (usermodels.exp_uniform, 3 * 10**7)}
@@ -73,6 +79,7 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     print(f"# overhead.py: {args.repeats} rounds, load {os.getloadavg()}", flush=True)
+    workerenv.keep_pages()
     runs: dict[str, dict[str, list]] = {name: {"run": [], "loop": []} for name in MODELS}
     for model, _ in MODELS.values():  # warm-up: imports, first allocations
         montecarlo.run(model, 10**5, rng=1, execution="serial")

@@ -120,6 +120,17 @@ def test_a_worker_started_with_dasks_malloc_variable_stops_faulting_in_fresh_pag
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
+def test_the_mc_commands_own_process_keeps_its_pages_as_a_worker_does():
+    # Its serial executor runs blocks there.
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
+    script = FAULTS.replace("workerenv.prepare_worker()", "workerenv.driver_only()")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    untuned, tuned = map(float, out.stdout.split())
+    assert untuned >= 200 and tuned < 5
+
+
+@pytest.mark.slow
 def test_a_worker_without_those_variables_keeps_its_pages_too():
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", FAULTS], capture_output=True, text=True, env=env, check=True)

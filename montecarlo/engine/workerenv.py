@@ -37,11 +37,13 @@ any of glibc's tuning variables switches the adaptation off -- Dask's nanny
 sets ``MALLOC_TRIM_THRESHOLD_=65536`` for its workers -- and every such
 buffer is then mapped, faulted in page by page, zeroed and unmapped again,
 in every batch: the π model ran at half speed on Dask workers for that
-alone. `prepare_worker` therefore sets, in every worker process, the
-thresholds the adaptation would reach for buffers up to 32 MiB
-(``M_MMAP_THRESHOLD`` 32 MiB, ``M_TRIM_THRESHOLD`` twice that), unless
-``MALLOC_MMAP_THRESHOLD_`` was set explicitly. Memory kept by a worker
-stays bounded by that: 64 MiB at most at the top of each heap.
+alone. `keep_pages` therefore sets, in every worker process and in the
+``mc`` command's own (whose serial executor runs blocks), the thresholds
+the adaptation would reach for buffers up to 32 MiB (``M_MMAP_THRESHOLD``
+32 MiB, ``M_TRIM_THRESHOLD`` twice that), unless ``MALLOC_MMAP_THRESHOLD_``
+was set explicitly. Memory kept by a process stays bounded by that: 64 MiB
+at most at the top of each heap. A caller's own process, where
+`montecarlo.run` runs blocks in-process, keeps its allocator as it is.
 """
 
 from __future__ import annotations
@@ -92,8 +94,14 @@ def driver_only() -> None:
     the CPU of a short ``mc run`` on two cores, taken from its workers.
     Loaded with one thread, it never starts one; a child process inherits
     the setting.
+
+    Its memory allocator keeps its pages as a worker's does (`keep_pages`):
+    the serial executor runs blocks in this process, and a batch's buffers
+    would otherwise be faulted in afresh whenever glibc gave the top of its
+    heap back.
     """
     os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    keep_pages()
 
 
 def _reset_after_fork() -> None:
@@ -193,15 +201,20 @@ def prepare_worker() -> None:
     global _worker_limited_at
     if _drives_runs or len(sys.modules) == _worker_limited_at:
         return
-    _tune_malloc()
+    keep_pages()
     with _lock:
         os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))  # for libraries loaded later
         _thread_pools().limit(limits=1)  # kept for the life of the worker process
         _worker_limited_at = len(sys.modules)
 
 
-def _tune_malloc() -> None:
-    """Thresholds glibc's adaptation would reach, fixed: the heap's top is not given back between batches."""
+def keep_pages() -> None:
+    """Fix glibc's thresholds where its adaptation would take them: the heap's top is not given back between batches.
+
+    Done once per process: in every worker, in the ``mc`` command's own
+    process (`driver_only`), and by benchmarks that time blocks in theirs.
+    Nothing where ``MALLOC_MMAP_THRESHOLD_`` is set, or the C library is not glibc.
+    """
     global _malloc_tuned
     if _malloc_tuned:
         return
