@@ -3,11 +3,13 @@
 With the extra installed (llvmlite, numba's code generator), a few hot loops
 run as hand-written LLVM IR, compiled here at first use in each process
 (milliseconds; numba itself is never imported): the π model's hit counter
-(`montecarlo.models.compiled_pi`) and the column sums of a batch's means
-(`montecarlo.column_sums`). Each gives the numpy code's numbers bit for bit.
+(`montecarlo.models.compiled_pi`), the column sums of a batch's means
+(`montecarlo.column_sums`) and the pass over one output's batch
+(`montecarlo.column_pass`). Each gives the numpy code's numbers bit for bit.
 The environment variable ``MONTECARLO_JIT=0`` keeps the numpy code.
 
-The IR is optimised by LLVM's -O3 pipeline for this machine. Without
+The IR is optimised by LLVM's -O3 pipeline for this machine's processor
+(its vector width: AVX2 where there is AVX2). Without
 fast-math flags LLVM neither reorders nor fuses floating-point operations:
 it may unroll loops and interleave independent chains of additions, never
 change what any one addition adds. llvmlite is imported only here, inside
