@@ -1,4 +1,4 @@
-"""One output's batch in one compiled pass (the ``jit`` extra): numpy's bits, in a third of its passes.
+"""One output's batch, compiled (the ``jit`` extra): numpy's bits, in two passes where numpy takes five.
 
 A block of one float output folds each batch from its mean, its deviations
 ``d = c - mean``, their squares ``d * d``, and its minimum and maximum

@@ -41,13 +41,13 @@ def optimised(ir: str) -> tuple[Any, Any]:
     module = llvm.parse_assembly(ir)
     module.triple = llvm.get_process_triple()
     module.verify()
-    # for this machine's processor (its vector width and instructions), as
-    # the models' numpy code is; no fast-math flag lets it fuse or reorder.
-    machine = llvm.Target.from_triple(module.triple).create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
-    )
+    try:  # this machine's processor: its vector width and instructions
+        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+    except RuntimeError:  # features not detected here: the architecture's baseline
+        cpu, features = "", ""
+    machine = llvm.Target.from_triple(module.triple).create_target_machine(cpu=cpu, features=features, opt=3)
     # LLVM's -O3 pipeline (it unrolls the loops); without fast-math flags it
-    # neither reorders nor fuses floating-point operations.
+    # neither reorders nor fuses floating-point operations, whatever the processor.
     builder = llvm.create_pass_builder(machine, llvm.create_pipeline_tuning_options(speed_level=3))
     builder.getModulePassManager().run(module, builder)
     return module, machine

@@ -153,3 +153,15 @@ def test_a_numpy_that_sums_in_another_order_keeps_its_own_code(monkeypatch):
         got = column_pass.column_pass(c)
     assert column_pass._agrees is False
     assert got[0] == in_order(c)[0]
+
+
+def test_a_processor_whose_features_are_not_detected_gets_the_baseline_code(monkeypatch):
+    import llvmlite.binding as llvm
+
+    def undetected():
+        raise RuntimeError("no host features")
+
+    monkeypatch.setattr(llvm, "get_host_cpu_features", undetected)
+    monkeypatch.setattr(column_pass, "KERNEL", jit.Compiled(column_pass.IR, column_pass.prototypes))
+    assert column_pass.KERNEL.compiles()
+    check(wide(np.random.default_rng(4), 5000))

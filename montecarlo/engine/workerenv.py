@@ -84,7 +84,7 @@ _malloc_tuned = False
 
 
 def driver_only() -> None:
-    """In a process that only drives runs (the ``mc`` command), before numpy loads: one native thread.
+    """In a process that only drives runs (the ``mc`` command), before numpy loads: one native thread, pages kept.
 
     Blocks run with one native thread wherever they run (above), and the
     process that drives them needs no more. OpenBLAS loaded with more keeps
