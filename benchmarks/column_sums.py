@@ -1,4 +1,4 @@
-"""A batch's column sums compiled (the jit extra) against numpy's, by CPU time, interleaved.
+"""A batch's statistics compiled (the jit extra: column sums, one output's pass) against numpy's, by CPU time.
 
     python benchmarks/column_sums.py --rounds 7
 
@@ -13,7 +13,13 @@ disturb far less than wall time:
   it timed alone beside it: ``np.add.reduce``, the compiled sums,
   ``x - mean``, ``d.T @ d``;
 - ``three_floats run``: ``montecarlo.run(usermodels.three_floats, N,
-  execution="serial")``, the whole in-process run.
+  execution="serial")``, the whole in-process run;
+- ``one-output pass n``: `montecarlo.column_pass.column_pass` of a float64
+  column (mean, deviations, their squares, minimum, maximum), compiled
+  against ``numpy_pass``; ``one-output fold n``: a block's fold of such
+  batches (`montecarlo.shape.OneOutputFold`: the pass, three dot products,
+  the merges); ``exp(a U) run``: ``montecarlo.run(usermodels.exp_uniform, N,
+  execution="serial")``.
 
 The kernel is compiled before the rounds. ``--cold`` times instead whole
 runs of three_floats, each in a fresh process that has not loaded llvmlite
@@ -41,7 +47,8 @@ import numpy as np
 import usermodels
 
 import montecarlo
-from montecarlo import column_sums, jit
+from montecarlo import column_pass, column_sums, jit
+from montecarlo.shape import OneOutputFold
 from montecarlo.stats import batch_moments
 
 SHAPES = [(16_384, 3), (65_536, 2), (16_384, 8)]
@@ -149,6 +156,20 @@ def main() -> None:
     run = lambda: montecarlo.run(usermodels.three_floats, samples, rng=1, execution="serial")  # noqa: E731
     cases[f"three_floats run {samples:.0e}"] = (with_jit("1", run), with_jit("0", run))
     assert with_jit("1", run)().to_dict()["outputs"] == with_jit("0", run)().to_dict()["outputs"]
+
+    column_pass.COMPILE_AFTER = 0  # the one-output pass from the first batch, as a long run has it
+    for n in (16_384, 65_536):
+        c = np.exp(0.7 * rng.random(n))
+        cases[f"one-output pass {n}"] = (
+            with_jit("1", lambda c=c: column_pass.column_pass(c)),
+            lambda c=c: column_pass.numpy_pass(c),
+        )
+        x = c.reshape(-1, 1)
+        fold = lambda x=x: OneOutputFold().add(x)  # noqa: E731
+        cases[f"one-output fold {n}"] = (with_jit("1", fold), with_jit("0", fold))
+    exp_run = lambda: montecarlo.run(usermodels.exp_uniform, 2 * samples, rng=1, execution="serial")  # noqa: E731
+    cases[f"exp(a U) run {2 * samples:.0e}"] = (with_jit("1", exp_run), with_jit("0", exp_run))
+    assert with_jit("1", exp_run)().to_dict()["accumulator"] == with_jit("0", exp_run)().to_dict()["accumulator"]
 
     load = os.getloadavg()
     times: dict[str, dict[str, list[float]]] = {c: {"compiled": [], "numpy": []} for c in cases}
