@@ -270,7 +270,8 @@ def column_pass(c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float, fl
     agrees with numpy here, numpy has passed over `COMPILE_AFTER` values in
     this process, and ``c`` is contiguous, aligned and native; numpy
     otherwise, and for the minimum and maximum of a column holding NaN or
-    ``-0.0``.
+    ``-0.0``. The kernel's deviations and squares are the calling thread's
+    buffers: use them before its next pass.
     """
     global _passed
     if not (switched_on() and c.flags.c_contiguous and c.flags.aligned and c.dtype.isnative):
