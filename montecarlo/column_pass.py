@@ -31,12 +31,11 @@ the process, as for the column sums (`montecarlo.column_sums`).
 from __future__ import annotations
 
 import ctypes
-import threading
 from typing import Any
 
 import numpy as np
 
-from montecarlo.jit import Compiled, switched_on
+from montecarlo.jit import Compiled, Scratch
 
 #: Values a process passes over with numpy before it compiles the kernel.
 COMPILE_AFTER = 1 << 23
@@ -194,23 +193,9 @@ def prototypes() -> dict[str, Any]:
 
 #: The kernel, compiled once per process at its first use.
 KERNEL = Compiled(IR, prototypes)
-_passed = 0  # values left to numpy in this process before the kernel was compiled
 _agrees: bool | None = None  # whether the kernel gives numpy's bits here (checked once)
-_buffers = threading.local()
-
-
-def _scratch(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
-    """The calling thread's buffers for ``n`` deviations, their squares and three results, with their addresses.
-
-    A batch's deviations are used (by the dot products) before the next
-    batch is passed over, so one set per thread serves every batch; numpy
-    takes microseconds to tell an array's address, so they are kept too.
-    """
-    held = getattr(_buffers, "held", None)
-    if held is None or held[0].size < n:
-        d, d2, out = np.empty(max(n, 1 << 14)), np.empty(max(n, 1 << 14)), np.empty(3)
-        held = _buffers.held = (d, d2, out, d.ctypes.data, d2.ctypes.data, out.ctypes.data)
-    return held
+#: Each thread's buffers: deviations, their squares, and the three results (mean, minimum, maximum).
+_SCRATCH = Scratch(np.float64, np.float64, np.float64, least=1 << 14)
 
 
 def _address(c: np.ndarray) -> int:
@@ -228,7 +213,7 @@ def kernel(c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float, float, 
     and whether those two are numpy's. Nothing is checked here.
     """
     n = c.shape[0]
-    d, d2, out, d_at, d2_at, out_at = _scratch(n)
+    (d, d2, out), (d_at, d2_at, out_at) = _SCRATCH.get(n)
     exact = KERNEL.functions()["column_pass"](_address(c), n, d_at, d2_at, out_at)
     return out.item(0), d[:n], d2[:n], out.item(1), out.item(2), bool(exact)
 
@@ -273,14 +258,9 @@ def column_pass(c: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float, fl
     ``-0.0``. The kernel's deviations and squares are the calling thread's
     buffers: use them before its next pass.
     """
-    global _passed
-    if not (switched_on() and c.flags.c_contiguous and c.flags.aligned and c.dtype.isnative):
+    if not (c.flags.c_contiguous and c.flags.aligned and c.dtype.isnative):
         return numpy_pass(c)
-    if not KERNEL.compiled:
-        _passed += c.shape[0]
-        if _passed <= COMPILE_AFTER or not KERNEL.compiles():
-            return numpy_pass(c)
-    if not _agrees_with_numpy():
+    if not (KERNEL.ready(c.shape[0], COMPILE_AFTER) and _agrees_with_numpy()):
         return numpy_pass(c)
     mean, d, d2, lo, hi, exact = kernel(c)
     if not exact:

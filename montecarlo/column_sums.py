@@ -190,7 +190,6 @@ def prototypes() -> dict[str, Any]:
 
 #: The kernel, compiled once per process at its first use.
 KERNEL = Compiled(IR, prototypes)
-_summed = 0  # rows left to numpy in this process before the kernel was compiled
 
 
 def assembly() -> str:
@@ -218,13 +217,8 @@ def compiled_sums(x: np.ndarray) -> np.ndarray | None:
     `kernel`, ``x`` must be a C-contiguous, aligned, native float64
     array of shape ``(n, k)``.
     """
-    global _summed
-    if not switched_on():
+    if not KERNEL.ready(x.shape[0], COMPILE_AFTER):
         return None
-    if not KERNEL.compiled:
-        _summed += x.shape[0]
-        if _summed <= COMPILE_AFTER or not KERNEL.compiles():
-            return None
     out, finite = kernel(x)
     return out if finite else None
 

@@ -77,6 +77,31 @@ def assembly_of(ir: str) -> str:
     return str(machine.emit_assembly(module))
 
 
+class Scratch:
+    """Each thread's buffers for a kernel to write, one per dtype, with their addresses.
+
+    A kernel's buffers are read before the thread's next call, so one set
+    per thread serves every call; they grow to the largest ``n`` asked for
+    (at least ``least`` values). numpy takes microseconds to tell an array's
+    address, so the addresses are kept beside the arrays.
+    """
+
+    def __init__(self, *dtypes: Any, least: int) -> None:
+        self._dtypes = dtypes
+        self._least = least
+        self._local = threading.local()
+
+    def get(self, n: int) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+        """The calling thread's arrays of at least ``n`` values, and their addresses."""
+        held = getattr(self._local, "held", None)
+        if held is None or held[0][0].size < n:
+            import numpy as np
+
+            arrays = tuple(np.empty(max(n, self._least), dtype=dtype) for dtype in self._dtypes)
+            held = self._local.held = (arrays, tuple(a.ctypes.data for a in arrays))
+        return held
+
+
 class Compiled:
     """The functions of one IR module, compiled at first use in a process, once.
 
@@ -91,6 +116,8 @@ class Compiled:
         self._lock = threading.Lock()
         self._functions: dict[str, Any] = {}
         self._compiles: bool | None = None
+        #: Values numpy processed in this process before the module was compiled (`ready`).
+        self.numpy_values = 0
 
     @property
     def compiled(self) -> bool:
@@ -115,6 +142,23 @@ class Compiled:
             else:
                 self._compiles = True
         return self._compiles
+
+    def ready(self, values: int, after: int) -> bool:
+        """Whether the kernel may run on the next ``values`` values.
+
+        Yes where ``MONTECARLO_JIT`` allows it, the module compiles here, and
+        numpy has processed more than ``after`` values in this process first
+        (those ``values`` counted, until it is compiled): compiling costs a
+        process 0.1-0.2 s of CPU, which a short run never pays. The kernels
+        give numpy's bits, so when they start changes no number.
+        """
+        if not switched_on():
+            return False
+        if not self.compiled:
+            self.numpy_values += values
+            if self.numpy_values <= after or not self.compiles():
+                return False
+        return True
 
     def assembly(self) -> str:
         """The machine code the module compiles to on this machine, as assembly text."""

@@ -123,16 +123,15 @@ def test_a_block_folds_to_the_same_bits_with_and_without_the_kernel(monkeypatch)
 def test_a_process_compiles_the_kernel_once_numpy_has_passed_over_enough_values(monkeypatch):
     monkeypatch.delenv(jit.JIT_VARIABLE, raising=False)
     monkeypatch.setattr(column_pass, "KERNEL", jit.Compiled(column_pass.IR, column_pass.prototypes))  # a fresh process
-    monkeypatch.setattr(column_pass, "_passed", 0)
     monkeypatch.setattr(column_pass, "COMPILE_AFTER", 1000)
     c = wide(np.random.default_rng(2), 400)
     column_pass.column_pass(c)
     column_pass.column_pass(c)
-    assert not column_pass.KERNEL.compiled and column_pass._passed == 800
+    assert not column_pass.KERNEL.compiled and column_pass.KERNEL.numpy_values == 800
     column_pass.column_pass(c)
-    assert column_pass.KERNEL.compiled and column_pass._passed == 1200
+    assert column_pass.KERNEL.compiled and column_pass.KERNEL.numpy_values == 1200
     column_pass.column_pass(c)
-    assert column_pass._passed == 1200  # compiled: no longer counting
+    assert column_pass.KERNEL.numpy_values == 1200  # compiled: no longer counting
 
 
 def test_a_numpy_that_sums_in_another_order_keeps_its_own_code(monkeypatch):

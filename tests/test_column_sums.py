@@ -152,16 +152,15 @@ def test_the_kernel_is_used_for_c_ordered_floats_of_two_outputs_or_more(monkeypa
 def test_a_process_compiles_the_kernel_once_numpy_has_summed_enough_rows(monkeypatch):
     monkeypatch.delenv(jit.JIT_VARIABLE, raising=False)
     monkeypatch.setattr(column_sums, "KERNEL", jit.Compiled(column_sums.IR, column_sums.prototypes))  # a fresh process
-    monkeypatch.setattr(column_sums, "_summed", 0)
     monkeypatch.setattr(column_sums, "COMPILE_AFTER", 1000)
     x = np.random.default_rng(2).standard_normal((400, 3))
     assert column_sums.compiled_sums(x) is None
     batch_moments(x)
-    assert not column_sums.KERNEL.compiled and column_sums._summed == 800  # two batches left to numpy
+    assert not column_sums.KERNEL.compiled and column_sums.KERNEL.numpy_values == 800  # two batches left to numpy
     assert column_sums.compiled_sums(x).tobytes() == np.add.reduce(x, axis=0).tobytes()
-    assert column_sums.KERNEL.compiled and column_sums._summed == 1200  # compiled, and no longer counting
+    assert column_sums.KERNEL.compiled and column_sums.KERNEL.numpy_values == 1200  # compiled, and no longer counting
     batch_moments(x)
-    assert column_sums._summed == 1200
+    assert column_sums.KERNEL.numpy_values == 1200
     monkeypatch.setenv(jit.JIT_VARIABLE, "0")
     assert column_sums.compiled_sums(x) is None
 

@@ -28,12 +28,11 @@ no fast-math flags (so no fused multiply-add), and the comparison ``<=``.
 from __future__ import annotations
 
 import ctypes
-import threading
 from typing import Any
 
 import numpy as np
 
-from montecarlo.jit import Compiled
+from montecarlo.jit import Compiled, Scratch
 
 _STEP = """
   %ab{j} = add i64 %a{j}, %b{j}
@@ -170,22 +169,14 @@ def assembly() -> str:
     return KERNEL.assembly()
 
 
-_scratch = threading.local()
-
-
-def _buffers(n: int) -> tuple[np.ndarray, int, int]:
-    """The calling thread's hit buffer, and the addresses of its buffers (numpy takes microseconds to tell)."""
-    held = getattr(_scratch, "buffers", None)
-    if held is None or held[0].size < n:
-        xx, hit = np.empty(max(n, 1 << 16)), np.empty(max(n, 1 << 16), dtype=np.bool_)
-        held = _scratch.buffers = (hit, xx.ctypes.data, hit.ctypes.data, xx)
-    return held[0], held[1], held[2]
+#: Each thread's buffers: the squares of the x's, and the hits.
+_SCRATCH = Scratch(np.float64, np.bool_, least=1 << 16)
 
 
 def quarter_disc(rng: np.random.Generator, n: int) -> np.ndarray:
     """``x² + y² ≤ 1`` for ``n`` points of ``rng`` (x's first, then y's), as a fresh bool array."""
     functions = KERNEL.functions()
-    hit, xx_address, hit_address = _buffers(n)
+    (_, hit), (xx_address, hit_address) = _SCRATCH.get(n)
     bits = rng.bit_generator
     handles = bits.ctypes
     if type(bits) is np.random.SFC64:
