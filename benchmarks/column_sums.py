@@ -8,16 +8,16 @@ compiled column sums, and ``MONTECARLO_JIT=0`` (numpy's
 process (``time.process_time``), which other jobs on a shared machine
 disturb far less than wall time:
 
-- ``batch_moments (n, k)``: `montecarlo.stats.batch_moments` of a C-ordered
+- ``batch_moments (n, k)``: `montecarlo.stats.moments.batch_moments` of a C-ordered
   float64 batch (the sums, ``x - mean``, and ``d.T @ d``), with the parts of
   it timed alone beside it: ``np.add.reduce``, the compiled sums,
   ``x - mean``, ``d.T @ d``;
 - ``three_floats run``: ``montecarlo.run(usermodels.three_floats, N,
   execution="serial")``, the whole in-process run;
-- ``one-output pass n``: `montecarlo.column_pass.column_pass` of a float64
+- ``one-output pass n``: `montecarlo._kernels.column_pass.column_pass` of a float64
   column (mean, deviations, their squares, minimum, maximum), compiled
   against ``numpy_pass``; ``one-output fold n``: a block's fold of such
-  batches (`montecarlo.shape.OneOutputFold`: the pass, three dot products,
+  batches (`montecarlo.stats.shape.OneOutputFold`: the pass, three dot products,
   the merges); ``exp(a U) run``: ``montecarlo.run(usermodels.exp_uniform, N,
   execution="serial")``.
 
@@ -47,9 +47,10 @@ import numpy as np
 import usermodels
 
 import montecarlo
-from montecarlo import column_pass, column_sums, jit
-from montecarlo.shape import OneOutputFold
-from montecarlo.stats import batch_moments
+from montecarlo._kernels import column_pass, column_sums
+from montecarlo._kernels import llvm as jit
+from montecarlo.stats.moments import batch_moments
+from montecarlo.stats.shape import OneOutputFold
 
 SHAPES = [(16_384, 3), (65_536, 2), (16_384, 8)]
 
@@ -81,7 +82,7 @@ COLD = r"""
 import os, resource, sys, time
 import numpy as np
 import montecarlo
-from montecarlo import column_sums
+from montecarlo._kernels import column_sums
 
 @montecarlo.model(outputs=["x", "x2", "exp_half_x"])
 def three_floats(rng, n):

@@ -42,7 +42,7 @@ CASES = [
 def measure(label, model, params, outputs, replicates, points, seeds, first, reference):
     sampling = Sampling(sampler="sobol", replicates=replicates)
     t0 = time.perf_counter()
-    names = [o.name for o in montecarlo.registry.load_model(model).outputs]
+    names = [o.name for o in montecarlo.models.registry.load_model(model).outputs]
     hits = dict.fromkeys(outputs, 0)
     est: dict = {o: [] for o in outputs}
     se: dict = {o: [] for o in outputs}

@@ -35,9 +35,9 @@ import numpy as np
 
 import montecarlo
 from montecarlo import Sampling
-from montecarlo.models import asian_option
-from montecarlo.provenance import software
-from montecarlo.registry import load_model
+from montecarlo.models.builtin import asian_option
+from montecarlo.models.registry import load_model
+from montecarlo.records.provenance import software
 
 #: (label, model, params, output); the Asian call in time order is the model with `bridge=False`.
 CASES = [

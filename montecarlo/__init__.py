@@ -16,33 +16,32 @@ from typing import TYPE_CHECKING, Any
 
 from montecarlo._version import __version__
 
-# The decorator shares its name with its module: bind it now, so that a later
-# `import montecarlo.model` cannot leave the module object in its place.
-from montecarlo.model import model
+# The decorator is used at import time of every model module: bound eagerly.
+from montecarlo.models.record import model
 
 # Public names, imported on first use so that `mc --help` starts fast.
 _LAZY = {
     "run": "montecarlo.api",
     "run_spec": "montecarlo.api",
-    "make_spec": "montecarlo.specs",
+    "make_spec": "montecarlo.api",
     "replay_block": "montecarlo.api",
     "extend": "montecarlo.api",
-    "load": "montecarlo.loading",
-    "Model": "montecarlo.model",
-    "Output": "montecarlo.model",
-    "load_model": "montecarlo.registry",
-    "builtin_models": "montecarlo.registry",
-    "Derived": "montecarlo.derived",
-    "ControlVariate": "montecarlo.derived",
-    "Result": "montecarlo.result",
-    "Estimate": "montecarlo.estimate",
-    "RunSpec": "montecarlo.spec",
-    "Moments": "montecarlo.stats",
-    "Stopping": "montecarlo.options",
-    "StoppingRule": "montecarlo.stopping",
-    "Sampling": "montecarlo.options",
-    "Execution": "montecarlo.execution",
-    "Checkpointing": "montecarlo.execution",
+    "load": "montecarlo.api",
+    "Model": "montecarlo.models.record",
+    "Output": "montecarlo.models.record",
+    "load_model": "montecarlo.models.registry",
+    "builtin_models": "montecarlo.models.registry",
+    "Derived": "montecarlo.models.derived",
+    "ControlVariate": "montecarlo.models.derived",
+    "Result": "montecarlo.records.result",
+    "Estimate": "montecarlo.estimation.estimate",
+    "RunSpec": "montecarlo.core.spec",
+    "Moments": "montecarlo.stats.moments",
+    "Stopping": "montecarlo.core.stopping",
+    "StoppingRule": "montecarlo.core.stopping_rules",
+    "Sampling": "montecarlo.core.sampling",
+    "Execution": "montecarlo.core.execution",
+    "Checkpointing": "montecarlo.core.execution",
     "ValidationError": "montecarlo.errors",
     "ParameterError": "montecarlo.errors",
     "ModelError": "montecarlo.errors",
@@ -80,20 +79,19 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from montecarlo.api import extend, replay_block, run, run_spec
-    from montecarlo.derived import ControlVariate, Derived
+    from montecarlo.api import extend, load, make_spec, replay_block, run, run_spec
+    from montecarlo.core.execution import Checkpointing, Execution
+    from montecarlo.core.sampling import Sampling
+    from montecarlo.core.spec import RunSpec
+    from montecarlo.core.stopping import Stopping
+    from montecarlo.core.stopping_rules import StoppingRule
     from montecarlo.errors import ModelError, ParameterError, ValidationError, WorkerDiedError
-    from montecarlo.estimate import Estimate
-    from montecarlo.execution import Checkpointing, Execution
-    from montecarlo.loading import load
-    from montecarlo.model import Model, Output
-    from montecarlo.options import Sampling, Stopping
-    from montecarlo.registry import builtin_models, load_model
-    from montecarlo.result import Result
-    from montecarlo.spec import RunSpec
-    from montecarlo.specs import make_spec
-    from montecarlo.stats import Moments
-    from montecarlo.stopping import StoppingRule
+    from montecarlo.estimation.estimate import Estimate
+    from montecarlo.models.derived import ControlVariate, Derived
+    from montecarlo.models.record import Model, Output
+    from montecarlo.models.registry import builtin_models, load_model
+    from montecarlo.records.result import Result
+    from montecarlo.stats.moments import Moments
 
 
 def __getattr__(name: str) -> Any:

@@ -1,41 +1,40 @@
-"""The library's entry points: run a `RunSpec`, run from arguments, extend a result, replay a block.
+"""The library's entry points: make a `RunSpec`, run it, extend a result, replay a block, load a file.
 
-Spec first: `montecarlo.specs.make_spec` validates everything that fixes
-the numbers and returns the `RunSpec` (nothing runs); `run_spec` runs one as
-an `Execution` says, optionally with `Checkpointing`. `run` is both in one
-call. The command line and experiment files go through the same functions.
+Spec first: `make_spec` validates everything that fixes the numbers and
+returns the `RunSpec` (nothing runs); `run_spec` runs one as an `Execution`
+says, optionally with `Checkpointing`. `run` is both in one call. The
+command line and experiment files go through the same functions. `load`
+reads back any result file this project writes, without importing or
+unpickling code.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from montecarlo.accumulate import Stats
-from montecarlo.cache import Cache
-from montecarlo.checkpoint import resume
-from montecarlo.checkpoint import save as save_checkpoint
-from montecarlo.engine.fold import RunState
-from montecarlo.engine.scheduler import Outcome, execute
+from montecarlo.core.execution import Checkpointing, Execution
+from montecarlo.core.layout import total_samples
+from montecarlo.core.sampling import INTERVAL_METHODS, Sampling
+from montecarlo.core.seeding import root_entropy
+from montecarlo.core.spec import RunSpec
+from montecarlo.core.stopping import Stopping, run_stopping
+from montecarlo.core.validate import check_choice, check_count, check_int, check_level, suggest_keywords
+from montecarlo.engine.driver import run_spec_on
 from montecarlo.engine.scheduler import replay_block as replay_in_process
-from montecarlo.errors import ValidationError
-from montecarlo.execution import Checkpointing, Execution
-from montecarlo.executors import make_backend
-from montecarlo.files import check_writable
-from montecarlo.locking import held
-from montecarlo.model import Model
-from montecarlo.options import Sampling, Stopping
-from montecarlo.pointset import total_samples
-from montecarlo.provenance import run_provenance
-from montecarlo.registry import load_model
-from montecarlo.result import Result, result_of
-from montecarlo.seeding import fresh_entropy
-from montecarlo.spec import RunSpec
-from montecarlo.specs import make_spec
-from montecarlo.validate import check_count, check_int, suggest_keywords
+from montecarlo.errors import FileProblem, ResultFormatError, ValidationError
+from montecarlo.models.record import Model
+from montecarlo.models.registry import load_model
+from montecarlo.models.uniforms import quasi_layout
+from montecarlo.records.checkpoint import RunState
+from montecarlo.records.experiment_result import SCHEMA as EXPERIMENT_SCHEMA
+from montecarlo.records.experiment_result import ExperimentResult
+from montecarlo.records.integrity import read_document
+from montecarlo.records.result import SCHEMA as RESULT_SCHEMA
+from montecarlo.records.result import Result
+from montecarlo.stats.accumulators import Stats
 
 
 @suggest_keywords
@@ -133,6 +132,76 @@ def run(
 
 
 @suggest_keywords
+def make_spec(
+    model: Any,
+    samples: int | str | None = None,
+    *,
+    rng: Any = None,
+    params: Mapping[str, Any] | None = None,
+    confidence: float = 0.95,
+    interval: str = "auto",
+    tolerance: float | None = None,
+    rtol: float | None = None,
+    stopping: Stopping | None = None,
+    sampling: Sampling | None = None,
+) -> tuple[RunSpec, Model]:
+    """Validate what fixes a run's numbers and build its `RunSpec` (nothing runs).
+
+    The arguments are those of `run`.
+
+    Returns
+    -------
+    spec : RunSpec
+        ``spec.entropy`` is None without ``rng``: fresh entropy is drawn when
+        the spec runs (or taken from the checkpoint it resumes).
+    model : Model
+        The resolved model record.
+
+    Examples
+    --------
+    >>> import montecarlo
+    >>> spec, model = montecarlo.make_spec("pi", 10**6, rng=1)
+    >>> spec.blocks, spec.block_size
+    (1, 4194304)
+    >>> montecarlo.run_spec(spec, model, execution="serial").samples
+    1000000
+    """
+    rec = load_model(model)
+    bound = rec.bind(params)
+    sampling = sampling if sampling is not None else Sampling()
+    if not isinstance(sampling, Sampling):
+        raise ValidationError("sampling", sampling, "a montecarlo.Sampling")
+    stop, samples = run_stopping(samples, tolerance, rtol, stopping, rec.estimate_names, rec.output_names)
+    block_size = sampling.block_size or rec.block_size
+    batch_size = sampling.batch_size or min(rec.batch_size, block_size)
+    replicates = 1
+    if sampling.sampler != "random":  # randomized QMC: R replicates of a point set (montecarlo.core.layout)
+        samples, block_size, batch_size, replicates = quasi_layout(
+            rec, bound, sampling, samples, block_size, batch_size, interval=interval, capped=bool(stop)
+        )
+    entropy, spawn_key = (None, ()) if rng is None else root_entropy(rng)
+    spec = RunSpec(
+        model=rec.recorded_name,
+        params=bound,
+        samples=samples,
+        entropy=entropy,
+        spawn_key=spawn_key,
+        bit_generator=sampling.bit_generator,
+        block_size=block_size,
+        batch_size=batch_size,
+        confidence=check_level(confidence),
+        interval=check_choice(interval, "interval", INTERVAL_METHODS),
+        stop=stop,
+        sampler=sampling.sampler,
+        replicates=replicates,
+        quantiles=sampling.quantiles,
+        shortfall=sampling.shortfall,
+        distribution=sampling.distribution,
+    )
+    return spec, rec
+
+
+@suggest_keywords
 def run_spec(
     spec: RunSpec,
     model: Any = None,
@@ -158,77 +227,7 @@ def run_spec(
     Result
     """
     rec = load_model(model if model is not None else spec.model)
-    return _execute(spec, rec, Execution.of(execution), Checkpointing.of(checkpoint), None)
-
-
-def _execute(
-    spec: RunSpec, rec: Model, execution: Execution, checkpointing: Checkpointing | None, state: RunState | None
-) -> Result:
-    """Run ``spec`` from ``state`` (a finished run's prefix) or a checkpoint; assemble the result."""
-    if checkpointing is None:
-        return _run(spec, rec, execution, None, state)
-    # Absolute: a model that changes the working directory cannot move it.
-    path = os.path.abspath(check_writable(checkpointing.path, "checkpoint"))
-    with held(path):  # one run per checkpoint file, from before it is read to the last write
-        return _run(spec, rec, execution, dataclasses.replace(checkpointing, path=path), state)
-
-
-def _run(spec: RunSpec, rec: Model, execution: Execution, ckpt: Checkpointing | None, state: RunState | None) -> Result:
-    save = None
-    if ckpt is not None:
-        path = ckpt.path
-        if ckpt.resume:
-            spec, state = resume(path, spec)
-        elif os.path.exists(path):
-            raise ValidationError(
-                "checkpoint", path, "resume=True (--resume) to continue that run, or a new file", "already exists"
-            )
-        final = spec if spec.entropy is not None else dataclasses.replace(spec, entropy=fresh_entropy())
-        spec = final
-
-        def save(st: RunState) -> None:
-            save_checkpoint(path, final, st)
-
-    elif spec.entropy is None:
-        spec = dataclasses.replace(spec, entropy=fresh_entropy())
-    store = Cache(None if execution.cache is True else execution.cache) if execution.cache else None
-    if store is not None and state is None:
-        hit = store.get(spec, rec)
-        if hit is not None:
-            return dataclasses.replace(hit, provenance={**hit.provenance, "cache": "reused"})
-    backend = make_backend(execution, [spec])
-    started = time.time()
-    t0 = time.perf_counter()
-    owned = backend is not execution.executor  # a Backend the caller passed in stays open
-    outcome: Outcome | None = None
-    try:
-        outcome = execute(
-            spec, rec, backend, progress=execution.progress, retries=execution.retries, state=state,
-            checkpoint=save, checkpoint_every=ckpt.every if ckpt else 5.0,
-        )  # fmt: skip
-    finally:
-        if owned:
-            # Tasks still running past the stopping block, or of a run that
-            # failed, are of no use: stop them rather than wait (a caller's
-            # own pool is left alone).
-            backend.close(cancel=outcome is None or outcome.discarded > 0)
-    elapsed = time.perf_counter() - t0
-    resumed = state.total.count if state is not None else 0
-    prov = run_provenance(backend.name, backend.workers, started, elapsed, outcome.total.count - resumed)
-    if backend.note:
-        prov["executor_note"] = backend.note
-    if state is not None:
-        prov["resumed_at_samples"] = resumed
-    continuation: dict = {}
-    if outcome.prefix is not None:
-        continuation["blocks"] = outcome.prefix_blocks
-        if outcome.prefix_blocks != outcome.ending.blocks:
-            continuation["accumulator"] = outcome.prefix.to_dict()
-    stopping = outcome.ending.to_dict(spec.samples, spec.stop)
-    result = result_of(spec, rec, outcome.total, prov, stopping, outcome.trace, continuation)
-    if store is not None and state is None and store.put(result, rec):
-        result.provenance["cache"] = "stored"
-    return result
+    return run_spec_on(spec, rec, Execution.of(execution), Checkpointing.of(checkpoint), None)
 
 
 @suggest_keywords
@@ -292,7 +291,7 @@ def extend(
     spec = dataclasses.replace(result.spec, samples=samples, stop=target)
     rec = load_model(model if model is not None else spec.model)
     state = RunState(blocks, prefix, {}, list(result.trace))
-    return _execute(spec, rec, Execution.of(execution), None, state)
+    return run_spec_on(spec, rec, Execution.of(execution), None, state)
 
 
 def replay_block(spec: RunSpec, index: int, model: Any = None) -> Stats:
@@ -315,3 +314,49 @@ def replay_block(spec: RunSpec, index: int, model: Any = None) -> Stats:
     """
     rec = load_model(model if model is not None else spec.model)
     return replay_in_process(spec, rec, index)
+
+
+def load(path: str | os.PathLike) -> Result | ExperimentResult:
+    """Read a result file: ``mc run -o``, `Result.save`, or an experiment's ``result.json`` (or its folder).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, or an experiment's result folder.
+
+    Returns
+    -------
+    Result or ExperimentResult
+        By the file's ``"schema"``. Both have ``to_frame()``, ``table()``
+        and an HTML form for notebooks.
+
+    Raises
+    ------
+    montecarlo.errors.ResultFormatError
+        When the file cannot be read, is not a montecarlo result of a version
+        this release reads, or was edited since it was written (its checksum).
+
+    Examples
+    --------
+    >>> import montecarlo, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "pi.json")
+    >>> montecarlo.run("pi", 10**5, rng=1, execution="serial").save(path)
+    >>> montecarlo.load(path).samples
+    100000
+    """
+    name = os.fspath(path)  # every message starts with the path given
+    try:
+        data = read_document(path)
+    except FileProblem as exc:
+        raise ResultFormatError(f"{name}: it {exc}") from None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    try:
+        if schema == EXPERIMENT_SCHEMA:
+            return ExperimentResult.from_dict(data)
+        if schema == RESULT_SCHEMA:
+            return Result.from_dict(data)
+    except ResultFormatError as exc:
+        raise ResultFormatError(f"{name}: {exc}") from None
+    raise ResultFormatError(
+        f"{name}: not a montecarlo result file (schema {schema!r}); accepted: {RESULT_SCHEMA!r} or {EXPERIMENT_SCHEMA!r}"
+    )

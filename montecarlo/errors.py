@@ -38,7 +38,7 @@ class ValidationError(ValueError):
     Parameters
     ----------
     argument : str
-        The option's name in the shared vocabulary (`montecarlo.vocabulary`),
+        The option's name in the shared vocabulary (`montecarlo.core.vocabulary`),
         which is the Python keyword and the experiment-file key (for a
         `ParameterError`, the model parameter's name).
     value : object
@@ -191,6 +191,10 @@ NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 class CheckpointWriteError(OSError):
     """The checkpoint could not be written (disk full, folder gone, ...)."""
+
+
+class FileProblem(ValueError):
+    """Why a file cannot be read back, as a phrase (``"is a FIFO (named pipe), not a regular file"``)."""
 
 
 class ResultFormatError(ValueError):

@@ -1,6 +1,6 @@
 """Shared helpers of the test suite: numbers of a result, a real Dask cluster, the CLI in-process.
 
-Tiers (STYLE.md): golden values at fixed seeds; accuracy inside the
+Tiers: golden values at fixed seeds; accuracy inside the
 estimator's own interval; identical numbers for every worker count and
 executor; interval coverage over many seeds (marked ``slow``, still run in CI).
 """

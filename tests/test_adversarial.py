@@ -24,7 +24,7 @@ import psutil
 import pytest
 from conftest import mc
 
-from montecarlo.integrity import sealed
+from montecarlo.records.integrity import sealed
 
 SAMPLES = r"accepted: an integer >= 1 and at most 1e\+15"
 
@@ -343,7 +343,7 @@ def test_a_checkpoint_nested_with_nan_is_refused(capsys, tmp_path, files):
 
 
 def test_a_checkpoint_in_use_by_another_run_is_refused(capsys, tmp_path, files):
-    from montecarlo.locking import held
+    from montecarlo.records.locking import held
 
     path = tmp_path / "c.json"
     with held(str(path)):  # as a run that has started and not yet written it
@@ -620,7 +620,7 @@ def serve(greeting: bytes | None):
     ids=["silent", "not-dask"],
 )
 def test_a_scheduler_address_that_answers_wrongly_is_one_line(capsys, monkeypatch, greeting, pattern):
-    from montecarlo.executors import dask_connect
+    from montecarlo.engine.backends import dask_connect
 
     monkeypatch.setattr(dask_connect, "CONNECT_SECONDS", 1.0)
     monkeypatch.setattr(dask_connect, "HANDSHAKE_SECONDS", 1.0)

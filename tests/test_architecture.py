@@ -1,4 +1,4 @@
-"""The package's shape: one-way layers, no import cycles, small modules (docs/architecture.md).
+"""The package's shape: folders that are one-way layers, no import cycles, small modules (docs/architecture.md).
 
 Every import counts, function-local ones included; only imports inside an
 ``if TYPE_CHECKING:`` block are left out (they never run).
@@ -13,94 +13,29 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "montecarlo"
 
-#: Layers from the bottom up; a module may import from its own layer and the ones below.
+#: Layers from the bottom up, each one or more folders (or top-level modules) of the package.
+#: A module's layer is its folder's: a module may import from its own layer and the ones below.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    (
-        "values",
-        (
-            "montecarlo._version",
-            "montecarlo.errors",
-            "montecarlo.validate",
-            "montecarlo.options",
-            "montecarlo.execution",
-            "montecarlo.estimate",
-            "montecarlo.stopping",
-            "montecarlo.twostage",
-            "montecarlo.vocabulary",
-            "montecarlo.seeding",
-            "montecarlo.jit",
-            "montecarlo.column_sums",
-            "montecarlo.column_pass",
-            "montecarlo.stats",
-            "montecarlo.accumulate",
-            "montecarlo.pointset",
-            "montecarlo.replicates",
-            "montecarlo.shape",
-            "montecarlo.sketch",
-            "montecarlo.parts",
-            "montecarlo.spec",
-        ),
-    ),
-    (
-        "models",
-        (
-            "montecarlo.parameters",
-            "montecarlo.derived",
-            "montecarlo.model",
-            "montecarlo.uniforms",
-            "montecarlo.models",
-            "montecarlo.registry",
-        ),
-    ),
-    (
-        "estimation",
-        (
-            "montecarlo.rqmc",
-            "montecarlo.estimation",
-            "montecarlo.diagnostics",
-            "montecarlo.quantiles",
-            "montecarlo.distribution",
-        ),
-    ),
-    ("engine", ("montecarlo.executors", "montecarlo.engine")),
-    (
-        "records",
-        (
-            "montecarlo.reading",
-            "montecarlo.integrity",
-            "montecarlo.files",
-            "montecarlo.locking",
-            "montecarlo.provenance",
-            "montecarlo.result",
-            "montecarlo.checkpoint",
-            "montecarlo.experiment_result",
-            "montecarlo.loading",
-            "montecarlo.cache",
-        ),
-    ),
-    ("api", ("montecarlo.specs", "montecarlo.api")),
-    (
-        "presentation",
-        (
-            "montecarlo.table",
-            "montecarlo.frames",
-            "montecarlo.plot",
-            "montecarlo.distplot",
-            "montecarlo.progress",
-            "montecarlo.experiments",
-        ),
-    ),
-    ("cli", ("montecarlo.cli", "montecarlo.__main__")),
+    ("values", ("_version", "errors", "core")),
+    ("kernels", ("_kernels",)),
+    ("statistics", ("stats",)),
+    ("models", ("models",)),
+    ("estimation", ("estimation",)),
+    ("records", ("records",)),
+    ("engine", ("engine",)),
+    ("api", ("api",)),
+    ("analyses", ("analyses",)),
+    ("presentation", ("reports", "experiments")),
+    ("cli", ("cli", "__main__")),
 ]
 
-#: The only upward imports: lazy presentation delegations of a result.
-UPWARD = {
-    ("montecarlo.result", "montecarlo.table"),
-    ("montecarlo.result", "montecarlo.plot"),
-    ("montecarlo.result", "montecarlo.frames"),
-    ("montecarlo.experiment_result", "montecarlo.table"),
-    ("montecarlo.experiment_result", "montecarlo.frames"),
-}
+#: The only upward imports: lazy presentation delegations of a result (by folder).
+UPWARD = {("records", "reports")}
+
+#: What `montecarlo/` holds at its top: these modules, the layers' folders, and at most three more modules.
+TOP_MODULES = {"__init__", "__main__", "_version", "errors", "api"}
+MAX_LOOSE = 3
+MAX_FOLDERS = 12
 
 MAX_LINES = 400
 
@@ -148,12 +83,17 @@ MODULES = modules()
 GRAPH = {name: imports(name, path, set(MODULES)) for name, path in MODULES.items()}
 
 
+def top(name: str) -> str:
+    """The folder (or top-level module) of the package that holds ``name``."""
+    return name.split(".")[1]
+
+
 def layer_of(name: str) -> int:
-    """Index of the layer holding ``name`` (a module or any module inside a listed package)."""
-    for i, (_, members) in enumerate(LAYERS):
-        if any(name == m or name.startswith(m + ".") for m in members):
+    """Index of the layer holding ``name``: its folder's."""
+    for i, (_, folders) in enumerate(LAYERS):
+        if top(name) in folders:
             return i
-    raise AssertionError(f"{name} is in no layer: add it to LAYERS (and to docs/architecture.md)")
+    raise AssertionError(f"{name} is in no layer: its folder {top(name)!r} is not in LAYERS (nor docs/architecture.md)")
 
 
 def test_every_module_has_a_layer():
@@ -167,7 +107,7 @@ def test_imports_go_down_the_layers(name):
     mine = layer_of(name)
     for target in GRAPH[name]:
         assert target != "montecarlo", f"{name} imports the package itself; import the module that holds the name"
-        if (name, target) in UPWARD:
+        if (top(name), top(target)) in UPWARD:
             continue
         theirs = layer_of(target)
         assert theirs <= mine, f"{name} ({LAYERS[mine][0]}) imports {target} ({LAYERS[theirs][0]}), a layer above"
@@ -215,4 +155,20 @@ def test_modules_stay_small(name):
 
 def test_the_checker_sees_function_local_imports():
     # The result's table delegation is a function-local import: it must be found.
-    assert "montecarlo.table" in GRAPH["montecarlo.result"]
+    assert "montecarlo.reports.table" in GRAPH["montecarlo.records.result"]
+
+
+def test_the_folders_are_the_layers():
+    loose = {p.stem for p in PACKAGE.glob("*.py")} - TOP_MODULES
+    assert len(loose) <= MAX_LOOSE, f"montecarlo/ holds loose modules {sorted(loose)}: put them in their layer's folder"
+    folders = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert len(folders) <= MAX_FOLDERS, f"montecarlo/ has {len(folders)} folders: {sorted(folders)}"
+    layered = {f for _, members in LAYERS for f in members}
+    assert folders <= layered, f"folders in no layer: {sorted(folders - layered)}"
+
+
+def test_the_architecture_page_shows_every_folder():
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    folders = sorted(p.parent.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*/__init__.py"))
+    missing = [f for f in folders if f + "/" not in page]
+    assert missing == [], f"docs/architecture.md does not show {missing}"

@@ -17,8 +17,8 @@ from conftest import numbers
 
 import montecarlo
 from montecarlo import Execution, Sampling, Stopping
+from montecarlo.engine.backends import Backend, make_backend
 from montecarlo.errors import ModelError
-from montecarlo.executors import Backend, make_backend
 
 
 def reference(model, samples, **kwargs):

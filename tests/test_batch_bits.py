@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from montecarlo.accumulate import BatchFold, Stats
 from montecarlo.engine.worker import batch_fold
-from montecarlo.shape import OneOutputFold, Shape, ShapeCollector, TwoStageCollector
-from montecarlo.stats import Moments, batch_moments
+from montecarlo.stats.accumulators import BatchFold, Stats
+from montecarlo.stats.moments import Moments, batch_moments
+from montecarlo.stats.shape import OneOutputFold, Shape, ShapeCollector, TwoStageCollector
 
 DTYPES = [np.float64, np.float32, np.int64, np.int32, np.uint8, np.bool_]
 

@@ -12,7 +12,7 @@ from conftest import MC, mc, numbers
 import montecarlo
 from montecarlo import Checkpointing, Execution, Result, ValidationError
 from montecarlo.errors import CheckpointError
-from montecarlo.integrity import sealed
+from montecarlo.records.integrity import sealed
 
 SLOW = ["run", "modelzoo:slow", "-n", "300000", "--block-size", "1000", "-s", "5", "-w", "2", "--json", "-q"]
 
@@ -210,12 +210,12 @@ def test_a_result_resumed_after_its_short_last_block_cannot_be_extended_wrongly(
 def test_a_checkpoint_holding_the_next_block_to_fold_resumes(tmp_path):
     # A checkpoint may be written after block `done` arrived and before it
     # was folded: the snapshot then holds it, and resuming folds it first.
-    from montecarlo.accumulate import Stats
-    from montecarlo.checkpoint import save
-    from montecarlo.engine.fold import Fold, RunState
+    from montecarlo.engine.fold import Fold
+    from montecarlo.engine.jobs import block_job
     from montecarlo.engine.monitor import Monitor
-    from montecarlo.engine.scheduler import block_job
     from montecarlo.engine.worker import run_block
+    from montecarlo.records.checkpoint import RunState, save
+    from montecarlo.stats.accumulators import Stats
 
     sampling = montecarlo.Sampling(block_size=1000)
     straight = montecarlo.run("pi", 5000, rng=3, sampling=sampling, execution="serial")

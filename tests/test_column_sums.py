@@ -19,8 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from montecarlo import column_sums, jit
-from montecarlo.stats import batch_moments
+from montecarlo._kernels import column_sums
+from montecarlo._kernels import llvm as jit
+from montecarlo.stats.moments import batch_moments
 
 SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308]
 

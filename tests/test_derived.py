@@ -11,10 +11,11 @@ from scipy.stats import binom
 
 import montecarlo
 from montecarlo import Execution, Sampling
-from montecarlo.derived import ControlVariate, Derived
-from montecarlo.estimation import control_variate_fit, delta_method, gradient
-from montecarlo.model import Output, model
-from montecarlo.result import Result
+from montecarlo.estimation.control import control_variate_fit
+from montecarlo.estimation.delta import delta_method, gradient
+from montecarlo.models.derived import ControlVariate, Derived
+from montecarlo.models.record import Output, model
+from montecarlo.records.result import Result
 
 E1 = math.e - 1.0
 
@@ -231,7 +232,7 @@ def test_declaration_errors():
         model(f, outputs=["a", "b"], controls=[ControlVariate("c", "a", ["z"])])
     with pytest.raises(ValueError, match=r"names must be distinct, got \['a', 'b', 'a'\]"):
         model(f, outputs=["a", "b"], derived=[Derived("a", abs, inputs=["b"])])
-    with pytest.raises(TypeError, match=r"`derived` must hold montecarlo.derived.Derived records"):
+    with pytest.raises(TypeError, match=r"`derived` must hold montecarlo.models.derived.Derived records"):
         model(f, outputs=["a", "b"], derived=[abs])
 
 

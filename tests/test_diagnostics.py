@@ -11,9 +11,9 @@ from conftest import mc, numbers
 from scipy import stats as sps
 
 import montecarlo
-from montecarlo.diagnostics import COCHRAN, MIN_EFFECTIVE_SAMPLES, flag_lines
-from montecarlo.models import BUILTIN
-from montecarlo.shape import Shape
+from montecarlo.estimation.diagnostics import COCHRAN, MIN_EFFECTIVE_SAMPLES, flag_lines
+from montecarlo.models.registry import BUILTIN
+from montecarlo.stats.shape import Shape
 
 # --------------------------------------------------------------------------
 # the shape part: Pébay's pairwise updates
@@ -98,7 +98,7 @@ def test_the_warning_fires_on_a_far_side_shift(n, seed):
 
 def load_importance(seed, n):
     """The importance outputs of the run above, drawn again block by block."""
-    from montecarlo.seeding import block_rng
+    from montecarlo.core.seeding import block_rng
 
     spec, model = montecarlo.make_spec("tail_probability", n, rng=seed, params={"c": -3.0, "shift": -3.0})
     out = []

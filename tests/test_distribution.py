@@ -17,8 +17,8 @@ from scipy.stats import norm  # noqa: E402
 
 import montecarlo  # noqa: E402
 from montecarlo import Sampling  # noqa: E402
-from montecarlo.distribution import dkw_epsilon  # noqa: E402
-from montecarlo.seeding import block_rng  # noqa: E402
+from montecarlo.core.seeding import block_rng  # noqa: E402
+from montecarlo.estimation.distribution import dkw_epsilon  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

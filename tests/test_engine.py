@@ -13,10 +13,10 @@ from conftest import numbers
 
 import montecarlo
 from montecarlo import Execution, Sampling
+from montecarlo.api import make_spec
 from montecarlo.engine import plan, scheduler
+from montecarlo.engine.backends import make_backend
 from montecarlo.errors import ModelError, OversubscriptionWarning, WorkerDiedError
-from montecarlo.executors import make_backend
-from montecarlo.specs import make_spec
 
 # --------------------------------------------------------------------------
 # same numbers whatever the execution
@@ -75,8 +75,8 @@ def test_tasks_hold_the_samples_their_backend_aims_at():
         assert total == reference.accumulator
     assert max(sizes[2**17]) == 2 and max(sizes[2**19]) == 8
     assert sizes[2**19][-1] == 1
-    from montecarlo.executors.dask import DaskBackend
-    from montecarlo.executors.processes import ProcessBackend
+    from montecarlo.engine.backends.dask import DaskBackend
+    from montecarlo.engine.backends.processes import ProcessBackend
 
     assert DaskBackend.task_samples > ProcessBackend.task_samples
 

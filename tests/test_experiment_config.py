@@ -10,9 +10,9 @@ import textwrap
 import pytest
 
 from montecarlo.cli import invoke
-from montecarlo.execution import Execution
+from montecarlo.core.execution import Execution
+from montecarlo.core.stopping import Stopping
 from montecarlo.experiments import ExperimentError, known_keys, load_experiment
-from montecarlo.options import Stopping
 
 PI = """
 name = "pi-small"
@@ -83,7 +83,7 @@ def test_stopping_keys_build_the_runspecs_stopping(tmp_path):
         time_limit = 60
         """,
     )
-    from montecarlo.specs import make_spec
+    from montecarlo.api import make_spec
 
     spec = load_experiment(path).points[0].spec
     stopping = Stopping(tolerance=1e-3, rtol=1e-4, target="pi", min_samples=10**5, max_samples=10**8, time_limit=60.0)
@@ -97,9 +97,9 @@ def test_keys_are_the_option_vocabulary():
     import dataclasses
     import inspect
 
-    from montecarlo.options import Sampling
-    from montecarlo.specs import make_spec
-    from montecarlo.vocabulary import BY_KEY
+    from montecarlo.api import make_spec
+    from montecarlo.core.sampling import Sampling
+    from montecarlo.core.vocabulary import BY_KEY
 
     assert tuple(BY_KEY) == known_keys()[-len(BY_KEY) :]
     settings = set(inspect.signature(make_spec).parameters) - {"model", "rng", "params", "stopping", "sampling"}
@@ -129,7 +129,7 @@ def test_grid_and_zip_sweeps(tmp_path):
     grid = write(
         tmp_path,
         """
-        model = "montecarlo.models.pi:simulate"
+        model = "montecarlo.models.builtin.pi:simulate"
         samples = 100
         """,
     )

@@ -7,8 +7,8 @@ import pytest
 from conftest import mc
 
 import montecarlo
-from montecarlo import files
 from montecarlo.errors import CheckpointWriteError
+from montecarlo.records import files
 
 
 def disk_full(*args, **kwargs):

@@ -10,9 +10,9 @@ import pytest
 from conftest import numbers
 
 import montecarlo
-from montecarlo.models import kernels
-from montecarlo.models import pi as pi_model
-from montecarlo.seeding import BIT_GENERATORS
+from montecarlo import _kernels as kernels
+from montecarlo.core.seeding import BIT_GENERATORS
+from montecarlo.models.builtin import pi as pi_model
 
 
 @pytest.mark.parametrize("bit_generator", sorted(BIT_GENERATORS))
@@ -60,7 +60,7 @@ def test_whole_runs_are_bit_identical_with_and_without_the_kernel(bit_generator,
 def test_the_machine_code_fuses_no_multiply_add():
     # A fused multiply-add rounds x*x + y*y once instead of twice: a point
     # on the circle's edge could then count differently than in numpy.
-    from montecarlo.models import compiled_pi
+    from montecarlo._kernels import pi as compiled_pi
 
     code = compiled_pi.assembly().lower()
     assert "sfc64_quarter_disc" in code and "mulsd" in code  # the kernels, with their multiplications
@@ -68,7 +68,7 @@ def test_the_machine_code_fuses_no_multiply_add():
 
 
 # --------------------------------------------------------------------------
-# the column sums of a batch's means (montecarlo.column_sums)
+# the column sums of a batch's means (montecarlo._kernels.column_sums)
 # --------------------------------------------------------------------------
 
 MULTI_OUTPUT = [
@@ -81,7 +81,8 @@ MULTI_OUTPUT = [
 def run_both_ways(name, n, sampling, execution, monkeypatch):
     import modelzoo
 
-    from montecarlo import column_sums, jit
+    from montecarlo._kernels import column_sums
+    from montecarlo._kernels import llvm as jit
 
     model = getattr(modelzoo, name.partition(":")[2]) if name.startswith("modelzoo:") else name
     kwargs = {"rng": 8, "sampling": montecarlo.Sampling(**sampling), "execution": execution}

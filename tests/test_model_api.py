@@ -11,9 +11,8 @@ from conftest import mc
 
 import montecarlo
 from montecarlo.errors import ParameterError
-from montecarlo.model import Output, model
-from montecarlo.models import BUILTIN
-from montecarlo.registry import load_model
+from montecarlo.models.record import Output, model
+from montecarlo.models.registry import BUILTIN, load_model
 
 
 @model(
@@ -232,6 +231,6 @@ def test_mc_show_unknown_model(capsys):
 
 
 def test_mc_show_reference(capsys):
-    code, out, _ = mc(capsys, "show", "montecarlo.models.tail_probability:simulate")
+    code, out, _ = mc(capsys, "show", "montecarlo.models.builtin.tail_probability:simulate")
     assert code == 0
     assert "shift" in out and "importance: mean" in out

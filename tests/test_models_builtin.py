@@ -10,12 +10,11 @@ from scipy.stats import binom
 
 import montecarlo
 from montecarlo.errors import ParameterError
-from montecarlo.models import BUILTIN
-from montecarlo.models.asian_option import geometric_asian_call
-from montecarlo.models.european_option import black_scholes
-from montecarlo.models.gamblers_ruin import ruin_exact
-from montecarlo.models.integrate import FAMILIES, genz_integral
-from montecarlo.registry import load_model
+from montecarlo.models.builtin.asian_option import geometric_asian_call
+from montecarlo.models.builtin.european_option import black_scholes
+from montecarlo.models.builtin.gamblers_ruin import ruin_exact
+from montecarlo.models.builtin.integrate import FAMILIES, genz_integral
+from montecarlo.models.registry import BUILTIN, load_model
 
 MODELS_WITH_EXACT = [
     ("buffon", {}),
@@ -243,7 +242,7 @@ def test_corner_peak_matches_vertex_sum_in_low_dimension():
 def test_genz_integral_of_one_dimension_matches_quadrature(family):
     from scipy.integrate import quad
 
-    from montecarlo.models.integrate import genz_values
+    from montecarlo.models.builtin.integrate import genz_values
 
     a, u = np.array([2.5]), np.array([0.3])
     want = quad(lambda x: genz_values(family, np.array([[x]]), a, u)[0], 0, 1, points=[0.3], epsabs=1e-14)[0]

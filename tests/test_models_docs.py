@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from montecarlo.cli import invoke
-from montecarlo.models import BUILTIN
+from montecarlo.models.registry import BUILTIN
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "models.md"
 

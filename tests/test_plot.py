@@ -18,7 +18,7 @@ from conftest import mc  # noqa: E402
 
 import montecarlo  # noqa: E402
 from montecarlo import Sampling  # noqa: E402
-from montecarlo.plot import (  # noqa: E402
+from montecarlo.reports.plot import (
     INSTALL_HINT,
     MatplotlibMissing,
     PlotError,

@@ -126,8 +126,8 @@ def test_a_model_defined_in_a_scripts_main_runs_on_worker_processes(tmp_path):
 def test_never_more_processes_than_tasks_and_a_warning_past_the_cores():
     from montecarlo.api import make_spec
     from montecarlo.engine import scheduler
+    from montecarlo.engine.backends import default_workers, make_backend
     from montecarlo.errors import OversubscriptionWarning
-    from montecarlo.executors import default_workers, make_backend
 
     spec, model = make_spec("pi", 100_000, rng=1, sampling=montecarlo.Sampling(block_size=65_536))
     assert spec.blocks == 2
@@ -147,7 +147,7 @@ def test_never_more_processes_than_tasks_and_a_warning_past_the_cores():
 
 def test_a_backend_that_ran_nothing_started_nothing():
     from montecarlo.api import make_spec
-    from montecarlo.executors import make_backend
+    from montecarlo.engine.backends import make_backend
 
     spec, _ = make_spec("pi", 10**7, rng=1)
     backend = make_backend(montecarlo.Execution("processes", workers=2), [spec])
@@ -156,7 +156,7 @@ def test_a_backend_that_ran_nothing_started_nothing():
 
 
 def test_the_command_line_warns_once_on_one_line(tmp_path):
-    from montecarlo.executors import default_workers
+    from montecarlo.engine.backends import default_workers
 
     workers = default_workers() + 1
     out = subprocess.run(

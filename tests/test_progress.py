@@ -1,6 +1,6 @@
 import io
 
-from montecarlo.progress import ProgressBar
+from montecarlo.reports.progress import ProgressBar
 
 
 class Tty(io.StringIO):

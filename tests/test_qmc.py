@@ -20,13 +20,13 @@ from scipy.stats import t as student_t
 
 import montecarlo
 from montecarlo import Checkpointing, Execution, Sampling, ValidationError
+from montecarlo.core.layout import SOBOL_BITS, rounding_note
+from montecarlo.core.seeding import block_rng
+from montecarlo.core.spec import RunSpec
+from montecarlo.engine.jobs import block_job
 from montecarlo.engine.points import replicate_points
-from montecarlo.engine.scheduler import block_job
-from montecarlo.pointset import SOBOL_BITS, rounding_note
-from montecarlo.replicates import ReplicateMeans
-from montecarlo.seeding import block_rng
-from montecarlo.spec import RunSpec
-from montecarlo.uniforms import brownian_bridge, normals
+from montecarlo.models.uniforms import brownian_bridge, normals
+from montecarlo.stats.replicate_means import ReplicateMeans
 
 SOBOL = Sampling(sampler="sobol")
 
@@ -255,7 +255,7 @@ def test_uniform_forms_match_the_generator_forms():
     # The same draws through both forms: u = Φ(z) for the normals.
     from scipy.special import ndtr
 
-    from montecarlo.models import asian_option, european_option, tail_probability
+    from montecarlo.models.builtin import asian_option, european_option, tail_probability
 
     z = np.random.default_rng(1).standard_normal((1000, 7))
     u = ndtr(z)
@@ -284,9 +284,9 @@ def test_brownian_bridge_has_the_covariance_of_brownian_motion(steps):
 
 @pytest.mark.slow
 def test_brownian_bridge_beats_time_order_on_sobol_points():
-    from montecarlo.models import asian_option
+    from montecarlo.models.builtin import asian_option
 
-    bridge = montecarlo.registry.load_model("asian_option")
+    bridge = montecarlo.models.registry.load_model("asian_option")
     ordered = dataclasses.replace(bridge, uniform=functools.partial(asian_option.prices_at, bridge=False))
     se = [run(m, 16 * 2048, rng=3, sampling=SOBOL)["arithmetic"].standard_error for m in (bridge, ordered)]
     assert se[0] < 0.5 * se[1]

@@ -14,9 +14,9 @@ from scipy.stats import binom, norm, poisson
 
 import montecarlo
 from montecarlo import Execution, Sampling
-from montecarlo.accumulate import Stats
-from montecarlo.quantiles import binomial_cdf, ladder, rank_bounds
-from montecarlo.sketch import BITS, TAIL, Buckets, Extremes, Sketch, bucket_bounds, bucket_keys
+from montecarlo.estimation.quantiles import binomial_cdf, ladder, rank_bounds
+from montecarlo.stats.accumulators import Stats
+from montecarlo.stats.sketch import BITS, TAIL, Buckets, Extremes, Sketch, bucket_bounds, bucket_keys
 
 # --------------------------------------------------------------------------
 # order-statistic ranks against exact binomial enumeration
@@ -137,7 +137,7 @@ def test_sketch_and_extremes_merge_exactly_in_any_grouping():
 
 def stats_of(x, block=300):
     """The folded statistics of ``x`` with a distribution sketch, as a run folds them."""
-    from montecarlo.sketch import ExtremesCollector, SketchCollector
+    from montecarlo.stats.sketch import ExtremesCollector, SketchCollector
 
     collectors = [SketchCollector(), ExtremesCollector()]
     total = Stats.empty(x.shape[1])
@@ -148,7 +148,7 @@ def stats_of(x, block=300):
 
 @pytest.mark.parametrize("n", [1, 50, TAIL, 2 * TAIL - 1, 2 * TAIL + 1, 5_000])
 def test_quantile_estimate_and_interval_hold_the_sample_order_statistics(n):
-    from montecarlo.quantiles import quantile_estimate
+    from montecarlo.estimation.quantiles import quantile_estimate
 
     x = np.random.default_rng(n).lognormal(0, 1, (n, 1))
     s = np.sort(x[:, 0])
@@ -173,7 +173,7 @@ def test_discrete_outputs_get_exact_quantiles():
 
 
 def test_expected_shortfall_of_a_small_sample_is_the_mean_of_its_top_values():
-    from montecarlo.quantiles import shortfall_estimate
+    from montecarlo.estimation.quantiles import shortfall_estimate
 
     x = np.random.default_rng(8).normal(size=(100, 1))
     s = np.sort(x[:, 0])[::-1]

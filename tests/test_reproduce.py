@@ -12,7 +12,7 @@ import pytest
 from conftest import MC
 
 from montecarlo.cli import invoke
-from montecarlo.integrity import sealed
+from montecarlo.records.integrity import sealed
 
 SWEEP = """
 name = "calls"

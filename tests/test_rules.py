@@ -16,8 +16,8 @@ from conftest import estimates_of, numbers
 
 import montecarlo
 from montecarlo import Execution, Stopping
-from montecarlo.stopping import RULES, RelativeTolerance, StoppingRule, TimeLimit, Tolerance, rule_from_dict
-from montecarlo.twostage import TwoStage
+from montecarlo.core.stopping_rules import RULES, RelativeTolerance, StoppingRule, TimeLimit, Tolerance, rule_from_dict
+from montecarlo.core.twostage import TwoStage
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,9 @@ def test_an_unregistered_rule_in_a_file_is_refused_without_importing_anything():
 
 
 def test_a_rule_name_belongs_to_one_class():
-    with pytest.raises(TypeError, match=r"stopping rule name 'tolerance' is taken by montecarlo.stopping.Tolerance"):
+    with pytest.raises(
+        TypeError, match=r"stopping rule name 'tolerance' is taken by montecarlo.core.stopping_rules.Tolerance"
+    ):
 
         @dataclass(frozen=True)
         class Mine(StoppingRule):

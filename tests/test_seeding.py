@@ -3,8 +3,8 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from montecarlo.core.seeding import BIT_GENERATORS, block_rng, block_seed, root_entropy
 from montecarlo.errors import ValidationError
-from montecarlo.seeding import BIT_GENERATORS, block_rng, block_seed, root_entropy
 
 
 def test_block_seed_is_the_spawned_child():

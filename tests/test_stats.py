@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from montecarlo.accumulate import Collector, Part, Stats
-from montecarlo.stats import Moments, clopper_pearson_interval, fold, interval, t_interval, wilson_interval
+from montecarlo.estimation.intervals import clopper_pearson_interval, interval, t_interval, wilson_interval
+from montecarlo.stats.accumulators import Collector, Part, Stats
+from montecarlo.stats.moments import Moments, fold
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 

@@ -1,6 +1,6 @@
 """Stopping rules: decided on the folded prefix, so bit-identical everywhere.
 
-Tiers (STYLE.md): identical stopping point and numbers for every worker count,
+Tiers: identical stopping point and numbers for every worker count,
 executor and task grouping; the stopping block is the first one that meets
 the target; outcomes (cap, time limit) are reported, not raised; every
 validation message; interval coverage under sequential stopping (slow).
@@ -22,18 +22,9 @@ from conftest import estimates_of, mc, numbers
 
 import montecarlo
 from montecarlo import Execution, Sampling, Stopping
-from montecarlo.accumulate import Stats
-from montecarlo.engine.monitor import TRACE_PER_DECADE, Monitor
-from montecarlo.engine.plan import plan_growing
-from montecarlo.engine.scheduler import execute
-from montecarlo.errors import TimeLimitError, ValidationError
-from montecarlo.executors.serial import SerialBackend
-from montecarlo.executors.threads import ThreadBackend
-from montecarlo.result import Result
-from montecarlo.spec import RunSpec
-from montecarlo.specs import make_spec
-from montecarlo.stats import Moments
-from montecarlo.stopping import (
+from montecarlo.api import make_spec
+from montecarlo.core.spec import RunSpec
+from montecarlo.core.stopping_rules import (
     RULES,
     Prefix,
     RelativeTolerance,
@@ -42,6 +33,15 @@ from montecarlo.stopping import (
     Tolerance,
     half_width,
 )
+from montecarlo.engine.backends.serial import SerialBackend
+from montecarlo.engine.backends.threads import ThreadBackend
+from montecarlo.engine.monitor import TRACE_PER_DECADE, Monitor
+from montecarlo.engine.plan import plan_growing
+from montecarlo.engine.scheduler import execute
+from montecarlo.errors import TimeLimitError, ValidationError
+from montecarlo.records.result import Result
+from montecarlo.stats.accumulators import Stats
+from montecarlo.stats.moments import Moments
 
 
 @montecarlo.model(outputs=["a", "b"], block_size=1000)
@@ -448,7 +448,7 @@ def test_unknown_rule_in_a_file():
         Stopping.from_dict({"rules": [{"rule": "nope"}]})
     # Files name rules by their registered name only: a "module:Class" reference
     # is refused, never imported, even when it names a real rule class.
-    for ref in ("no_such_module:Rule", "test_stopping:IntervalExcludes", "montecarlo.stopping:Tolerance"):
+    for ref in ("no_such_module:Rule", "test_stopping:IntervalExcludes", "montecarlo.core.stopping_rules:Tolerance"):
         with pytest.raises(ValueError, match=rf"unknown stopping rule '{ref}'\..* Known: tolerance, rtol, time_limit"):
             Stopping.from_dict({"rules": [{"rule": ref, "output": "pi", "value": 1.0}]})
     # A StoppingRule subclass that sets `name` is read back by that name.

@@ -96,7 +96,7 @@ def test_the_watchdog_ends_an_orphan_where_the_kernel_cannot():
     script = textwrap.dedent(
         """
         import os, time
-        from montecarlo.executors.supervision import die_with_parent
+        from montecarlo.engine.backends.supervision import die_with_parent
         parent = os.getpid()
         child = os.fork()
         if child == 0:

@@ -13,7 +13,7 @@ from scipy.stats import binom
 
 import montecarlo
 from montecarlo import Stopping
-from montecarlo.twostage import BERRY_ESSEEN, INFLATION, fresh_samples, kurtosis_covered, pilot_samples
+from montecarlo.core.twostage import BERRY_ESSEEN, INFLATION, fresh_samples, kurtosis_covered, pilot_samples
 
 
 @pytest.mark.parametrize("kurtosis", [0.5, 3.0, 6.0, 10.0, 100.0])

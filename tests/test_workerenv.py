@@ -143,8 +143,7 @@ def test_the_blas_numpy_runs_is_named_with_the_kernels_it_chose():
     # kernels it picks for the CPU: results record which ones ran.
     import threadpoolctl
 
-    from montecarlo.engine.workerenv import blas
-    from montecarlo.provenance import software
+    from montecarlo.records.provenance import blas, software
 
     described = blas()
     assert described == software()["blas"]
@@ -155,7 +154,7 @@ def test_the_blas_numpy_runs_is_named_with_the_kernels_it_chose():
 TASK_FAULTS = """
 import resource
 import montecarlo
-from montecarlo.engine.scheduler import block_job
+from montecarlo.engine.jobs import block_job
 from montecarlo.engine.worker import run_task
 
 spec, model = montecarlo.make_spec("european_option", 8 * 2**20, rng=1)

@@ -12,10 +12,10 @@ from conftest import estimates_of, mc
 
 import montecarlo
 from montecarlo import Execution, Sampling
-from montecarlo.cache import Cache, key
-from montecarlo.experiment_result import ExperimentResult
 from montecarlo.experiments import load_experiment, run_experiment, write_folder
-from montecarlo.registry import load_model
+from montecarlo.models.registry import load_model
+from montecarlo.records.cache import Cache, key
+from montecarlo.records.experiment_result import ExperimentResult
 
 ROOT = Path(__file__).resolve().parents[1]
 STRIKES = str(ROOT / "experiments" / "european_call_strikes.toml")

@@ -1,6 +1,6 @@
 """What every ``mc`` command shares: exit codes, option groups from the vocabulary, help layout.
 
-Command-line options are built from `montecarlo.vocabulary.OPTIONS`, so the
+Command-line options are built from `montecarlo.core.vocabulary.OPTIONS`, so the
 ``mc run`` options, the Python keywords and the experiment-file keys are one
 list. Values reach the library as typed; the option objects validate them,
 and a `montecarlo.errors.ValidationError` becomes one line naming the option
@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
+from montecarlo.core.vocabulary import OPTIONS, SECTIONS, Option, cli_message
 from montecarlo.errors import ValidationError
-from montecarlo.vocabulary import OPTIONS, SECTIONS, Option, cli_message
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -153,7 +153,7 @@ def complete_models(ctx: click.Context, param: click.Parameter, incomplete: str)
     """Shell completion of built-in model names."""
     from click.shell_completion import CompletionItem
 
-    from montecarlo.models import BUILTIN
+    from montecarlo.models.registry import BUILTIN
 
     return [CompletionItem(name) for name in sorted(BUILTIN) if name.startswith(incomplete)]
 
@@ -180,7 +180,7 @@ def check_output(path: str | None, option: str) -> str | None:
         return None
     import os
 
-    from montecarlo.files import check_writable
+    from montecarlo.records.files import check_writable
 
     try:
         check_writable(path, option)
@@ -260,7 +260,7 @@ def save_result(result: Any, path: str | None, option: str) -> None:
 
 def require_matplotlib() -> None:
     """Fail before anything runs when a plot is asked for and matplotlib is missing."""
-    from montecarlo.plot import MatplotlibMissing, _matplotlib
+    from montecarlo.reports.plot import MatplotlibMissing, _matplotlib
 
     try:
         _matplotlib()
@@ -284,7 +284,7 @@ class PlotPath(click.ParamType):
                 param,
                 ctx,
             )
-        from montecarlo.files import check_writable
+        from montecarlo.records.files import check_writable
 
         try:
             check_writable(str(value), "plot")

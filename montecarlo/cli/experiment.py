@@ -25,8 +25,8 @@ def _overrides(values: dict[str, Any], params: tuple[str, ...], settings: tuple[
     """Command-line values that replace the file's, by file key, as recorded in the result."""
     import tomllib
 
+    from montecarlo.core.vocabulary import BY_NAME, cli_message
     from montecarlo.errors import ValidationError
-    from montecarlo.vocabulary import BY_NAME, cli_message
 
     out: dict[str, Any] = {}
     for name, value in values.items():
@@ -87,8 +87,8 @@ def _run_all(exps: list, quiet: bool, output_dir: str | None) -> list:
     import dataclasses
 
     from montecarlo.experiments import ExperimentError, check_output_dir, run_experiment, write_folder
-    from montecarlo.progress import ProgressBar
-    from montecarlo.table import format_experiment
+    from montecarlo.reports.progress import ProgressBar
+    from montecarlo.reports.table import format_experiment
 
     if output_dir is not None:
         try:
@@ -149,9 +149,9 @@ def run_cmd(
 @click.argument("result_file", metavar="RESULT.json")
 def show_cmd(result_file: str) -> None:
     """Print the table of an experiment's result again (its result.json, or its folder)."""
+    from montecarlo.api import load
     from montecarlo.errors import ResultFormatError
-    from montecarlo.experiment_result import ExperimentResult
-    from montecarlo.loading import load
+    from montecarlo.records.experiment_result import ExperimentResult
 
     try:
         res = load(result_file)
@@ -178,7 +178,7 @@ def check_cmd(
 ) -> None:
     """Run each FILE and verify its [expect] values lie in the confidence intervals."""
     from montecarlo.experiments.tables import label
-    from montecarlo.table import check_miss
+    from montecarlo.reports.table import check_miss
 
     exps = _load_all(files, _overrides(values, params, settings))
     for exp in exps:

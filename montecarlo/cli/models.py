@@ -11,7 +11,7 @@ from montecarlo.errors import ValidationError
 @click.command("list")
 def list_cmd() -> None:
     """List the built-in models, one line each."""
-    from montecarlo.registry import builtin_models
+    from montecarlo.models.registry import builtin_models
 
     models = builtin_models()
     width = max(len(m.name) for m in models)
@@ -25,7 +25,7 @@ def list_cmd() -> None:
 @click.pass_context
 def show_cmd(ctx: click.Context, model: str) -> None:
     """Describe MODEL: parameters, outputs, derived quantities, exact values."""
-    from montecarlo.registry import load_model
+    from montecarlo.models.registry import load_model
 
     try:
         rec = load_model(model)
@@ -68,7 +68,7 @@ def show_cmd(ctx: click.Context, model: str) -> None:
     if rec.uniform is None:
         click.echo("quasi-random points: no uniform form (--sampler random only)")
     else:
-        from montecarlo.uniforms import uniform_dimension
+        from montecarlo.models.uniforms import uniform_dimension
 
         try:
             dim = f"{uniform_dimension(rec, rec.bind({}), 'halton')}"

@@ -25,7 +25,7 @@ from montecarlo.errors import ValidationError
 
 def _execution(ctx: click.Context, values: dict[str, Any]) -> Any:
     """The `Execution` of the vocabulary's execution options."""
-    from montecarlo.execution import Execution
+    from montecarlo.core.execution import Execution
 
     try:
         return Execution(**{k: v for k, v in values.items() if v is not None})
@@ -35,9 +35,9 @@ def _execution(ctx: click.Context, values: dict[str, Any]) -> Any:
 
 def _load(ctx: click.Context, path: str, experiments: bool = True) -> Any:
     """A result file (an experiment's too, unless ``experiments`` is false), or a one-line usage error."""
+    from montecarlo.api import load
     from montecarlo.errors import ResultFormatError
-    from montecarlo.loading import load
-    from montecarlo.result import Result
+    from montecarlo.records.result import Result
 
     try:
         loaded = load(path)
@@ -71,8 +71,8 @@ def extend_cmd(
     model, which is imported to run it: a result file is trusted input here.
     """
     from montecarlo.api import extend
-    from montecarlo.progress import ProgressBar
-    from montecarlo.registry import load_model
+    from montecarlo.models.registry import load_model
+    from montecarlo.reports.progress import ProgressBar
 
     previous = _load(ctx, result_file, experiments=False)
     target = {k: values.pop(k) for k in ("tolerance", "rtol")}
@@ -89,8 +89,8 @@ def extend_cmd(
         if bar is not None:
             bar.close()
     if result.spec.sampler != "random":  # how N became R replicates x their points
-        from montecarlo.pointset import rounding_note
-        from montecarlo.validate import check_count
+        from montecarlo.core.layout import rounding_note
+        from montecarlo.core.validate import check_count
 
         click.echo(
             rounding_note(check_count(samples), result.samples, result.spec.sampler, result.spec.replicates), err=True
@@ -138,8 +138,8 @@ def plot_cmd(
     parameter, with the exact curve when the model knows it. Needs
     matplotlib: pip install 'montecarlo-engine[plot]'.
     """
-    from montecarlo.experiment_result import ExperimentResult
-    from montecarlo.plot import save_convergence, save_sweep
+    from montecarlo.records.experiment_result import ExperimentResult
+    from montecarlo.reports.plot import save_convergence, save_sweep
 
     require_matplotlib()
     loaded = []
@@ -160,7 +160,7 @@ def plot_cmd(
         raise click.UsageError(f"--histogram plots one result; got {len(loaded)}.", ctx)
     try:
         if histogram:
-            from montecarlo.distplot import save_distribution
+            from montecarlo.reports.distplot import save_distribution
 
             save_distribution(loaded[0], out, output=name)
         elif len(loaded) == 1:

@@ -77,8 +77,8 @@ def run_cmd(
     """
     if debug:
         ctx.obj["debug"] = True
-    from montecarlo.specs import make_spec
-    from montecarlo.vocabulary import run_arguments
+    from montecarlo.api import make_spec
+    from montecarlo.core.vocabulary import run_arguments
 
     if plot_file is not None:
         require_matplotlib()  # before the run, not after it
@@ -92,8 +92,8 @@ def run_cmd(
     except ValidationError as exc:
         raise usage_error(exc, ctx) from None
     if spec.sampler != "random":  # how -n became R replicates x their points (stderr: --json stays clean)
-        from montecarlo.options import DEFAULT_MAX_SAMPLES, DEFAULT_SAMPLES
-        from montecarlo.pointset import rounding_note
+        from montecarlo.core.layout import rounding_note
+        from montecarlo.core.sampling import DEFAULT_MAX_SAMPLES, DEFAULT_SAMPLES
 
         asked = (
             args["samples"] or args["stopping"].max_samples or (DEFAULT_MAX_SAMPLES if spec.stop else DEFAULT_SAMPLES)
@@ -106,7 +106,7 @@ def run_cmd(
     click.echo(result.to_json() if as_json else result.table())
     save_result(result, output, "--output")
     if plot_file:
-        from montecarlo.plot import save_convergence
+        from montecarlo.reports.plot import save_convergence
 
         save_convergence(result, plot_file)
     if spec.stop:
@@ -127,7 +127,7 @@ def _run(ctx: click.Context, spec: Any, rec: Any, args: dict, quiet: bool) -> An
 
     from montecarlo.api import run_spec
     from montecarlo.errors import CheckpointError
-    from montecarlo.progress import ProgressBar
+    from montecarlo.reports.progress import ProgressBar
 
     bar = ProgressBar(open_ended=bool(spec.stop)) if not quiet else None
     execution = dataclasses.replace(args["execution"], progress=bar)
@@ -153,7 +153,7 @@ def _resume_note(ctx: click.Context, path: str) -> str:
     """Where the checkpoint is, how many samples it holds, and the command that resumes the run."""
     import shlex
 
-    from montecarlo.reading import read_json
+    from montecarlo.records.files import read_json
 
     try:
         done = read_json(path)["samples_done"]
@@ -179,7 +179,7 @@ def model_traceback(exc: BaseException) -> str:
 def _replay(ctx: click.Context, spec: Any, rec: Any, text: str) -> None:
     """``--replay-block INDEX``: that block in-process; the model's exception propagates."""
     from montecarlo.api import replay_block
-    from montecarlo.validate import check_int
+    from montecarlo.core.validate import check_int
 
     try:
         index = check_int(text, "index", low=0)

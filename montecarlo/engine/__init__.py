@@ -4,5 +4,5 @@
 task's blocks wherever the backend puts it; ``fold`` merges their
 accumulators in block order and ``monitor`` decides stopping and records the
 trace after each block; ``scheduler`` keeps tasks in flight, replaces dead
-workers and saves checkpoints. Backends live in `montecarlo.executors`.
+workers and saves checkpoints. Backends live in `montecarlo.engine.backends`.
 """

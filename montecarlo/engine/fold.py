@@ -1,6 +1,6 @@
 """The in-order fold: block accumulators merged strictly in block order.
 
-Blocks arrive in any order (DESIGN.md §1.3); each is held until every block
+Blocks arrive in any order (docs/design.md, "Folding"); each is held until every block
 before it is folded, then merged with Chan's pairwise update. The fold is
 also what a checkpoint saves: its state is published in one assignment after
 each block's merge and trace point, so a Ctrl-C or SIGTERM raised between any
@@ -10,39 +10,13 @@ uninterrupted run would not record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from montecarlo.accumulate import Stats
+from montecarlo.core.spec import RunSpec
 from montecarlo.engine.monitor import Ending, Monitor
 from montecarlo.engine.overflow import is_finite, overflow_error
-from montecarlo.spec import RunSpec
-
-
-@dataclass
-class RunState:
-    """The resumable state of a run: everything a checkpoint holds.
-
-    Attributes
-    ----------
-    next_block : int
-        Blocks ``0 .. next_block - 1`` are folded into ``total``.
-    total : Stats
-        Their accumulator.
-    held : dict of int to Stats
-        Blocks that finished early, by block index.
-    trace : list of dict
-        The convergence trace of the folded prefix.
-    complete : bool
-        True once the run has ended.
-    """
-
-    next_block: int
-    total: Stats
-    held: dict[int, Stats]
-    trace: list[dict]
-    complete: bool = False
+from montecarlo.records.checkpoint import RunState
+from montecarlo.stats.accumulators import Stats
 
 
 class Fold:

@@ -1,6 +1,6 @@
 """The monitor: after each folded block, decide stopping and record the trace.
 
-Both come from the folded prefix only (DESIGN.md §1.4), so the stopping
+Both come from the folded prefix only (docs/design.md, "Stopping"), so the stopping
 block and every trace point are the same for every executor and worker count.
 """
 
@@ -10,13 +10,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from montecarlo.accumulate import Stats
-from montecarlo.estimate import Estimate, jsonable
-from montecarlo.estimation import estimates
-from montecarlo.model import Model
-from montecarlo.options import Stopping
-from montecarlo.spec import RunSpec
-from montecarlo.stopping import Prefix, StoppingRule, TimeLimit
+from montecarlo.core.spec import RunSpec
+from montecarlo.core.stopping import Stopping
+from montecarlo.core.stopping_rules import Prefix, StoppingRule, TimeLimit
+from montecarlo.estimation.estimate import Estimate, jsonable
+from montecarlo.estimation.outputs import estimates
+from montecarlo.models.record import Model
+from montecarlo.stats.accumulators import Stats
 
 #: Trace points per decade of sample count: at most ~20 × 15 = 300 points up
 #: to the largest sample count a run accepts (1e15).

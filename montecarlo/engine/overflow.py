@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from montecarlo.accumulate import Stats
 from montecarlo.errors import ModelError
+from montecarlo.stats.accumulators import Stats
 
 
 def is_finite(stats: Stats) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
-from montecarlo.spec import RunSpec
+from montecarlo.core.spec import RunSpec
 
 #: Blocks a task holds at most: a task returns one accumulator per block (the
 #: fold must merge blocks one by one, in order), so this bounds the memory

@@ -1,7 +1,7 @@
 """The worker side of a quasi-random run: blocks of scrambled Sobol' or Halton points.
 
 Global block ``g`` is block ``b = g // R`` of replicate ``r = g % R``
-(`montecarlo.pointset`): the points ``b·block_size ..`` of replicate ``r``'s
+(`montecarlo.core.layout`): the points ``b·block_size ..`` of replicate ``r``'s
 point set, reached with ``fast_forward``. Replicate ``r`` is scrambled from
 ``SeedSequence(entropy, spawn_key=(*prefix, r))`` -- a key of the run, never
 of a worker -- so its points, and every block's statistics, are the same on
@@ -29,15 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from montecarlo.accumulate import Stats
+from montecarlo.core.layout import SOBOL_BITS
+from montecarlo.core.seeding import block_rng
+from montecarlo.core.spec import RunSpec
 from montecarlo.engine.worker import BlockJob, _check, _function, batch_fold
 from montecarlo.errors import ModelError
-from montecarlo.model import Model
-from montecarlo.pointset import SOBOL_BITS
-from montecarlo.replicates import ReplicateCollector
-from montecarlo.seeding import block_rng
-from montecarlo.spec import RunSpec
-from montecarlo.uniforms import uniform_dimension
+from montecarlo.models.record import Model
+from montecarlo.models.uniforms import uniform_dimension
+from montecarlo.stats.accumulators import Stats
+from montecarlo.stats.replicate_means import ReplicateCollector
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class PointJob:
     ----------
     base : BlockJob
         Its ``simulate`` is the model's uniform form (or its cloudpickle),
-        its ``collectors`` hold the `montecarlo.replicates.ReplicateCollector`.
+        its ``collectors`` hold the `montecarlo.stats.replicate_means.ReplicateCollector`.
     sampler : str
         ``"sobol"`` or ``"halton"``.
     dimension : int

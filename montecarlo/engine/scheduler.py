@@ -7,7 +7,7 @@ fold (`montecarlo.engine.fold`). Task grouping, worker count and completion
 order therefore change nothing but the time taken.
 
 Stopping rules (`RunSpec.stop`) are asked after every folded block, in block
-order (DESIGN.md §1.4): the plan is lazy up to the cap, and when a rule ends
+order (docs/design.md, "Stopping"): the plan is lazy up to the cap, and when a rule ends
 the run, tasks still in flight past the stopping block are cancelled and
 their results discarded.
 """
@@ -21,18 +21,19 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
-from montecarlo.accumulate import Stats
-from montecarlo.engine.fold import Fold, RunState
+from montecarlo.core.spec import RunSpec
+from montecarlo.engine.backends.base import Backend
+from montecarlo.engine.fold import Fold
+from montecarlo.engine.jobs import block_job
 from montecarlo.engine.monitor import Ending, Monitor
 from montecarlo.engine.plan import Task, blocks_per_task, plan, plan_growing
-from montecarlo.engine.points import PointJob, point_job, run_point_block, run_point_task
-from montecarlo.engine.worker import BlockJob, run_block, run_task
+from montecarlo.engine.points import PointJob, run_point_block, run_point_task
+from montecarlo.engine.worker import run_block, run_task
 from montecarlo.engine.workerenv import one_thread
 from montecarlo.errors import ModelError, TimeLimitError, ValidationError, WorkerDiedError
-from montecarlo.executors.base import Backend
-from montecarlo.model import Model
-from montecarlo.parts import collectors_for
-from montecarlo.spec import RunSpec
+from montecarlo.models.record import Model
+from montecarlo.records.checkpoint import RunState
+from montecarlo.stats.accumulators import Stats
 
 #: Seconds between checks of a clock-based rule (the time limit) while no
 #: block arrives.
@@ -71,40 +72,6 @@ class Outcome:
     discarded: int
     prefix: Stats | None = None
     prefix_blocks: int = 0
-
-
-def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob | PointJob:
-    """What workers need to run any block of ``spec`` (the model pickled unless ``in_process``).
-
-    A quasi-random run sends the model's uniform form in a `PointJob`.
-    """
-    if spec.entropy is None:
-        raise ValueError("the RunSpec has no entropy yet (unseeded): run it with montecarlo.run_spec")
-    function = model.simulate if spec.sampler == "random" else model.uniform
-    if in_process:
-        payload = function
-    else:
-        import cloudpickle
-
-        try:
-            payload = cloudpickle.dumps(function)
-        except Exception as exc:
-            raise TypeError(
-                f"model {model.name!r} cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
-                "run it with executor='threads' or 'serial'."
-            ) from exc
-    job = BlockJob(
-        simulate=payload,
-        params=dict(spec.params),
-        outputs=len(model.outputs),
-        probability=tuple(o.kind == "probability" for o in model.outputs),
-        entropy=spec.entropy,
-        spawn_key=tuple(spec.spawn_key),
-        bit_generator=spec.bit_generator,
-        batch_size=spec.batch_size,
-        collectors=collectors_for(spec, [o.scale for o in model.outputs]),
-    )
-    return job if spec.sampler == "random" else point_job(spec, model, job)
 
 
 def _tasks(spec: RunSpec, backend: Backend, fold: Fold, group: int | None, window: int) -> Iterator[Task]:

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from montecarlo.accumulate import BatchFold, Collector, Stats
+from montecarlo.core.seeding import block_rng
 from montecarlo.engine.overflow import is_finite, overflow_error
 from montecarlo.engine.workerenv import prepare_worker
 from montecarlo.errors import ModelError, one_line
-from montecarlo.seeding import block_rng
-from montecarlo.shape import OneOutputFold, ShapeCollector
+from montecarlo.stats.accumulators import BatchFold, Collector, Stats
+from montecarlo.stats.shape import OneOutputFold, ShapeCollector
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 **One thread.**
 The engine's parallelism is its workers, one per core. A native library
 that starts threads of its own inside every worker -- OpenBLAS does for the
-co-moment product ``d.T @ d`` of `montecarlo.stats.batch_moments` --
+co-moment product ``d.T @ d`` of `montecarlo.stats.moments.batch_moments` --
 makes two workers run four threads on two cores, and a run with workers
 slower than one without. Worse, OpenBLAS splits a long dot product among
 its threads and adds the partial sums in another order, so the numbers of a
@@ -136,24 +136,6 @@ def _thread_pools() -> Any:
         _modules_seen = len(sys.modules)
         _controller = ThreadpoolController()
     return _controller
-
-
-def blas() -> str | None:
-    """The BLAS numpy runs here: library, version and the CPU kernels it chose, e.g. ``openblas 0.3.31 Haswell``.
-
-    The co-moments of float outputs are BLAS dot products, and OpenBLAS
-    adds their terms in an order that depends on the kernels it picks for
-    the CPU family: the same numpy on another family of processors may
-    give other last bits. None when no BLAS is loaded.
-    """
-    import numpy  # noqa: F401  # loads the BLAS to be found
-
-    libraries = [i for i in _thread_pools().info() if i.get("user_api") == "blas"]
-    ours = [i for i in libraries if "numpy" in str(i.get("filepath", ""))] or libraries
-    described = sorted(
-        {" ".join(str(i[k]) for k in ("internal_api", "version", "architecture") if i.get(k)) for i in ours}
-    )
-    return "; ".join(described) or None
 
 
 @contextlib.contextmanager

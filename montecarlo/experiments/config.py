@@ -8,7 +8,7 @@ before anything runs, and every problem is reported as one `ExperimentError`
 line naming the file (or the command line), the key, the value and what is
 accepted.
 
-The run settings are the shared option vocabulary (`montecarlo.vocabulary`):
+The run settings are the shared option vocabulary (`montecarlo.core.vocabulary`):
 the keys of a file are the options of ``mc run``. The reference of every key
 is docs/experiments.md.
 """
@@ -24,8 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from montecarlo.errors import ParameterError, ValidationError
-from montecarlo.execution import Execution
+from montecarlo.api import make_spec
+from montecarlo.core.execution import Execution
+from montecarlo.core.seeding import fresh_entropy
+from montecarlo.core.spec import RunSpec
+from montecarlo.core.vocabulary import BY_KEY, file_message, run_arguments
+from montecarlo.errors import FileProblem, ParameterError, ValidationError
 from montecarlo.experiments.tables import (
     SWEEP_SETTINGS,
     Expectation,
@@ -37,14 +41,10 @@ from montecarlo.experiments.tables import (
     show,
     unknown,
 )
-from montecarlo.model import Model
-from montecarlo.reading import MAX_TEXT_BYTES, FileProblem
-from montecarlo.reading import read_text as read_file
-from montecarlo.registry import load_model
-from montecarlo.seeding import fresh_entropy
-from montecarlo.spec import RunSpec
-from montecarlo.specs import make_spec
-from montecarlo.vocabulary import BY_KEY, file_message, run_arguments
+from montecarlo.models.record import Model
+from montecarlo.models.registry import load_model
+from montecarlo.records.files import MAX_TEXT_BYTES
+from montecarlo.records.files import read_text as read_file
 
 #: Keys of an experiment file that are not run settings.
 OWN_KEYS = ("name", "description", "model", "params", "sweep", "expect")

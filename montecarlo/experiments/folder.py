@@ -13,16 +13,20 @@ import io
 import os
 import shutil
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 
 from montecarlo.errors import NO_SPACE, NoSpaceError
-from montecarlo.experiment_result import ExperimentResult
-from montecarlo.experiments.provenance import folder_stamp
 from montecarlo.experiments.tables import ExperimentError
-from montecarlo.files import umask
+from montecarlo.records.experiment_result import ExperimentResult
+from montecarlo.records.files import umask
 
 RESULT_FILE = "result.json"
 SWEEP_FILE = "sweep.csv"
+
+
+def folder_stamp(t: float) -> str:
+    """A POSIX time as a compact UTC timestamp for folder names (sorts by time)."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def check_output_dir(path: str) -> None:

@@ -1,6 +1,6 @@
 """`reproduce`: re-run a recorded result from its RunSpecs and compare every number.
 
-The determinism contract (DESIGN.md §1) says the numbers depend on the RunSpec
+The determinism contract (docs/design.md) says the numbers depend on the RunSpec
 only, so the comparison is exact: no tolerance, whatever the worker count or
 executor of either run.
 """
@@ -13,19 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from montecarlo.api import run_spec
-from montecarlo.errors import ResultFormatError, ValidationError
-from montecarlo.execution import Execution
-from montecarlo.executors import make_backend
-from montecarlo.experiment_result import SCHEMA as EXPERIMENT_SCHEMA
-from montecarlo.experiment_result import ExperimentResult
+from montecarlo.core.execution import Execution
+from montecarlo.core.spec import RunSpec
+from montecarlo.engine.backends import make_backend
+from montecarlo.errors import FileProblem, ResultFormatError, ValidationError
 from montecarlo.experiments.tables import ExperimentError, label
-from montecarlo.loading import read_document
-from montecarlo.provenance import software
-from montecarlo.reading import FileProblem
-from montecarlo.registry import load_model
-from montecarlo.result import SCHEMA as RESULT_SCHEMA
-from montecarlo.result import Result
-from montecarlo.spec import RunSpec
+from montecarlo.models.registry import load_model
+from montecarlo.records.experiment_result import SCHEMA as EXPERIMENT_SCHEMA
+from montecarlo.records.experiment_result import ExperimentResult
+from montecarlo.records.integrity import read_document
+from montecarlo.records.provenance import software
+from montecarlo.records.result import SCHEMA as RESULT_SCHEMA
+from montecarlo.records.result import Result
 
 #: Provenance entries whose change across installs is worth a warning.
 VERSIONED = ("montecarlo", "numpy", "blas")

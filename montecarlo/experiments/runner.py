@@ -6,12 +6,12 @@ import time
 from collections.abc import Callable
 
 from montecarlo.api import run_spec
-from montecarlo.execution import Execution
-from montecarlo.executors import make_backend
-from montecarlo.experiment_result import ExperimentResult, PointResult
+from montecarlo.core.execution import Execution
+from montecarlo.engine.backends import make_backend
 from montecarlo.experiments.config import Experiment
-from montecarlo.experiments.provenance import git_state
-from montecarlo.provenance import iso, software
+from montecarlo.experiments.git import git_state
+from montecarlo.records.experiment_result import ExperimentResult, PointResult
+from montecarlo.records.provenance import iso, software
 
 
 def run_experiment(

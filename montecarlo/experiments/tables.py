@@ -12,10 +12,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from montecarlo.estimate import Estimate
-from montecarlo.model import Model
-from montecarlo.spec import RunSpec
-from montecarlo.validate import did_you_mean
+from montecarlo.core.spec import RunSpec
+from montecarlo.core.validate import did_you_mean
+from montecarlo.estimation.estimate import Estimate
+from montecarlo.models.record import Model
 
 SWEEP_KEYS = ("mode", "common_random_numbers", "params")
 #: Run settings a sweep may vary beside the model's parameters (a model parameter of the same name wins).

@@ -1,17 +1,6 @@
-"""Built-in models, one module each, by registered name.
+"""Models: the model record and ``@model`` decorator, parameters, uniform forms, and the built-in models.
 
-Each module defines a decorated ``simulate`` function with its parameters,
-outputs, a docstring stating the model and its exact value (with a citation),
-and ``exact(**params)`` where a closed form exists.
+`montecarlo.models.record` holds `Model` and the decorator,
+`montecarlo.models.registry` resolves what a user names into a record, and
+`montecarlo.models.builtin` holds one module per built-in model.
 """
-
-#: Registered name -> "module:function".
-BUILTIN = {
-    "pi": "montecarlo.models.pi:simulate",
-    "buffon": "montecarlo.models.buffon:simulate",
-    "integrate": "montecarlo.models.integrate:simulate",
-    "european_option": "montecarlo.models.european_option:simulate",
-    "asian_option": "montecarlo.models.asian_option:simulate",
-    "gamblers_ruin": "montecarlo.models.gamblers_ruin:simulate",
-    "tail_probability": "montecarlo.models.tail_probability:simulate",
-}

@@ -1,0 +1,158 @@
+"""How a run executes and where it saves its progress: options that never change a number.
+
+- `Execution`: where and how blocks run (executor, workers, scheduler,
+  retries, progress, cache).
+- `Checkpointing`: where progress is saved and whether to resume.
+
+Like the options that fix the numbers (`montecarlo.core.sampling`), each checks its
+fields when it is made, and its field names are the shared vocabulary.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from montecarlo.core.validate import check_choice, check_int, check_positive, check_scheduler, suggest_keywords
+from montecarlo.errors import ValidationError
+
+#: Executors by name; an executor object (a `concurrent.futures.Executor`, a
+#: ``distributed.Client`` or a `montecarlo.engine.backends.Backend`) is accepted too.
+EXECUTORS = ("processes", "threads", "serial", "dask")
+
+#: Most local workers a run may ask for (each is a process, or a thread).
+MAX_WORKERS = 1024
+
+
+def _is_executor_object(obj: Any) -> bool:
+    """A `concurrent.futures.Executor`, a ``distributed.Client`` or a backend: anything that submits."""
+    return not isinstance(obj, str) and callable(getattr(obj, "submit", None))
+
+
+def is_dask_client(obj: Any) -> bool:
+    """Whether ``obj`` is a ``distributed.Client`` (without importing distributed)."""
+    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
+
+
+@suggest_keywords
+@dataclass(frozen=True)
+class Execution:
+    """Where and how blocks run. Never changes a number of the result.
+
+    Parameters
+    ----------
+    executor : {"processes", "threads", "serial", "dask"} or executor object
+        ``"processes"`` (default) runs blocks on local worker processes;
+        ``"dask"`` on a Dask cluster (a ``LocalCluster`` of ``workers``
+        processes, or the one at ``scheduler``). A
+        `concurrent.futures.Executor` or a ``distributed.Client`` of your own
+        is used as given and left open.
+    workers : int, optional
+        Parallel workers, at most 1024 (default: every core this process may
+        use); no more start than the run has blocks.
+    scheduler : str, optional
+        With ``executor="dask"``: the address of a running scheduler, such as
+        ``"tcp://HOST:8786"``.
+    retries : int
+        Times dead worker processes are replaced (their blocks re-run with the
+        same seeds) before the run fails.
+    progress : callable, optional
+        ``progress(samples_done, samples_total)``, called from the calling
+        thread as blocks are folded.
+    cache : bool or path
+        Reuse a finished run of the same RunSpec, model source and versions
+        from the cache instead of computing it, and store this run there
+        (`montecarlo.records.cache`; True: the default folder, or a folder path).
+
+    Examples
+    --------
+    >>> Execution("threads", workers=4).workers
+    4
+    >>> Execution("processes", scheduler="tcp://10.0.0.5:8786")
+    Traceback (most recent call last):
+    ...
+    montecarlo.errors.ValidationError: `scheduler` = 'tcp://10.0.0.5:8786' needs the dask executor; accepted: an address, with the dask executor.
+    """
+
+    executor: Any = "processes"
+    workers: int | None = None
+    scheduler: str | None = None
+    retries: int = 2
+    progress: Callable[[int, int], None] | None = None
+    cache: bool | str = False
+
+    def __post_init__(self) -> None:
+        if not _is_executor_object(self.executor):
+            check_choice(self.executor, "executor", EXECUTORS)
+        if self.workers is not None:
+            object.__setattr__(self, "workers", check_int(self.workers, "workers", high=MAX_WORKERS))
+        if self.scheduler is not None:
+            if self.executor != "dask":
+                raise ValidationError(
+                    "scheduler", self.scheduler, "an address, with the dask executor", "needs the dask executor"
+                )
+            object.__setattr__(self, "scheduler", check_scheduler(self.scheduler))
+        object.__setattr__(self, "retries", check_int(self.retries, "retries", low=0))
+        if self.progress is not None and not callable(self.progress):
+            raise ValidationError("progress", self.progress, "a function progress(done, total)")
+        if isinstance(self.cache, os.PathLike):
+            object.__setattr__(self, "cache", os.fspath(self.cache))
+        if not isinstance(self.cache, (bool, str)) or self.cache == "":
+            raise ValidationError("cache", self.cache, "true, false or the path of a cache folder")
+
+    @classmethod
+    def of(cls, value: Execution | str | Any | None) -> Execution:
+        """An `Execution` from the shorthands `montecarlo.run` accepts.
+
+        ``None`` is the default, a name or an executor object is
+        ``Execution(executor=value)``.
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, Execution):
+            return value
+        return cls(executor=value)
+
+
+@suggest_keywords
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where a run saves its progress, so that a killed run resumes to the same numbers.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint file (JSON, written atomically).
+    every : float
+        Seconds between writes (also written when the run ends, fails or is
+        interrupted).
+    resume : bool
+        Continue the run saved in ``path``. Without a seed of its own, the run
+        takes the entropy recorded in the file.
+
+    Examples
+    --------
+    >>> Checkpointing("pi.ckpt", resume=True)
+    Checkpointing(path='pi.ckpt', every=5.0, resume=True)
+    """
+
+    path: str
+    every: float = 5.0
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, (str, os.PathLike)) or not os.fspath(self.path):
+            raise ValidationError("checkpoint", self.path, "a file path")
+        object.__setattr__(self, "path", os.fspath(self.path))
+        object.__setattr__(self, "every", check_positive(self.every, "checkpoint_every", "5"))
+        if not isinstance(self.resume, bool):
+            raise ValidationError("resume", self.resume, "true or false")
+
+    @classmethod
+    def of(cls, value: Checkpointing | str | os.PathLike | None) -> Checkpointing | None:
+        """A `Checkpointing` from a path (or None for no checkpoint)."""
+        if value is None or isinstance(value, Checkpointing):
+            return value
+        return cls(value)  # type: ignore[arg-type]

@@ -1,0 +1,99 @@
+"""One run from its `RunSpec` to its `Result`: cache, checkpoint, backend, scheduler, records.
+
+`run_spec_on` is what `montecarlo.run_spec` and `montecarlo.extend` call: it
+takes the run's checkpoint file (one run per file), resumes from it or from
+a finished run's prefix, answers from the cache where it may, makes the
+backend, lets the scheduler fold the blocks, and assembles the result with
+its provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+from montecarlo.core.execution import Checkpointing, Execution
+from montecarlo.core.seeding import fresh_entropy
+from montecarlo.core.spec import RunSpec
+from montecarlo.engine.backends import make_backend
+from montecarlo.engine.scheduler import Outcome, execute
+from montecarlo.errors import ValidationError
+from montecarlo.models.record import Model
+from montecarlo.records.cache import Cache
+from montecarlo.records.checkpoint import RunState, resume
+from montecarlo.records.checkpoint import save as save_checkpoint
+from montecarlo.records.files import check_writable
+from montecarlo.records.locking import held
+from montecarlo.records.provenance import run_provenance
+from montecarlo.records.result import Result, result_of
+
+
+def run_spec_on(
+    spec: RunSpec, rec: Model, execution: Execution, checkpointing: Checkpointing | None, state: RunState | None
+) -> Result:
+    """Run ``spec`` from ``state`` (a finished run's prefix) or a checkpoint; assemble the result."""
+    if checkpointing is None:
+        return _run(spec, rec, execution, None, state)
+    # Absolute: a model that changes the working directory cannot move it.
+    path = os.path.abspath(check_writable(checkpointing.path, "checkpoint"))
+    with held(path):  # one run per checkpoint file, from before it is read to the last write
+        return _run(spec, rec, execution, dataclasses.replace(checkpointing, path=path), state)
+
+
+def _run(spec: RunSpec, rec: Model, execution: Execution, ckpt: Checkpointing | None, state: RunState | None) -> Result:
+    save = None
+    if ckpt is not None:
+        path = ckpt.path
+        if ckpt.resume:
+            spec, state = resume(path, spec)
+        elif os.path.exists(path):
+            raise ValidationError(
+                "checkpoint", path, "resume=True (--resume) to continue that run, or a new file", "already exists"
+            )
+        final = spec if spec.entropy is not None else dataclasses.replace(spec, entropy=fresh_entropy())
+        spec = final
+
+        def save(st: RunState) -> None:
+            save_checkpoint(path, final, st)
+
+    elif spec.entropy is None:
+        spec = dataclasses.replace(spec, entropy=fresh_entropy())
+    store = Cache(None if execution.cache is True else execution.cache) if execution.cache else None
+    if store is not None and state is None:
+        hit = store.get(spec, rec)
+        if hit is not None:
+            return dataclasses.replace(hit, provenance={**hit.provenance, "cache": "reused"})
+    backend = make_backend(execution, [spec])
+    started = time.time()
+    t0 = time.perf_counter()
+    owned = backend is not execution.executor  # a Backend the caller passed in stays open
+    outcome: Outcome | None = None
+    try:
+        outcome = execute(
+            spec, rec, backend, progress=execution.progress, retries=execution.retries, state=state,
+            checkpoint=save, checkpoint_every=ckpt.every if ckpt else 5.0,
+        )  # fmt: skip
+    finally:
+        if owned:
+            # Tasks still running past the stopping block, or of a run that
+            # failed, are of no use: stop them rather than wait (a caller's
+            # own pool is left alone).
+            backend.close(cancel=outcome is None or outcome.discarded > 0)
+    elapsed = time.perf_counter() - t0
+    resumed = state.total.count if state is not None else 0
+    prov = run_provenance(backend.name, backend.workers, started, elapsed, outcome.total.count - resumed)
+    if backend.note:
+        prov["executor_note"] = backend.note
+    if state is not None:
+        prov["resumed_at_samples"] = resumed
+    continuation: dict = {}
+    if outcome.prefix is not None:
+        continuation["blocks"] = outcome.prefix_blocks
+        if outcome.prefix_blocks != outcome.ending.blocks:
+            continuation["accumulator"] = outcome.prefix.to_dict()
+    stopping = outcome.ending.to_dict(spec.samples, spec.stop)
+    result = result_of(spec, rec, outcome.total, prov, stopping, outcome.trace, continuation)
+    if store is not None and state is None and store.put(result, rec):
+        result.provenance["cache"] = "stored"
+    return result

@@ -1,0 +1,1 @@
+"""Estimates from folded statistics: intervals, derived quantities, control variates, diagnostics, quantiles."""

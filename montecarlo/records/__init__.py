@@ -1,0 +1,1 @@
+"""Records and files: results, checkpoints, the cache, provenance, and the files they are read from and written to."""

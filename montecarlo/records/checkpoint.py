@@ -1,0 +1,178 @@
+"""Checkpoint files: the folded prefix of a run, so a killed run resumes to the same numbers.
+
+A checkpoint is JSON (never pickle), written atomically (temporary file,
+fsync, rename): a SIGKILL or a power cut leaves the previous checkpoint or
+the new one. It holds the RunSpec and its digest, the accumulator of the
+blocks folded so far, the blocks that finished early, the convergence
+trace, and a checksum of all of it (`montecarlo.records.integrity`). A checkpoint
+that does not belong to the run, was edited or damaged, holds numbers that
+contradict each other, is not a regular file or comes from another format
+is refused with a one-line error and left untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from montecarlo.core.spec import RunSpec
+from montecarlo.errors import CheckpointError, CheckpointWriteError, FileProblem, ValidationError, one_line
+from montecarlo.records.files import read_json, write_atomic
+from montecarlo.records.integrity import check_stats, count, sealed, verify
+from montecarlo.stats.accumulators import Stats
+
+SCHEMA = "montecarlo.checkpoint"
+#: Version 2 added the checksum; version 1 files (montecarlo 0.2) are refused.
+VERSION = 2
+
+
+@dataclass
+class RunState:
+    """The resumable state of a run: everything a checkpoint holds.
+
+    Attributes
+    ----------
+    next_block : int
+        Blocks ``0 .. next_block - 1`` are folded into ``total``.
+    total : Stats
+        Their accumulator.
+    held : dict of int to Stats
+        Blocks that finished early, by block index.
+    trace : list of dict
+        The convergence trace of the folded prefix.
+    complete : bool
+        True once the run has ended.
+    """
+
+    next_block: int
+    total: Stats
+    held: dict[int, Stats]
+    trace: list[dict]
+    complete: bool = False
+
+
+def to_dict(spec: RunSpec, state: RunState) -> dict:
+    """The JSON form of a checkpoint (with its checksum)."""
+    return sealed(
+        {
+            "schema": SCHEMA,
+            "version": VERSION,
+            "spec": spec.to_dict(),
+            "spec_digest": spec.digest(),
+            "complete": state.complete,
+            "next_block": state.next_block,
+            "samples_done": state.total.count,
+            "accumulator": state.total.to_dict(),
+            "held": {str(b): m.to_dict() for b, m in sorted(state.held.items())},
+            "trace": state.trace,
+            "written": time.time(),
+        }
+    )
+
+
+def save(path: str, spec: RunSpec, state: RunState) -> None:
+    """Write the checkpoint atomically (the previous one stays whole if this fails)."""
+    try:
+        write_atomic(path, json.dumps(to_dict(spec, state), allow_nan=False) + "\n")
+    except OSError as exc:
+        raise CheckpointWriteError(
+            f"cannot write checkpoint {path!r}: {exc.strerror or exc}; the previous checkpoint, if any, is intact."
+        ) from exc
+
+
+def load(path: str) -> tuple[RunSpec, RunState]:
+    """Read and check a checkpoint file (the file is never modified)."""
+    try:
+        d = read_json(path)
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            raise FileProblem(f'is not a montecarlo checkpoint (no "schema": "{SCHEMA}" field)')
+        version = d.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version != VERSION:
+            newer = isinstance(version, int) and not isinstance(version, bool) and version > VERSION
+            raise FileProblem(
+                f"has format version {version!r}; this release reads version {VERSION}"
+                + (" (a newer montecarlo wrote it)" if newer else "")
+            )
+        verify(d, required=True)
+        spec = RunSpec.from_dict(d["spec"])
+        if spec.digest() != d["spec_digest"]:
+            raise FileProblem("is corrupted: its RunSpec does not match its digest")
+        state = _state(d, spec)
+    except FileProblem as exc:
+        raise CheckpointError(f"checkpoint {path!r} {exc}; it was left untouched: delete it to start afresh.") from None
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path!r} is corrupted ({type(exc).__name__}: {one_line(exc)}); it was left untouched: "
+            "delete it to start afresh."
+        ) from None
+    return spec, state
+
+
+def _state(d: Mapping[str, Any], spec: RunSpec) -> RunState:
+    """The run state a checkpoint claims, once its numbers are shown to agree with each other."""
+    done = count(d["next_block"], "next_block")
+    if done > spec.blocks:
+        raise FileProblem(f"has next_block = {done}, past the run's {spec.blocks} blocks")
+    folded = check_stats(d["accumulator"], "accumulator")
+    if folded != min(done * spec.block_size, spec.samples):
+        raise FileProblem(f"has {folded:,} samples folded, which is not the count of its {done} blocks")
+    if d["samples_done"] != folded:
+        raise FileProblem(f"has samples_done = {d['samples_done']!r}, not its accumulator's {folded:,}")
+    held = d["held"]
+    if not isinstance(held, Mapping):
+        raise FileProblem("has `held` that is not an object")
+    early = {}
+    for key, m in held.items():
+        b = int(key) if isinstance(key, str) and key.isdigit() else -1
+        # Block `done` itself may be held: it had arrived, not yet folded, when the checkpoint was written.
+        if not done <= b < spec.blocks:
+            raise FileProblem(f"holds block {key!r}, which is not a block from {done} on of this run")
+        if check_stats(m, f"held block {b}") != spec.block_samples(b):
+            raise FileProblem(f"holds block {b} with a sample count that is not that block's")
+        early[b] = Stats.from_dict(m)
+    trace = d["trace"]
+    if not isinstance(trace, list) or not all(
+        isinstance(p, Mapping) and 0 < count(p.get("samples"), "a trace point's samples") <= folded for p in trace
+    ):
+        raise FileProblem("has a trace that is not a list of points within its samples")
+    if not isinstance(d["complete"], bool):
+        raise FileProblem(f"has complete = {d['complete']!r}, which is not true or false")
+    return RunState(
+        next_block=done, total=Stats.from_dict(d["accumulator"]), held=early, trace=list(trace), complete=d["complete"]
+    )
+
+
+def differences(a: RunSpec, b: RunSpec) -> list[str]:
+    """Fields in which two RunSpecs differ, as ``name: a != b``."""
+    da, db = a.to_dict(), b.to_dict()
+    return [f"{k}: {da[k]!r} != {db.get(k)!r}" for k in da if da[k] != db.get(k)]
+
+
+def resume(path: str, spec: RunSpec) -> tuple[RunSpec, RunState]:
+    """The state to resume ``spec`` from the checkpoint ``path``.
+
+    An unseeded spec (``entropy`` None) adopts the checkpoint's entropy:
+    "the same command" without ``--seed`` draws fresh entropy, which the
+    checkpoint recorded.
+    """
+    if not os.path.exists(path):
+        raise ValidationError(
+            "checkpoint",
+            path,
+            "the path of an existing checkpoint file to resume",
+            "does not exist (nothing to resume)",
+        )
+    saved, state = load(path)
+    if spec.entropy is None:
+        spec = replace(spec, entropy=saved.entropy, spawn_key=saved.spawn_key)
+    if saved.digest() != spec.digest():
+        diff = "; ".join(differences(saved, spec))
+        raise CheckpointError(
+            f"checkpoint {path!r} belongs to a different run ({diff}); it was left untouched: "
+            "use the same options, another --checkpoint file, or delete it."
+        )
+    return spec, state

@@ -1,0 +1,154 @@
+"""Integrity of the files read back: a checksum of the whole content, and numbers that make sense.
+
+Checkpoints and result files carry ``"checksum": "sha256:..."``, the sha256
+of their canonical JSON form (keys sorted, no spaces) without that key: a
+file edited by hand, or damaged, no longer matches, and is refused before
+any of it is used. The checksum guards against accidents, not against
+forgery: whoever edits a file can recompute it, so the numbers are also
+checked for consistency (counts of the blocks they claim, finite values,
+indices in range). Result files written before checksums were added carry
+none and are read with those checks alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from montecarlo.errors import FileProblem
+from montecarlo.records.files import parse_json, read_text
+
+#: The key holding the checksum.
+FIELD = "checksum"
+PREFIX = "sha256:"
+
+
+def checksum(d: Mapping[str, Any]) -> str:
+    """``"sha256:<hex>"`` of the canonical JSON of ``d`` without its checksum key."""
+    body = {k: v for k, v in d.items() if k != FIELD}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sealed(d: Mapping[str, Any]) -> dict:
+    """``d`` with its checksum added (as the last key)."""
+    out = {k: v for k, v in d.items() if k != FIELD}
+    out[FIELD] = checksum(out)
+    return out
+
+
+def verify(d: Mapping[str, Any], required: bool) -> None:
+    """Check the checksum of ``d`` (a missing one is refused when ``required``).
+
+    Raises
+    ------
+    FileProblem
+        When the checksum is missing (and required), malformed, or does not
+        match the content.
+    """
+    given = d.get(FIELD)
+    if given is None:
+        if required:
+            raise FileProblem('has no "checksum" field')
+        return
+    if not isinstance(given, str) or not given.startswith(PREFIX):
+        raise FileProblem(f'has a "checksum" that is not "{PREFIX}..."')
+    if given != checksum(d):
+        raise FileProblem("does not match its checksum: it was edited or damaged since it was written")
+
+
+def parse_sealed(text: str) -> Any:
+    """The strict JSON value of ``text``, its checksum checked when it carries one (a `FileProblem` if not)."""
+    d = parse_json(text)
+    if isinstance(d, Mapping):
+        verify(d, required=False)
+    return d
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def count(value: Any, what: str) -> int:
+    """A count in a file: an integer >= 0 (not a bool, not a float)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FileProblem(f"has {what} = {value!r}, which is not an integer >= 0")
+    return value
+
+
+def check_stats(d: Any, what: str) -> int:
+    """Check the JSON form of block statistics; return their sample count.
+
+    ``count`` an integer >= 0, ``mean`` a list of ``k`` finite numbers,
+    ``comoment`` a ``k`` by ``k`` list of finite numbers with a diagonal
+    >= 0 (sums of squared deviations), and no numbers from no samples.
+    """
+    if not isinstance(d, Mapping):
+        raise FileProblem(f"has {what} that is not an object")
+    n = count(d.get("count"), f"{what}.count")
+    mean, comoment = d.get("mean"), d.get("comoment")
+    if not isinstance(mean, list) or not mean or not all(_number(x) for x in mean):
+        raise FileProblem(f"has {what}.mean that is not a list of finite numbers")
+    k = len(mean)
+    if (
+        not isinstance(comoment, list)
+        or len(comoment) != k
+        or not all(isinstance(row, list) and len(row) == k and all(_number(x) for x in row) for row in comoment)
+    ):
+        raise FileProblem(f"has {what}.comoment that is not a {k} x {k} list of finite numbers")
+    if any(comoment[i][i] < 0 for i in range(k)):
+        raise FileProblem(f"has {what}.comoment with a negative sum of squares")
+    if n == 0 and (any(mean) or any(any(row) for row in comoment)):
+        raise FileProblem(f"has {what} with numbers but no samples")
+    if n == 1 and any(any(row) for row in comoment):
+        raise FileProblem(f"has {what} with deviations from one sample")
+    return n
+
+
+def check_record(d: Mapping[str, Any]) -> None:
+    """Check that the numbers of a result's JSON form agree with each other.
+
+    The sample count is the accumulator's and at most the RunSpec's; a
+    continuation's block count holds exactly its samples; the sections
+    have the shapes docs/json.md gives them. (The RunSpec checks itself.)
+    """
+    n = check_stats(d["accumulator"], "accumulator")
+    if d["samples"] != n or isinstance(d["samples"], bool):
+        raise FileProblem(f"has samples = {d['samples']!r}, not its accumulator's count {n:,}")
+    for section in ("outputs", "derived"):
+        part = d.get(section, {})
+        if not isinstance(part, Mapping) or not all(isinstance(e, Mapping) for e in part.values()):
+            raise FileProblem(f"has `{section}` that is not an object of estimate objects")
+    if not d["outputs"]:
+        raise FileProblem("has no outputs")
+    for section, kind in (("covariance", list), ("trace", list), ("stopping", Mapping), ("continuation", Mapping)):
+        if section in d and not isinstance(d[section], kind):
+            raise FileProblem(f"has `{section}` that is not {'a list' if kind is list else 'an object'}")
+    spec = d["spec"]
+    total, size = (spec.get("samples"), spec.get("block_size")) if isinstance(spec, Mapping) else (None, None)
+    if not (isinstance(total, int) and isinstance(size, int) and size > 0):
+        return  # the RunSpec refuses itself
+    if n > total:
+        raise FileProblem(f"has {n:,} samples, more than its RunSpec's {total:,}")
+    cont = d.get("continuation") or {}
+    if "blocks" in cont:
+        blocks = count(cont["blocks"], "continuation.blocks")
+        prefix = check_stats(cont["accumulator"], "continuation.accumulator") if "accumulator" in cont else n
+        if prefix != blocks * size or prefix > n:
+            raise FileProblem(f"has continuation.blocks = {blocks}, which is not the count of its {prefix:,} samples")
+
+
+def read_document(path: str | os.PathLike) -> Any:
+    """The JSON of a result file, or of a result folder's ``result.json``.
+
+    A regular file of bounded size, strict JSON, its checksum checked when
+    it carries one; anything else is a `FileProblem`.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, "result.json")
+    return parse_sealed(read_text(path))

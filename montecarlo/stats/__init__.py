@@ -1,0 +1,1 @@
+"""Block statistics: the accumulators every block returns and their merges, in the engine's own order."""
