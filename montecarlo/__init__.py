@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from montecarlo._version import __version__
 
 # The decorator is used at import time of every model module: bound eagerly.
-from montecarlo.models.record import model
+from montecarlo.models.declare import model
 
 # Public names, imported on first use so that `mc --help` starts fast.
 _LAZY = {
@@ -42,7 +42,9 @@ _LAZY = {
     "Sampling": "montecarlo.core.sampling",
     "Execution": "montecarlo.core.execution",
     "Checkpointing": "montecarlo.core.execution",
+    "MonteCarloError": "montecarlo.errors",
     "ValidationError": "montecarlo.errors",
+    "UnknownNameError": "montecarlo.errors",
     "ParameterError": "montecarlo.errors",
     "ModelError": "montecarlo.errors",
     "WorkerDiedError": "montecarlo.errors",
@@ -56,6 +58,7 @@ __all__ = [
     "Execution",
     "Model",
     "ModelError",
+    "MonteCarloError",
     "Moments",
     "Output",
     "ParameterError",
@@ -64,6 +67,7 @@ __all__ = [
     "Sampling",
     "Stopping",
     "StoppingRule",
+    "UnknownNameError",
     "ValidationError",
     "WorkerDiedError",
     "__version__",
@@ -85,7 +89,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.core.spec import RunSpec
     from montecarlo.core.stopping import Stopping
     from montecarlo.core.stopping_rules import StoppingRule
-    from montecarlo.errors import ModelError, ParameterError, ValidationError, WorkerDiedError
+    from montecarlo.errors import (
+        ModelError,
+        MonteCarloError,
+        ParameterError,
+        UnknownNameError,
+        ValidationError,
+        WorkerDiedError,
+    )
     from montecarlo.estimation.estimate import Estimate
     from montecarlo.models.derived import ControlVariate, Derived
     from montecarlo.models.record import Model, Output

@@ -1,10 +1,37 @@
-"""The exceptions montecarlo raises, in one place at the bottom of the layers.
+"""Every exception montecarlo raises, in one place at the bottom of the layers, under one root.
+
+``except montecarlo.MonteCarloError`` catches them all; each also keeps the
+builtin base that says what kind of failure it is (``except ValueError``
+still catches bad input)::
+
+    MonteCarloError
+    ├── ValidationError (ValueError)     bad input: the argument, the value, what is accepted
+    │   ├── ParameterError               a model parameter
+    │   ├── ModelNotFoundError (LookupError)
+    │   ├── UnknownNameError (KeyError)  an output or estimate name that is not there
+    │   ├── PlotError                    a plot that cannot be drawn from what was given
+    │   └── InputError                   input described by one line: a file, an experiment
+    │       ├── CheckpointError          a checkpoint that cannot be used for this run
+    │       ├── ResultFormatError        a file that is not a result this release reads
+    │       └── ExperimentError          a bad experiment file or override
+    ├── FileProblem (ValueError)         why a file cannot be read back, as a phrase
+    ├── ModelError (RuntimeError)        the model failed in a block (names the block)
+    ├── WorkerDiedError (RuntimeError)
+    ├── TimeLimitError (RuntimeError)
+    ├── NoSpaceError (OSError)
+    ├── CheckpointWriteError (OSError)
+    └── MatplotlibMissing (ImportError)
+    MonteCarloWarning (UserWarning)
+    └── OversubscriptionWarning
 
 Input problems are `ValidationError` records: the argument, the value given
 and what is accepted. Validation raises them once, before any worker starts;
 each entry point formats the same record its own way (a Python keyword, a
 command-line option, a key of an experiment file), so no message is ever
-rewritten by string replacement.
+rewritten by string replacement. Two more classes are signals rather than
+errors, and so not under the root: `Terminated` (SIGTERM, a
+`KeyboardInterrupt`) and `ExitAtImport` (a module calling ``os._exit``
+while it is imported).
 """
 
 from __future__ import annotations
@@ -32,7 +59,15 @@ def one_line(text: object, limit: int = ONE_LINE) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-class ValidationError(ValueError):
+class MonteCarloError(Exception):
+    """The root of every error montecarlo raises (each also keeps its builtin base)."""
+
+
+class MonteCarloWarning(UserWarning):
+    """The root of montecarlo's warnings."""
+
+
+class ValidationError(MonteCarloError, ValueError):
     """An input that is not accepted, named by the argument it was given as.
 
     Parameters
@@ -125,7 +160,40 @@ class ModelNotFoundError(ValidationError, LookupError):
     """A model name or ``"package.module:function"`` reference that does not resolve."""
 
 
-class ModelError(RuntimeError):
+class UnknownNameError(ValidationError, KeyError):
+    """An output, derived estimate or control-variate name that a result or model does not have."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.format()
+
+
+class PlotError(ValidationError):
+    """A plot that cannot be drawn from what was given: names the argument, the value and what is accepted."""
+
+
+class InputError(ValidationError):
+    """Bad input described by one line: a file, an experiment, a combination of options.
+
+    Parameters
+    ----------
+    message : str
+        The whole message, naming the file (or option), the value and what
+        is accepted.
+    argument : str
+        What was given: ``"checkpoint"``, ``"result"``, ``"experiment"``.
+    """
+
+    def __init__(self, message: str, argument: str = "input") -> None:
+        super().__init__(argument, None, "", message)
+        self.args = (message,)
+        self.message = message
+
+    def format(self, name: str | None = None, spell: Callable[[str], str] | None = None) -> str:
+        """The message, whoever shows it (it names what it is about)."""
+        return self.message
+
+
+class ModelError(MonteCarloError, RuntimeError):
     """The model failed in one block: it raised, or returned a wrong shape or non-finite values.
 
     Deterministic: re-running the block gives the same failure, so it is never
@@ -166,19 +234,22 @@ class ModelError(RuntimeError):
         return self.message
 
 
-class WorkerDiedError(RuntimeError):
+class WorkerDiedError(MonteCarloError, RuntimeError):
     """Worker processes kept dying; the blocks they held could not be completed."""
 
 
-class TimeLimitError(RuntimeError):
+class TimeLimitError(MonteCarloError, RuntimeError):
     """The time limit passed before a single block was folded: there is no estimate to report."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """A checkpoint file that cannot be used for this run (the file is left untouched)."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "checkpoint")
 
-class NoSpaceError(OSError):
+
+class NoSpaceError(MonteCarloError, OSError):
     """The disk or the quota is full: a failure of the machine, not of the input (exit status 1, not 2)."""
 
     def __str__(self) -> str:
@@ -189,17 +260,42 @@ class NoSpaceError(OSError):
 NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
-class CheckpointWriteError(OSError):
+class CheckpointWriteError(MonteCarloError, OSError):
     """The checkpoint could not be written (disk full, folder gone, ...)."""
 
 
-class FileProblem(ValueError):
+class FileProblem(MonteCarloError, ValueError):
     """Why a file cannot be read back, as a phrase (``"is a FIFO (named pipe), not a regular file"``)."""
 
 
-class ResultFormatError(ValueError):
+class ResultFormatError(InputError):
     """A file that is not a montecarlo result of a version this release reads."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "result")
 
-class OversubscriptionWarning(UserWarning):
+
+class ExperimentError(InputError):
+    """A bad experiment file or command-line override; the message is one line naming the file and the key."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "experiment")
+
+
+class MatplotlibMissing(MonteCarloError, ImportError):
+    """matplotlib is not installed (plots need the ``plot`` extra)."""
+
+
+class OversubscriptionWarning(MonteCarloWarning):
     """More worker processes asked for than there are cores: they add start-up time and memory, not speed."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that a run stops as on Ctrl-C (a signal, not an error)."""
+
+
+class ExitAtImport(BaseException):
+    """``os._exit(code)`` called by a model's module while it is imported (raised instead of ending the process)."""
+
+    def __str__(self) -> str:
+        return f"os._exit({self.args[0]})"

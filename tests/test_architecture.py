@@ -172,3 +172,26 @@ def test_the_architecture_page_shows_every_folder():
     folders = sorted(p.parent.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*/__init__.py"))
     missing = [f for f in folders if f + "/" not in page]
     assert missing == [], f"docs/architecture.md does not show {missing}"
+
+
+def test_every_exception_class_is_in_errors_under_one_root():
+    import inspect
+
+    import montecarlo.errors as errors
+
+    elsewhere = []
+    for name, path in MODULES.items():
+        if name in ("montecarlo.errors",) or name.startswith("montecarlo.cli"):
+            continue  # the CLI's click exceptions only carry exit codes
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and any(
+                ast.unparse(b).endswith(("Error", "Exception", "Warning", "Interrupt", "Problem")) for b in node.bases
+            ):
+                elsewhere.append(f"{name}.{node.name}")
+    assert elsewhere == [], f"exception classes outside errors.py: {elsewhere}"
+    signals = {errors.Terminated, errors.ExitAtImport}
+    for _, cls in inspect.getmembers(errors, inspect.isclass):
+        if issubclass(cls, BaseException) and cls.__module__ == errors.__name__ and cls not in signals:
+            root = errors.MonteCarloWarning if issubclass(cls, Warning) else errors.MonteCarloError
+            assert issubclass(cls, root), f"{cls.__name__} is not a {root.__name__}"

@@ -11,10 +11,12 @@ from scipy.stats import binom
 
 import montecarlo
 from montecarlo import Execution, Sampling
+from montecarlo.errors import UnknownNameError, ValidationError
 from montecarlo.estimation.control import control_variate_fit
 from montecarlo.estimation.delta import delta_method, gradient
+from montecarlo.models.declare import model
 from montecarlo.models.derived import ControlVariate, Derived
-from montecarlo.models.record import Output, model
+from montecarlo.models.record import Output
 from montecarlo.records.result import Result
 
 E1 = math.e - 1.0
@@ -184,41 +186,60 @@ def test_estimators_identical_across_executors(model, params):
 
 def test_estimator_errors():
     r = montecarlo.run(exp_uniform, samples=1_000, rng=1, execution="serial")
-    with pytest.raises(KeyError, match=r"`inputs` \['w'\] are not outputs; outputs: y, u"):
+    with pytest.raises(
+        UnknownNameError, match=r"`inputs` = 'w' of derived quantity 'bad' is not an output; accepted: one of y, u"
+    ):
         r.derive("bad", lambda w: w, inputs=["w"])
-    with pytest.raises(KeyError, match=r"`target` 'w' is not an output; outputs: y, u"):
+    with pytest.raises(
+        KeyError, match=r"`target` = 'w' of control variate 'w_cv' is not an output; accepted: one of y, u"
+    ):
         r.control_variate("w", "u")
-    with pytest.raises(KeyError, match=r"`controls` 'v' is not an output"):
+    with pytest.raises(KeyError, match=r"`controls` = 'v' of control variate 'y_cv' is not an output"):
         r.control_variate("y", "v")
-    with pytest.raises(ValueError, match=r"`means` = \[0\.5, 1\.0\]; expected 1 finite number\(s\), one per control"):
+    with pytest.raises(
+        ValidationError,
+        match=r"`means` = \[0\.5, 1\.0\] is not accepted; accepted: 1 finite number\(s\), one per control",
+    ):
         r.control_variate("y", "u", means=[0.5, 1.0])
-    with pytest.raises(ValueError, match=r"an estimate named 'ratio' already exists"):
+    with pytest.raises(ValidationError, match=r"`extra` = 'ratio' is the name of an estimate already there"):
         r.with_estimates(r.derive("ratio", lambda y, u: y / u))
-    with pytest.raises(TypeError, match=r"`extra` must be derived or control-variate Estimates"):
+    with pytest.raises(
+        ValidationError, match=r"`extra` = Estimate\(name='y'.* accepted: derived or control-variate Estimates"
+    ):
         r.with_estimates(r["y"])
-    with pytest.raises(KeyError, match=r"no estimate 'nope'; estimates: y, u, log_y, ratio, y_cv"):
+    with pytest.raises(
+        KeyError, match=r"`name` = 'nope' is not an estimate of this result; accepted: one of y, u, log_y, ratio, y_cv"
+    ):
         r["nope"]
 
 
 def test_control_mean_must_be_known():
     r = montecarlo.run("asian_option", samples=1_000, rng=1, execution="serial")
-    with pytest.raises(ValueError, match=r"the mean of control\(s\) \['arithmetic'\] is not known; give `means`"):
+    with pytest.raises(
+        ValidationError, match=r"`means` of control\(s\) \['arithmetic'\] of 'geometric_cv' are not known"
+    ):
         r.control_variate("geometric", "arithmetic")
 
 
 @pytest.mark.parametrize(
-    ("make", "exc", "match"),
+    ("make", "match"),
     [
-        (lambda: Derived("2x", lambda a: a), ValueError, r"`name` = '2x' must be an identifier"),
-        (lambda: Derived("x", 3.0), TypeError, r"`func` = 3\.0 must be callable"),
-        (lambda: Derived("x", abs, inputs=[]), ValueError, r"`inputs` of 'x' must name at least one output"),
-        (lambda: ControlVariate("c", "y", []), ValueError, r"`controls` of 'c' must name at least one output"),
-        (lambda: ControlVariate("c", "y", ["y"]), ValueError, r"`target` = 'y' cannot also be one of its `controls`"),
-        (lambda: ControlVariate("c", "y", ["u", "u"]), ValueError, r"`controls` = \['u', 'u'\] must be distinct"),
+        (lambda: Derived("2x", lambda a: a), r"`name` = '2x' is not accepted; accepted: a Python identifier"),
+        (lambda: Derived("x", 3.0), r"`func` = 3\.0 is not accepted; accepted: a function func\(\*means\)"),
+        (lambda: Derived("x", abs, inputs=[]), r"`inputs` = \(\) of 'x' names no output"),
+        (lambda: ControlVariate("c", "y", []), r"`controls` = \(\) of 'c' names no output"),
+        (
+            lambda: ControlVariate("c", "y", ["y"]),
+            r"`target` = 'y' is not accepted; accepted: an output that is not one of its `controls`",
+        ),
+        (
+            lambda: ControlVariate("c", "y", ["u", "u"]),
+            r"`controls` = \['u', 'u'\] is not accepted; accepted: distinct output names",
+        ),
     ],
 )
-def test_record_validation(make, exc, match):
-    with pytest.raises(exc, match=match):
+def test_record_validation(make, match):
+    with pytest.raises(ValidationError, match=match):
         make()
 
 
@@ -226,13 +247,20 @@ def test_declaration_errors():
     def f(rng, n):
         return rng.random((n, 2))
 
-    with pytest.raises(ValueError, match=r"derived quantity 'd': input 'z' is not an output"):
+    with pytest.raises(
+        UnknownNameError, match=r"`inputs` = 'z' of derived quantity 'd' is not an output; accepted: one of a, b"
+    ):
         model(f, outputs=["a", "b"], derived=[Derived("d", abs, inputs=["z"])])
-    with pytest.raises(ValueError, match=r"control variate 'c': 'z' is not an output"):
+    with pytest.raises(UnknownNameError, match=r"`controls` = 'z' of control variate 'c' is not an output"):
         model(f, outputs=["a", "b"], controls=[ControlVariate("c", "a", ["z"])])
-    with pytest.raises(ValueError, match=r"names must be distinct, got \['a', 'b', 'a'\]"):
+    with pytest.raises(
+        ValidationError, match=r"`outputs` = \['a', 'b', 'a'\] is not accepted; accepted: distinct names"
+    ):
         model(f, outputs=["a", "b"], derived=[Derived("a", abs, inputs=["b"])])
-    with pytest.raises(TypeError, match=r"`derived` must hold montecarlo.models.derived.Derived records"):
+    with pytest.raises(
+        ValidationError,
+        match=r"`derived` = <built-in function abs> is not accepted; accepted: montecarlo.Derived records",
+    ):
         model(f, outputs=["a", "b"], derived=[abs])
 
 

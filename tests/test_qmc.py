@@ -428,12 +428,18 @@ def test_command_line_messages(capsys):
 
 
 def test_model_declarations_are_checked():
-    with pytest.raises(TypeError, match="`uniform` .* and `dimension` go together"):
+    with pytest.raises(
+        ValidationError, match="`dimension` = 2 is given without the other; accepted: a function uniform"
+    ):
         montecarlo.model(dimension=2)(lambda rng, n: rng.random(n))
-    with pytest.raises(ValueError, match="`dimension` must be an integer >= 1 or a function of the parameters, got 0"):
+    with pytest.raises(
+        ValidationError, match="`dimension` = 0 is not accepted; accepted: an integer >= 1 or a function"
+    ):
         montecarlo.model(dimension=0, uniform=lambda u: u[:, 0])(lambda rng, n: rng.random(n))
     bad = montecarlo.model(dimension=lambda: "two", uniform=lambda u: u[:, 0])(lambda rng, n: rng.random(n))
-    with pytest.raises(ValueError, match="`dimension` gave 'two' at {}; expected an integer >= 1"):
+    with pytest.raises(
+        ValidationError, match="`dimension` = 'two' of model '<lambda>' at the parameters {} is not acc"
+    ):
         montecarlo.make_spec(bad, 1024, sampling=SOBOL)
     wide = montecarlo.model(dimension=30000, uniform=lambda u: u[:, 0])(lambda rng, n: rng.random(n))
     with pytest.raises(ValidationError, match="cannot draw the 30000 dimensions of model '<lambda>'; accepted: halton"):

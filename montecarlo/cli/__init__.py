@@ -26,13 +26,9 @@ from montecarlo.cli.experiment import experiment_group
 from montecarlo.cli.models import list_cmd, show_cmd
 from montecarlo.cli.results import extend_cmd, plot_cmd, reproduce_cmd
 from montecarlo.cli.run import run_cmd
-from montecarlo.errors import ModelError, one_line
+from montecarlo.errors import ModelError, Terminated, one_line
 
 __all__ = ["cli", "invoke", "main"]
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread so the run stops like on Ctrl-C."""
 
 
 @click.group(

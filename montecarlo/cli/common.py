@@ -30,7 +30,7 @@ EXIT_CODES = (
 )
 
 
-class InputError(click.ClickException):
+class UsageFailure(click.ClickException):
     """Bad input (a file, a key, a value): one line, exit status 2."""
 
     exit_code = EXIT_USAGE

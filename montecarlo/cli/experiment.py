@@ -13,9 +13,9 @@ import click
 
 from montecarlo.cli.common import (
     Failed,
-    InputError,
     SectionedCommand,
     SectionOption,
+    UsageFailure,
     model_output_to_stderr,
     vocabulary_options,
 )
@@ -34,11 +34,11 @@ def _overrides(values: dict[str, Any], params: tuple[str, ...], settings: tuple[
             try:  # recorded as typed values, as a file would hold them
                 out[BY_NAME[name].file_key or name] = BY_NAME[name].parse(value)
             except ValidationError as exc:
-                raise InputError(cli_message(exc)) from None
+                raise UsageFailure(cli_message(exc)) from None
     for item in settings:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise InputError(
+            raise UsageFailure(
                 f'--set {item!r} is not of the form KEY=VALUE (VALUE in TOML syntax, such as 0.99 or "t").'
             )
         try:
@@ -51,9 +51,9 @@ def _overrides(values: dict[str, Any], params: tuple[str, ...], settings: tuple[
         for item in params:
             key, sep, value = item.partition("=")
             if not sep or not key.strip():
-                raise InputError(f"--param {item!r} is not of the form NAME=VALUE.")
+                raise UsageFailure(f"--param {item!r} is not of the form NAME=VALUE.")
             if key.strip() in fixed:
-                raise InputError(f"--param {key.strip()} is given twice; give it once.")
+                raise UsageFailure(f"--param {key.strip()} is given twice; give it once.")
             fixed[key.strip()] = value  # parsed by the model's parameter types
         out["params"] = fixed
     return out
@@ -66,7 +66,7 @@ def _load_all(files: tuple[str, ...], overrides: dict) -> list:
     try:
         return [load_experiment(f, overrides) for f in files]
     except ExperimentError as exc:
-        raise InputError(str(exc)) from None
+        raise UsageFailure(str(exc)) from None
 
 
 def _override_options(f: Any) -> Any:
@@ -94,7 +94,7 @@ def _run_all(exps: list, quiet: bool, output_dir: str | None) -> list:
         try:
             check_output_dir(output_dir)
         except ExperimentError as exc:
-            raise InputError(str(exc)) from None
+            raise UsageFailure(str(exc)) from None
     results = []
     for exp in exps:
         bar = None if quiet else ProgressBar()
@@ -102,7 +102,7 @@ def _run_all(exps: list, quiet: bool, output_dir: str | None) -> list:
             with model_output_to_stderr():
                 res = run_experiment(exp, execution=dataclasses.replace(exp.execution, progress=bar))
         except (ImportError, ConnectionError) as exc:  # dask missing, or no scheduler at the address
-            raise InputError(str(exc)) from None
+            raise UsageFailure(str(exc)) from None
         finally:
             if bar is not None:
                 bar.close()
@@ -156,9 +156,9 @@ def show_cmd(result_file: str) -> None:
     try:
         res = load(result_file)
     except ResultFormatError as exc:  # it names the path
-        raise InputError(str(exc)) from None
+        raise UsageFailure(str(exc)) from None
     if not isinstance(res, ExperimentResult):
-        raise InputError(
+        raise UsageFailure(
             f"{result_file}: a result of `mc run`, not of an experiment; accepted: an experiment's result.json."
         )
     click.echo(res.table())
@@ -183,7 +183,9 @@ def check_cmd(
     exps = _load_all(files, _overrides(values, params, settings))
     for exp in exps:
         if not exp.has_expectations:
-            raise InputError(f"{exp.path}: no [expect] table, nothing to check; accepted: a file with [expect] values.")
+            raise UsageFailure(
+                f"{exp.path}: no [expect] table, nothing to check; accepted: a file with [expect] values."
+            )
     misses = []
     for exp, res in _run_all(exps, quiet, output_dir):
         for point, c in res.misses:

@@ -10,9 +10,9 @@ import click
 
 from montecarlo.cli.common import (
     Failed,
-    InputError,
     PlotPath,
     SectionedCommand,
+    UsageFailure,
     check_output,
     model_output_to_stderr,
     require_matplotlib,
@@ -189,7 +189,7 @@ def reproduce_cmd(result_file: str, **values: Any) -> None:
         with model_output_to_stderr():
             rep = reproduce(result_file, execution=execution)
     except ExperimentError as exc:
-        raise InputError(str(exc)) from None
+        raise UsageFailure(str(exc)) from None
     for w in rep.warnings:
         click.echo(f"warning: {w}", err=True)
     rec = rep.recorded

@@ -19,6 +19,8 @@ from montecarlo.core.spec import RunSpec
 from montecarlo.engine.backends import make_backend
 from montecarlo.engine.scheduler import Outcome, execute
 from montecarlo.errors import ValidationError
+from montecarlo.estimation.diagnostics import diagnose, flagged, two_stage_estimates
+from montecarlo.estimation.quantiles import tail_estimates
 from montecarlo.models.record import Model
 from montecarlo.records.cache import Cache
 from montecarlo.records.checkpoint import RunState, resume
@@ -26,7 +28,7 @@ from montecarlo.records.checkpoint import save as save_checkpoint
 from montecarlo.records.files import check_writable
 from montecarlo.records.locking import held
 from montecarlo.records.provenance import run_provenance
-from montecarlo.records.result import Result, result_of
+from montecarlo.records.result import Result
 
 
 def run_spec_on(
@@ -93,7 +95,31 @@ def _run(spec: RunSpec, rec: Model, execution: Execution, ckpt: Checkpointing | 
         if outcome.prefix_blocks != outcome.ending.blocks:
             continuation["accumulator"] = outcome.prefix.to_dict()
     stopping = outcome.ending.to_dict(spec.samples, spec.stop)
-    result = result_of(spec, rec, outcome.total, prov, stopping, outcome.trace, continuation)
+    result = result_of(spec, rec, outcome, prov, stopping, continuation)
     if store is not None and state is None and store.put(result, rec):
         result.provenance["cache"] = "stored"
     return result
+
+
+def result_of(
+    spec: RunSpec, rec: Model, outcome: Outcome, provenance: dict, stopping: dict, continuation: dict
+) -> Result:
+    """The `Result` of a run: the estimates of its folded prefix (computed once, by the monitor), with its records."""
+    stats = outcome.total
+    diagnoses = diagnose(rec, stats, outcome.estimates)
+    est = outcome.estimates + two_stage_estimates(spec, rec, stats)
+    quantiles, shortfall = tail_estimates(spec, rec, stats)
+    return Result(
+        model=rec.name,
+        estimates=flagged(est, diagnoses),
+        covariance=outcome.covariance,
+        spec=spec,
+        accumulator=stats,
+        provenance=provenance,
+        stopping=stopping,
+        trace=outcome.trace,
+        continuation=continuation,
+        diagnostics=diagnoses,
+        quantiles=quantiles,
+        shortfall=shortfall,
+    )

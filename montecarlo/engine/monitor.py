@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from montecarlo.core.spec import RunSpec
 from montecarlo.core.stopping import Stopping
 from montecarlo.core.stopping_rules import Prefix, StoppingRule, TimeLimit
@@ -83,6 +85,8 @@ class Monitor:
         self.trace: list[dict] = []
         self._next_point = 1  # sample count of the next trace point
         self._i = 0
+        #: The estimates of the last prefix asked about, with its sample count and covariance.
+        self._last: tuple[int, tuple[Estimate, ...], np.ndarray] | None = None
 
     def _advance(self, n: int) -> None:
         while self._next_point <= n:
@@ -111,7 +115,13 @@ class Monitor:
         return bool(self.stop.budgets) and not self.stop.reproducible
 
     def _estimates(self, moments: Stats) -> tuple[Estimate, ...]:
-        return estimates(self.spec, self.model, moments)[0]
+        return self.final(moments)[0]
+
+    def final(self, moments: Stats) -> tuple[tuple[Estimate, ...], np.ndarray]:
+        """The estimates of a folded prefix and the covariance of its outputs' (computed once per prefix)."""
+        if self._last is None or self._last[0] != moments.count:
+            self._last = (moments.count, *estimates(self.spec, self.model, moments))
+        return self._last[1], self._last[2]
 
     def _prefix(self, moments: Stats, blocks: int, ests: tuple[Estimate, ...]) -> Prefix:
         return Prefix(moments.count, blocks, {e.name: e for e in ests}, self.clock(), moments.parts)

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
+import numpy as np
+
 from montecarlo.core.spec import RunSpec
 from montecarlo.engine.backends.base import Backend
 from montecarlo.engine.fold import Fold
@@ -31,6 +33,7 @@ from montecarlo.engine.points import PointJob, run_point_block, run_point_task
 from montecarlo.engine.worker import run_block, run_task
 from montecarlo.engine.workerenv import one_thread
 from montecarlo.errors import ModelError, TimeLimitError, ValidationError, WorkerDiedError
+from montecarlo.estimation.estimate import Estimate
 from montecarlo.models.record import Model
 from montecarlo.records.checkpoint import RunState
 from montecarlo.stats.accumulators import Stats
@@ -59,6 +62,10 @@ class Outcome:
         The convergence trace.
     discarded : int
         Tasks and blocks computed or cancelled past the stopping block.
+    estimates : tuple of Estimate
+        The estimates of ``total`` (outputs, derived, control variates).
+    covariance : numpy.ndarray
+        The covariance matrix of the output estimates.
     prefix : Stats or None
         The prefix of whole blocks (all but a short last block): where an
         extension of this run continues; None when unknown.
@@ -70,6 +77,8 @@ class Outcome:
     ending: Ending
     trace: tuple[dict, ...]
     discarded: int
+    estimates: tuple[Estimate, ...]
+    covariance: np.ndarray
     prefix: Stats | None = None
     prefix_blocks: int = 0
 
@@ -226,7 +235,8 @@ def _execute(
     ending = fold.finish()
     if checkpoint is not None:
         checkpoint(fold.snapshot(complete=True))
-    return Outcome(fold.total, ending, tuple(monitor.trace), discarded, fold.prefix, fold.prefix_blocks)
+    ests, cov = monitor.final(fold.total)
+    return Outcome(fold.total, ending, tuple(monitor.trace), discarded, ests, cov, fold.prefix, fold.prefix_blocks)
 
 
 def _no_samples_in_time(monitor: Monitor, spec: RunSpec) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from montecarlo.errors import UnknownNameError, ValidationError
 from montecarlo.estimation.estimate import Estimate
 from montecarlo.estimation.intervals import critical_value
 from montecarlo.models.derived import ControlVariate
@@ -85,22 +86,20 @@ def control_estimate(
     names = list(names)
     for role, i in [("target", c.target)] + [("controls", x) for x in c.controls]:
         if i not in names:
-            raise KeyError(f"control variate {c.name!r}: `{role}` {i!r} is not an output; outputs: {', '.join(names)}.")
+            raise UnknownNameError(
+                role, i, "one of " + ", ".join(names), f"of control variate {c.name!r} is not an output"
+            )
     if c.means is None:
         unknown = [x for x in c.controls if exact.get(x) is None]
         if unknown:
-            raise ValueError(
-                f"control variate {c.name!r}: the mean of control(s) {unknown} is not known; "
-                "give `means` (one known mean per control)."
+            raise ValidationError(
+                "means", None, "one known mean per control", f"of control(s) {unknown} of {c.name!r} are not known"
             )
         mu = [float(exact[x]) for x in c.controls]  # type: ignore[arg-type]  # checked just above
     else:
         mu = list(call_with_params(c.means, [], params) if callable(c.means) else c.means)
         if len(mu) != len(c.controls) or not all(isinstance(m, (int, float)) and math.isfinite(m) for m in mu):
-            raise ValueError(
-                f"control variate {c.name!r}: `means` = {mu!r}; expected {len(c.controls)} finite number(s), "
-                "one per control."
-            )
+            raise ValidationError("means", mu, f"{len(c.controls)} finite number(s), one per control")
     fit = control_variate_fit(n, means, cov, names.index(c.target), [names.index(x) for x in c.controls], mu)
     value, se = fit["estimate"], fit["standard_error"]
     h = critical_value(interval, confidence, fit["df"]) * se

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from montecarlo.errors import UnknownNameError, ValidationError
 from montecarlo.estimation.estimate import Estimate
 from montecarlo.estimation.intervals import critical_value
 from montecarlo.models.derived import Derived
@@ -82,8 +83,8 @@ def delta_method(
             except (ZeroDivisionError, OverflowError):  # e.g. a ratio at a zero mean
                 g = np.full(means.size, math.nan)
         if g.size != means.size:
-            raise ValueError(
-                f"`gradient` returned {g.size} partial derivatives; expected {means.size} (one per input)."
+            raise ValidationError(
+                "gradient", f"{g.size} partial derivatives", f"{means.size}, one per input", "returned the wrong count"
             )
         method = "analytic"
     else:
@@ -112,7 +113,9 @@ def derived_estimate(
     inputs = list(d.inputs) if d.inputs is not None else names
     missing = [i for i in inputs if i not in names]
     if missing:
-        raise KeyError(f"derived quantity {d.name!r}: `inputs` {missing} are not outputs; outputs: {', '.join(names)}.")
+        raise UnknownNameError(
+            "inputs", missing[0], "one of " + ", ".join(names), f"of derived quantity {d.name!r} is not an output"
+        )
     idx = [names.index(i) for i in inputs]
     sub = cov[np.ix_(idx, idx)]
     value, se, g, how = delta_method(d.func, means[idx], sub, grad=d.gradient, params=params)

@@ -11,11 +11,12 @@ the top of the repository holds the TOML files. The format is documented in
 docs/experiments.md.
 """
 
+from montecarlo.errors import ExperimentError
 from montecarlo.experiments.config import Experiment, Point, known_keys, load_experiment
 from montecarlo.experiments.folder import check_output_dir, sweep_csv, write_folder
 from montecarlo.experiments.reproduce import Reproduction, load_recorded, reproduce
 from montecarlo.experiments.runner import run_experiment
-from montecarlo.experiments.tables import Expectation, ExperimentError, Sweep
+from montecarlo.experiments.tables import Expectation, Sweep
 from montecarlo.records.experiment_result import ExperimentResult, PointResult
 
 __all__ = [

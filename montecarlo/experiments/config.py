@@ -29,11 +29,10 @@ from montecarlo.core.execution import Execution
 from montecarlo.core.seeding import fresh_entropy
 from montecarlo.core.spec import RunSpec
 from montecarlo.core.vocabulary import BY_KEY, file_message, run_arguments
-from montecarlo.errors import FileProblem, ParameterError, ValidationError
+from montecarlo.errors import ExperimentError, FileProblem, ParameterError, ValidationError
 from montecarlo.experiments.tables import (
     SWEEP_SETTINGS,
     Expectation,
-    ExperimentError,
     Sweep,
     label,
     parse_expect,
@@ -221,6 +220,8 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
             # record the bound values (an integer 80 given for a float parameter is 80.0)
             bound = {k: getattr(spec, k) if k in settings else spec.params[k] for k in swept}
             points.append(Point(i, bound, spec, parse_expect(merged.get("expect"), path, rec, spec, i, len(combos))))
+    except ExperimentError:
+        raise
     except ValidationError as exc:
         raise ExperimentError(f"{_origin(exc, overrides, cli_params, path)}: {file_message(exc)}") from None
     return Experiment(

@@ -15,8 +15,7 @@ import shutil
 import tempfile
 from datetime import UTC, datetime
 
-from montecarlo.errors import NO_SPACE, NoSpaceError
-from montecarlo.experiments.tables import ExperimentError
+from montecarlo.errors import NO_SPACE, ExperimentError, NoSpaceError
 from montecarlo.records.experiment_result import ExperimentResult
 from montecarlo.records.files import umask
 

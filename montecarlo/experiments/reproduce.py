@@ -16,8 +16,8 @@ from montecarlo.api import run_spec
 from montecarlo.core.execution import Execution
 from montecarlo.core.spec import RunSpec
 from montecarlo.engine.backends import make_backend
-from montecarlo.errors import FileProblem, ResultFormatError, ValidationError
-from montecarlo.experiments.tables import ExperimentError, label
+from montecarlo.errors import ExperimentError, FileProblem, ResultFormatError, ValidationError
+from montecarlo.experiments.tables import label
 from montecarlo.models.registry import load_model
 from montecarlo.records.experiment_result import SCHEMA as EXPERIMENT_SCHEMA
 from montecarlo.records.experiment_result import ExperimentResult

@@ -14,6 +14,7 @@ from typing import Any
 
 from montecarlo.core.spec import RunSpec
 from montecarlo.core.validate import did_you_mean
+from montecarlo.errors import ExperimentError
 from montecarlo.estimation.estimate import Estimate
 from montecarlo.models.record import Model
 
@@ -22,10 +23,6 @@ SWEEP_KEYS = ("mode", "common_random_numbers", "params")
 SWEEP_SETTINGS = ("sampler",)
 SWEEP_MODES = ("grid", "zip")
 EXPECT_KEYS = ("value", "tolerance")
-
-
-class ExperimentError(ValueError):
-    """A bad experiment file or override; the message is one line."""
 
 
 def unknown(key: str, known: tuple[str, ...] | list[str], where: str, what: str = "key") -> ExperimentError:

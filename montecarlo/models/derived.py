@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from montecarlo.errors import ValidationError
+
 
 @dataclass(frozen=True)
 class Derived:
@@ -65,17 +67,17 @@ class Derived:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise ValueError(f"`name` = {self.name!r} must be an identifier.")
+            raise ValidationError("name", self.name, "a Python identifier")
         if not callable(self.func):
-            raise TypeError(f"`func` = {self.func!r} must be callable as func(*means).")
+            raise ValidationError("func", self.func, "a function func(*means)")
         if self.gradient is not None and not callable(self.gradient):
-            raise TypeError(f"`gradient` = {self.gradient!r} must be callable as gradient(*means).")
+            raise ValidationError("gradient", self.gradient, "a function gradient(*means)")
         if self.inputs is not None:
             if isinstance(self.inputs, str):
                 object.__setattr__(self, "inputs", (self.inputs,))
             object.__setattr__(self, "inputs", tuple(self.inputs))
             if not self.inputs:
-                raise ValueError(f"`inputs` of {self.name!r} must name at least one output.")
+                raise ValidationError("inputs", (), "one or more output names", f"of {self.name!r} names no output")
 
 
 @dataclass(frozen=True)
@@ -105,12 +107,12 @@ class ControlVariate:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise ValueError(f"`name` = {self.name!r} must be an identifier.")
+            raise ValidationError("name", self.name, "a Python identifier")
         controls = (self.controls,) if isinstance(self.controls, str) else tuple(self.controls)
         object.__setattr__(self, "controls", controls)
         if not controls:
-            raise ValueError(f"`controls` of {self.name!r} must name at least one output.")
+            raise ValidationError("controls", (), "one or more output names", f"of {self.name!r} names no output")
         if self.target in controls:
-            raise ValueError(f"`target` = {self.target!r} cannot also be one of its `controls`.")
+            raise ValidationError("target", self.target, "an output that is not one of its `controls`")
         if len(set(controls)) != len(controls):
-            raise ValueError(f"`controls` = {list(controls)} must be distinct outputs.")
+            raise ValidationError("controls", list(controls), "distinct output names")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from montecarlo.core.validate import parse_count
-from montecarlo.errors import ParameterError
+from montecarlo.errors import ParameterError, ValidationError
 
 PARAM_TYPES = (int, float, bool, str)
 BOUNDS = ("[]", "()", "(]", "[)")
@@ -130,7 +130,7 @@ def signature_params(
     ps = list(sig.parameters.values())
     if len(ps) < 2 or any(p.kind not in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY) for p in ps[:2]):
         name = getattr(func, "__name__", repr(func))
-        raise TypeError(f"a model must have the signature simulate(rng, n, **params); got {name}{sig}")
+        raise ValidationError("model", f"{name}{sig}", "a function simulate(rng, n, **params)", "has another signature")
     out = []
     for p in ps[2:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
@@ -149,12 +149,18 @@ def signature_params(
         if allowed is not None:
             allowed = tuple(allowed)
             if t is not str or not allowed or not all(isinstance(c, str) for c in allowed):
-                raise ValueError(f"choices for parameter {p.name!r} must be non-empty strings of a str parameter")
+                raise ValidationError(
+                    "choices",
+                    allowed,
+                    "non-empty strings, for a str parameter",
+                    f"of parameter {p.name!r} are not accepted",
+                )
         out.append(Param(p.name, t, p.default, low, high, allowed, bounds))
     for arg, given in (("ranges", ranges), ("choices", choices)):
         unknown = set(given) - {p.name for p in out}
         if unknown:
-            raise ValueError(f"`{arg}` names unknown parameters {sorted(unknown)}; parameters: {[p.name for p in out]}")
+            names = ", ".join(p.name for p in out) or "none"
+            raise ValidationError(arg, sorted(unknown), f"parameters of the model: {names}", "names unknown parameters")
     return tuple(out)
 
 
@@ -163,8 +169,8 @@ def _range(name: str, spec: Iterable[Any]) -> tuple[Any, Any, str]:
     spec = tuple(spec)
     bounds = spec[2] if len(spec) == 3 else "[]"
     if len(spec) not in (2, 3) or bounds not in BOUNDS:
-        raise ValueError(
-            f"range of parameter {name!r} must be (low, high) or (low, high, '[]'|'()'|'(]'|'[)'), got {spec!r}"
+        raise ValidationError(
+            "ranges", spec, "(low, high) or (low, high, '[]'|'()'|'(]'|'[)')", f"of parameter {name!r} is not accepted"
         )
     return spec[0], spec[1], bounds
 

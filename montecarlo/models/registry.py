@@ -19,8 +19,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from montecarlo.errors import ModelNotFoundError, one_line
-from montecarlo.models.record import Model, make_model
+from montecarlo.errors import ExitAtImport, ModelNotFoundError, one_line
+from montecarlo.models.declare import make_model
+from montecarlo.models.record import Model
 
 #: Registered name -> "module:function".
 BUILTIN = {
@@ -100,13 +101,6 @@ def _import(target: str, shown: str) -> Any:
     return obj
 
 
-class _ExitAtImport(BaseException):
-    """``os._exit(code)`` called by a module being imported (raised instead of ending the process)."""
-
-    def __str__(self) -> str:
-        return f"os._exit({self.args[0]})"
-
-
 @contextlib.contextmanager
 def _exits_refused() -> Iterator[None]:
     """While a model's module is imported, ``os._exit`` raises instead of ending the process.
@@ -122,7 +116,7 @@ def _exits_refused() -> Iterator[None]:
     real = os._exit
 
     def refuse(code: int = 0) -> None:
-        raise _ExitAtImport(code)
+        raise ExitAtImport(code)
 
     os._exit = refuse  # type: ignore[assignment]
     try:
@@ -133,7 +127,7 @@ def _exits_refused() -> Iterator[None]:
 
 def _what(exc: BaseException) -> str:
     """What a module did on import, on one line: ``raised ValueError: ...`` or ``called os._exit(3)``."""
-    if isinstance(exc, _ExitAtImport):
+    if isinstance(exc, ExitAtImport):
         return f"called {exc}"
     said = one_line(exc)
     return f"raised {type(exc).__name__}" + (f": {said}" if said else "")

@@ -49,7 +49,9 @@ def uniform_dimension(rec: Model, params: Mapping[str, Any], sampler: str) -> in
         )  # fmt: skip
     d = call_with_params(rec.dimension, (), params) if callable(rec.dimension) else rec.dimension
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
-        raise ValueError(f"model {rec.name!r}: `dimension` gave {d!r} at {dict(params)}; expected an integer >= 1")
+        raise ValidationError(
+            "dimension", d, "an integer >= 1", f"of model {rec.name!r} at the parameters {dict(params)} is not accepted"
+        )
     if sampler == "sobol" and d > MAX_SOBOL_DIMENSION:
         raise ValidationError(
             "sampler", sampler, f"halton, or a model of at most {MAX_SOBOL_DIMENSION} dimensions",

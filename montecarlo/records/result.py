@@ -16,16 +16,14 @@ from typing import Any
 import numpy as np
 
 from montecarlo.core.spec import RunSpec
-from montecarlo.errors import FileProblem, ResultFormatError, one_line
+from montecarlo.errors import FileProblem, ResultFormatError, UnknownNameError, ValidationError, one_line
 from montecarlo.estimation.control import control_estimate
 from montecarlo.estimation.delta import derived_estimate
-from montecarlo.estimation.diagnostics import Diagnosis, diagnose, flagged, two_stage_estimates
+from montecarlo.estimation.diagnostics import Diagnosis
 from montecarlo.estimation.estimate import Estimate, jsonable
-from montecarlo.estimation.outputs import estimates
-from montecarlo.estimation.quantiles import TailEstimate, tail_estimates, tails_from_dict, tails_to_dict
+from montecarlo.estimation.quantiles import TailEstimate, tails_from_dict, tails_to_dict
 from montecarlo.estimation.rqmc import observations, on_samples
 from montecarlo.models.derived import ControlVariate, Derived
-from montecarlo.models.record import Model
 from montecarlo.records.files import read_text, write_atomic
 from montecarlo.records.integrity import check_record, parse_sealed, sealed
 from montecarlo.stats.accumulators import Stats
@@ -72,7 +70,8 @@ class Result:
         for e in self.estimates:
             if e.name == name:
                 return e
-        raise KeyError(f"no estimate {name!r}; estimates: {', '.join(e.name for e in self.estimates)}")
+        names = ", ".join(e.name for e in self.estimates)
+        raise UnknownNameError("name", name, "one of " + names, "is not an estimate of this result")
 
     def __iter__(self) -> Iterator[Estimate]:
         """The estimates: outputs first, then derived and control-variate ones."""
@@ -139,7 +138,9 @@ class Result:
         if isinstance(name, Derived):
             d = name
         elif func is None:
-            raise TypeError("`func` is required: derive(name, func, inputs=...), or give a complete Derived record")
+            raise ValidationError(
+                "func", None, "derive(name, func, inputs=...), or a complete Derived record", "is required"
+            )
         else:
             d = Derived(name, func, None if inputs is None else tuple(inputs), gradient, exact)
         names, means = self._basis()
@@ -192,9 +193,9 @@ class Result:
         taken = {e.name for e in self.estimates}
         for e in extra:
             if not isinstance(e, Estimate) or e.is_output:
-                raise TypeError(f"`extra` must be derived or control-variate Estimates, got {e!r}")
+                raise ValidationError("extra", e, "derived or control-variate Estimates")
             if e.name in taken:
-                raise ValueError(f"an estimate named {e.name!r} already exists; give the new one another name.")
+                raise ValidationError("extra", e.name, "a name of its own", "is the name of an estimate already there")
             taken.add(e.name)
         return dataclasses.replace(self, estimates=self.estimates + tuple(extra))
 
@@ -368,33 +369,3 @@ class Result:
         from montecarlo.estimation.distribution import ecdf
 
         return ecdf(self, output)
-
-
-def result_of(
-    spec: RunSpec,
-    model: Model,
-    stats: Stats,
-    provenance: dict,
-    stopping: dict | None = None,
-    trace: Sequence[dict] = (),
-    continuation: dict | None = None,
-) -> Result:
-    """The `Result` of a run: estimates from its folded ``stats``, with its records."""
-    est, cov = estimates(spec, model, stats)
-    diagnoses = diagnose(model, stats, est)
-    est += two_stage_estimates(spec, model, stats)
-    quantiles, shortfall = tail_estimates(spec, model, stats)
-    return Result(
-        model=model.name,
-        estimates=flagged(est, diagnoses),
-        covariance=cov,
-        spec=spec,
-        accumulator=stats,
-        provenance=provenance,
-        stopping=dict(stopping or {}),
-        trace=tuple(trace),
-        continuation=dict(continuation or {}),
-        diagnostics=diagnoses,
-        quantiles=quantiles,
-        shortfall=shortfall,
-    )

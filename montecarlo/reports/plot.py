@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from montecarlo.errors import ValidationError
+from montecarlo.errors import MatplotlibMissing, PlotError
 
 if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.records.result import Result
@@ -25,14 +25,6 @@ FORMATS = ("png", "svg", "pdf")
 INSTALL_HINT = (
     "plotting needs matplotlib, which is not installed; install it with: pip install 'montecarlo-engine[plot]'"
 )
-
-
-class PlotError(ValidationError):
-    """A plot that cannot be drawn from what was given: names the argument, the value and what is accepted."""
-
-
-class MatplotlibMissing(ImportError):
-    """matplotlib is not installed."""
 
 
 def _matplotlib() -> Any:

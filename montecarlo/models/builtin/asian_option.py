@@ -7,8 +7,9 @@ import math
 import numpy as np
 
 from montecarlo.models.builtin.european_option import MARKET_RANGES
+from montecarlo.models.declare import model
 from montecarlo.models.derived import ControlVariate
-from montecarlo.models.record import Output, model
+from montecarlo.models.record import Output
 from montecarlo.models.uniforms import brownian_bridge, normals
 
 

@@ -7,8 +7,9 @@ import math
 import numpy as np
 
 from montecarlo.errors import ParameterError
+from montecarlo.models.declare import model
 from montecarlo.models.derived import Derived
-from montecarlo.models.record import Output, model
+from montecarlo.models.record import Output
 
 
 def _check(length: float, spacing: float) -> None:

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from montecarlo.models.record import Output, model
+from montecarlo.models.declare import model
+from montecarlo.models.record import Output
 from montecarlo.models.uniforms import normals
 
 #: Bounds of the market parameters (shared by the option models).

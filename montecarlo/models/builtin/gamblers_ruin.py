@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from montecarlo.errors import ParameterError
-from montecarlo.models.record import Output, model
+from montecarlo.models.declare import model
+from montecarlo.models.record import Output
 
 #: Steps drawn at once for every walk still running: a walk's absorption step
 #: is found inside the chunk, so Python iterates duration / CHUNK times, not

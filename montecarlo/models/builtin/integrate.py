@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from montecarlo.errors import ParameterError
-from montecarlo.models.record import model
+from montecarlo.models.declare import model
 
 FAMILIES = ("oscillatory", "product_peak", "corner_peak", "gaussian", "continuous", "discontinuous")
 MAX_DIM = 100

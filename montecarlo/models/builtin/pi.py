@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 import montecarlo._kernels as kernels
-from montecarlo.models.record import Output, model
+from montecarlo.models.declare import model
+from montecarlo.models.record import Output
 
 #: Samples per model call: two float64 coordinates per sample keep the working
 #: buffer at 1 MiB, inside a typical L2 cache (measured fastest; see README).

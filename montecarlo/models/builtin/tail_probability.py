@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from montecarlo.models.record import Output, model
+from montecarlo.models.declare import model
+from montecarlo.models.record import Output
 
 
 def _exact(c: float, shift: float | None = None) -> dict[str, float]:
