@@ -101,7 +101,7 @@ def running_cluster(args: argparse.Namespace, untuned: bool) -> dict:
         startup = time.perf_counter() - t
     try:
         montecarlo.run("pi", 10**7, rng=1, execution=client)  # workers import montecarlo (and numba) once
-        spec, _ = montecarlo.make_spec("pi", args.samples, rng=1)
+        spec = montecarlo.make_spec("pi", args.samples, rng=1)
         batches = args.samples / spec.batch_size
         times: dict[str, list[float]] = {"processes": [], "dask": []}
         faults: list[float] = []

@@ -89,7 +89,8 @@ def main() -> int:
         for name, kind in jobs:
             model, samples = MODELS[name]
             samples = int(samples * args.scale)
-            spec, rec = montecarlo.make_spec(model, samples, rng=args.seed)
+            spec = montecarlo.make_spec(model, samples, rng=args.seed)
+            rec = spec.model_record
             if kind == "run":
                 wall, cpu, out = timed(
                     functools.partial(montecarlo.run, model, samples, rng=args.seed, execution="serial")
@@ -109,7 +110,7 @@ def main() -> int:
     rows = []
     for name, (model, samples) in MODELS.items():
         r, h = runs[name]["run"], runs[name]["loop"]
-        spec, _ = montecarlo.make_spec(model, samples, rng=args.seed)
+        spec = montecarlo.make_spec(model, samples, rng=args.seed)
         row = {
             "model": name,
             "samples": int(samples * args.scale),

@@ -39,6 +39,9 @@ _LAZY = {
     "Moments": "montecarlo.stats.moments",
     "Stopping": "montecarlo.core.stopping",
     "StoppingRule": "montecarlo.core.stopping_rules",
+    "register_rule": "montecarlo.core.stopping_rules",
+    "register_backend": "montecarlo.core.execution",
+    "register_part": "montecarlo.stats.accumulators",
     "Sampling": "montecarlo.core.sampling",
     "Execution": "montecarlo.core.execution",
     "Checkpointing": "montecarlo.core.execution",
@@ -77,6 +80,9 @@ __all__ = [
     "load_model",
     "make_spec",
     "model",
+    "register_backend",
+    "register_part",
+    "register_rule",
     "replay_block",
     "run",
     "run_spec",
@@ -84,11 +90,11 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.api import extend, load, make_spec, replay_block, run, run_spec
-    from montecarlo.core.execution import Checkpointing, Execution
+    from montecarlo.core.execution import Checkpointing, Execution, register_backend
     from montecarlo.core.sampling import Sampling
     from montecarlo.core.spec import RunSpec
     from montecarlo.core.stopping import Stopping
-    from montecarlo.core.stopping_rules import StoppingRule
+    from montecarlo.core.stopping_rules import StoppingRule, register_rule
     from montecarlo.errors import (
         ModelError,
         MonteCarloError,
@@ -102,6 +108,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.models.record import Model, Output
     from montecarlo.models.registry import builtin_models, load_model
     from montecarlo.records.result import Result
+    from montecarlo.stats.accumulators import register_part
     from montecarlo.stats.moments import Moments
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from montecarlo.core.execution import Checkpointing, Execution
 from montecarlo.core.layout import total_samples
 from montecarlo.core.sampling import INTERVAL_METHODS, Sampling
 from montecarlo.core.seeding import root_entropy
-from montecarlo.core.spec import RunSpec
+from montecarlo.core.spec import DEFAULT_CONFIDENCE, DEFAULT_INTERVAL, RunSpec
 from montecarlo.core.stopping import Stopping, run_stopping
 from montecarlo.core.validate import check_choice, check_count, check_int, check_level, suggest_keywords
 from montecarlo.engine.driver import run_spec_on
@@ -44,14 +44,16 @@ def run(
     *,
     rng: Any = None,
     params: Mapping[str, Any] | None = None,
-    confidence: float = 0.95,
-    interval: str = "auto",
+    confidence: float = DEFAULT_CONFIDENCE,
+    interval: str = DEFAULT_INTERVAL,
     tolerance: float | None = None,
     rtol: float | None = None,
     stopping: Stopping | None = None,
     sampling: Sampling | None = None,
     execution: Execution | str | Any = None,
     checkpoint: Checkpointing | str | os.PathLike | None = None,
+    workers: int | Callable[..., Any] | None = None,
+    executor: str | Any = None,
 ) -> Result:
     """Run a Monte Carlo simulation and return its estimates with intervals.
 
@@ -98,13 +100,22 @@ def run(
         and the quantiles and expected shortfalls to report.
     execution : Execution, str, concurrent.futures.Executor or distributed.Client, optional
         Where blocks run: ``Execution(executor, workers, scheduler,
-        retries, progress)``, or just an executor name (``"processes"``,
-        the default, ``"threads"``, ``"serial"``, ``"dask"``) or object.
-        The model runs in worker processes (one for a run of one block)
-        unless ``"serial"`` or ``"threads"`` is asked for.
+        retries, progress, cache)``, or just an executor name
+        (``"processes"``, the default, ``"threads"``, ``"serial"``,
+        ``"dask"``) or object. The model runs in worker processes (one for
+        a run of one block) unless ``"serial"`` or ``"threads"`` is asked
+        for.
     checkpoint : Checkpointing or path, optional
         Save progress to a file, and resume from it
         (``Checkpointing(path, every=5.0, resume=True)``).
+    workers : int or map-like callable, optional
+        Shortcut for ``execution=Execution(workers=...)``, as scipy's
+        ``workers``: the number of workers, or a map-like function such as
+        ``multiprocessing.Pool.map`` that runs the tasks. Not together with
+        ``execution``.
+    executor : str or executor object, optional
+        Shortcut for ``execution=Execution(executor=...)``: ``"threads"``,
+        ``"serial"``, ``"dask"``. Not together with ``execution``.
 
     Returns
     -------
@@ -120,15 +131,16 @@ def run(
     >>> r = montecarlo.run("pi", samples=10**6, rng=42, execution="serial")
     >>> r.interval[0] < 3.1416 < r.interval[1]
     True
-    >>> r = montecarlo.run("pi", rng=42, tolerance=1e-3, execution=montecarlo.Execution(workers=2))
+    >>> r = montecarlo.run("pi", rng=42, tolerance=1e-3, workers=2)
     >>> r.stopping["target_met"], r.interval[1] - r.interval[0] <= 2e-3
     (True, True)
     """
-    spec, rec = make_spec(
+    how = Execution.of(execution, workers, executor)  # checked before the model is even loaded
+    spec = make_spec(
         model, samples, rng=rng, params=params, confidence=confidence, interval=interval,
         tolerance=tolerance, rtol=rtol, stopping=stopping, sampling=sampling,
     )  # fmt: skip
-    return run_spec(spec, rec, execution=execution, checkpoint=checkpoint)
+    return run_spec(spec, execution=how, checkpoint=checkpoint)
 
 
 @suggest_keywords
@@ -138,32 +150,32 @@ def make_spec(
     *,
     rng: Any = None,
     params: Mapping[str, Any] | None = None,
-    confidence: float = 0.95,
-    interval: str = "auto",
+    confidence: float = DEFAULT_CONFIDENCE,
+    interval: str = DEFAULT_INTERVAL,
     tolerance: float | None = None,
     rtol: float | None = None,
     stopping: Stopping | None = None,
     sampling: Sampling | None = None,
-) -> tuple[RunSpec, Model]:
+) -> RunSpec:
     """Validate what fixes a run's numbers and build its `RunSpec` (nothing runs).
 
-    The arguments are those of `run`.
+    The arguments are those of `run` that fix the numbers; `run` is this
+    followed by `run_spec`.
 
     Returns
     -------
-    spec : RunSpec
+    RunSpec
+        With its resolved model record (``spec.model_record``).
         ``spec.entropy`` is None without ``rng``: fresh entropy is drawn when
         the spec runs (or taken from the checkpoint it resumes).
-    model : Model
-        The resolved model record.
 
     Examples
     --------
     >>> import montecarlo
-    >>> spec, model = montecarlo.make_spec("pi", 10**6, rng=1)
+    >>> spec = montecarlo.make_spec("pi", 10**6, rng=1)
     >>> spec.blocks, spec.block_size
     (1, 4194304)
-    >>> montecarlo.run_spec(spec, model, execution="serial").samples
+    >>> montecarlo.run_spec(spec, executor="serial").samples
     1000000
     """
     rec = load_model(model)
@@ -197,8 +209,9 @@ def make_spec(
         quantiles=sampling.quantiles,
         shortfall=sampling.shortfall,
         distribution=sampling.distribution,
+        model_record=rec,
     )
-    return spec, rec
+    return spec
 
 
 @suggest_keywords
@@ -208,6 +221,8 @@ def run_spec(
     *,
     execution: Execution | str | Any = None,
     checkpoint: Checkpointing | str | os.PathLike | None = None,
+    workers: int | Callable[..., Any] | None = None,
+    executor: str | Any = None,
 ) -> Result:
     """Run a `RunSpec` (from `make_spec`, or read back from a result file).
 
@@ -217,17 +232,27 @@ def run_spec(
         Without entropy (unseeded), fresh entropy is drawn, or taken from the
         checkpoint being resumed.
     model : optional
-        The model, when ``spec.model`` cannot be imported by name (a function
-        from ``__main__`` or a notebook); default: loaded from ``spec.model``.
-    execution, checkpoint
+        The model, when the spec carries none (``spec.model_record``, which
+        `make_spec` sets) and ``spec.model`` cannot be imported by name (a
+        function from ``__main__`` or a notebook); default: the spec's
+        record, else loaded from ``spec.model``.
+    execution, checkpoint, workers, executor
         As in `run`.
 
     Returns
     -------
     Result
     """
+    how = Execution.of(execution, workers, executor)
+    return run_spec_on(with_model(spec, model), how, Checkpointing.of(checkpoint), None)
+
+
+def with_model(spec: RunSpec, model: Any = None) -> RunSpec:
+    """``spec`` carrying its resolved model record: ``model`` if given, else its own, else loaded by name."""
+    if model is None and isinstance(spec.model_record, Model):
+        return spec
     rec = load_model(model if model is not None else spec.model)
-    return run_spec_on(spec, rec, Execution.of(execution), Checkpointing.of(checkpoint), None)
+    return dataclasses.replace(spec, model_record=rec)
 
 
 @suggest_keywords
@@ -239,6 +264,8 @@ def extend(
     execution: Execution | str | Any = None,
     tolerance: float | None = None,
     rtol: float | None = None,
+    workers: int | Callable[..., Any] | None = None,
+    executor: str | Any = None,
 ) -> Result:
     """Continue a finished run to ``samples`` samples, or until a precision target is met.
 
@@ -259,7 +286,7 @@ def extend(
     model : optional
         The model, when the result's reference cannot be imported (a function
         from ``__main__`` or a notebook).
-    execution : optional
+    execution, workers, executor : optional
         As in `run`.
     tolerance, rtol : float, optional
         Stop at the first block where every output's interval half-width is
@@ -269,6 +296,7 @@ def extend(
     -------
     Result
     """
+    how = Execution.of(execution, workers, executor)
     if not isinstance(result, Result):
         result = Result.load(os.fspath(result))
     samples = total_samples(result.spec.sampler, result.spec.replicates, check_count(samples))
@@ -288,10 +316,9 @@ def extend(
             f"does not match its {prefix.count} samples",
         )  # fmt: skip
     target = Stopping(tolerance, rtol, min_samples=result.samples) if tolerance or rtol else Stopping()
-    spec = dataclasses.replace(result.spec, samples=samples, stop=target)
-    rec = load_model(model if model is not None else spec.model)
+    spec = with_model(dataclasses.replace(result.spec, samples=samples, stop=target), model)
     state = RunState(blocks, prefix, {}, list(result.trace))
-    return run_spec_on(spec, rec, Execution.of(execution), None, state)
+    return run_spec_on(spec, how, None, state)
 
 
 def replay_block(spec: RunSpec, index: int, model: Any = None) -> Stats:
@@ -312,8 +339,8 @@ def replay_block(spec: RunSpec, index: int, model: Any = None) -> Stats:
     Stats
         The block's accumulator, when it runs without error.
     """
-    rec = load_model(model if model is not None else spec.model)
-    return replay_in_process(spec, rec, index)
+    spec = with_model(spec, model)
+    return replay_in_process(spec, spec.model_record, index)
 
 
 def load(path: str | os.PathLike) -> Result | ExperimentResult:

@@ -241,7 +241,10 @@ RESULT_MUTATIONS = [
     (resealed(setter("spec", "bit_generator", "evil")), "`bit_generator` = 'evil' is not accepted"),
     (resealed(setter("spec", "confidence", 7)), "`confidence` = 7 is not accepted"),
     (resealed(setter("spec", "samples", 10**18)), "`samples` = 1000000000000000000 is too large"),
-    (resealed(setter("spec", "stop", {"rules": [{"rule": "this:Rule"}]})), "unknown stopping rule 'this:Rule'"),
+    (
+        resealed(setter("spec", "stop", {"rules": [{"rule": "this:Rule"}]})),
+        "names the stopping rule 'this:Rule', which is not registered",
+    ),
     (resealed(setter("accumulator", "mean", [None])), "accumulator.mean that is not a list of finite numbers"),
     (resealed(setter("accumulator", "count", -5)), "accumulator.count = -5, which is not an integer >= 0"),
     (resealed(setter("samples", 7)), "has samples = 7, not its accumulator's count 450,000"),
@@ -302,7 +305,10 @@ CHECKPOINT_MUTATIONS = [
     (resealed(setter("accumulator", "comoment", [[-1.0]])), "a negative sum of squares"),
     (resealed(setter("complete", "yes")), "has complete = 'yes', which is not true or false"),
     (resealed(setter("trace", [{"samples": 10**9}])), "has a trace that is not a list of points within its samples"),
-    (resealed(setter("spec", "stop", {"rules": [{"rule": "this:Rule"}]})), "unknown stopping rule 'this:Rule'"),
+    (
+        resealed(setter("spec", "stop", {"rules": [{"rule": "this:Rule"}]})),
+        "names the stopping rule 'this:Rule', which is not registered",
+    ),
     (resealed(setter("version", 0)), "has format version 0; this release reads version 2"),
     (resealed(setter("version", -7)), "has format version -7; this release reads version 2"),
     (resealed(setter("version", True)), "has format version True; this release reads version 2"),

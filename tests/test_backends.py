@@ -171,6 +171,73 @@ class TestDask(BackendContract):
         return dask_client
 
 
+class _PooledThreads(Backend):
+    """A backend of a user's own: a thread pool, registered by name."""
+
+    name = "pooled_threads"
+    in_process = True
+
+    def __init__(self, workers):
+        super().__init__(workers)
+        self.pool = ThreadPoolExecutor(workers)
+
+    def submit(self, fn, *args):
+        return self.pool.submit(fn, *args)
+
+    def close(self, cancel=False):
+        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+class TestRegisteredBackend(BackendContract):
+    @pytest.fixture
+    def execution(self):
+        from montecarlo.core.execution import BACKENDS
+
+        montecarlo.register_backend("pooled_threads", lambda execution, workers: _PooledThreads(workers))
+        yield Execution("pooled_threads", workers=3)
+        BACKENDS.unregister("pooled_threads")
+
+
+class TestMapLikeBuiltinMap(BackendContract):
+    """scipy's convention: ``workers`` may be a map-like function; the builtin map runs tasks in this process."""
+
+    @pytest.fixture
+    def execution(self):
+        return Execution.of(workers=map)
+
+
+@pytest.mark.slow
+class TestMapLikePoolMap(BackendContract):
+    @pytest.fixture
+    def execution(self):
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(2) as pool:
+            yield Execution.of(workers=pool.map)
+
+
+def test_scipy_style_shortcuts():
+    ref = reference("pi", 10**6, rng=1)
+    assert numbers(montecarlo.run("pi", 10**6, rng=1, executor="threads", workers=2)) == numbers(ref)
+    r = montecarlo.run("pi", 10**6, rng=1, workers=map)
+    assert numbers(r) == numbers(ref) and r.provenance["executor"] == "map"
+    with pytest.raises(montecarlo.ValidationError, match=r"`workers` = 2 is given together with `execution`"):
+        montecarlo.run("pi", 10**6, rng=1, workers=2, execution="serial")
+    with pytest.raises(montecarlo.ValidationError, match=r"`executor` = 'threads' is given together with `execution`"):
+        montecarlo.run("pi", 10**6, rng=1, executor="threads", execution=Execution())
+    with pytest.raises(
+        montecarlo.ValidationError, match=r"`executor` = 'thread' is not accepted \(did you mean `threads`\?\)"
+    ):
+        montecarlo.run("pi", 10**6, rng=1, executor="thread")
+
+
+def test_a_backend_factory_is_checked_when_registered():
+    with pytest.raises(montecarlo.ValidationError, match=r"`factory` = 3 is not accepted"):
+        montecarlo.register_backend("three", 3)
+    with pytest.raises(montecarlo.ValidationError, match=r"`name` = 'threads' is taken"):
+        montecarlo.register_backend("threads", lambda execution, workers: None)
+
+
 def test_a_callers_executor_is_left_open():
     with ThreadPoolExecutor(2) as pool:
         montecarlo.run("pi", 10**6, rng=1, execution=Execution(pool, workers=2))

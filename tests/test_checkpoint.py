@@ -219,7 +219,8 @@ def test_a_checkpoint_holding_the_next_block_to_fold_resumes(tmp_path):
 
     sampling = montecarlo.Sampling(block_size=1000)
     straight = montecarlo.run("pi", 5000, rng=3, sampling=sampling, execution="serial")
-    spec, model = montecarlo.make_spec("pi", 5000, rng=3, sampling=sampling)
+    spec = montecarlo.make_spec("pi", 5000, rng=3, sampling=sampling)
+    model = spec.model_record
     job = block_job(spec, model, True)
     blocks = [run_block(job, b, 1000) for b in range(5)]
     fold = Fold(spec, Monitor(spec, model, lambda: 0.0), RunState(0, Stats.empty(1), {}, []))
@@ -234,3 +235,15 @@ def test_a_checkpoint_holding_the_next_block_to_fold_resumes(tmp_path):
         "pi", 5000, rng=3, sampling=sampling, execution="serial", checkpoint=Checkpointing(str(path), resume=True)
     )
     assert numbers(resumed) == numbers(straight)
+
+
+def test_a_checkpoint_reads_back_in_a_fresh_interpreter(tmp_path):
+    # Parts and rules are found by registered name whatever was imported before.
+    import subprocess
+    import sys
+
+    path = tmp_path / "pi.ckpt"
+    montecarlo.run("pi", 10**5, rng=1, checkpoint=str(path), execution="serial", tolerance=0.5)
+    code = "import sys; from montecarlo.records.checkpoint import load; spec, state = load(sys.argv[1]); print(state.total.count, sorted(state.total.parts), spec.stop.rules[0].name)"
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
+    assert out.split()[1:] == ["['shape']", "tolerance"]

@@ -100,7 +100,8 @@ def load_importance(seed, n):
     """The importance outputs of the run above, drawn again block by block."""
     from montecarlo.core.seeding import block_rng
 
-    spec, model = montecarlo.make_spec("tail_probability", n, rng=seed, params={"c": -3.0, "shift": -3.0})
+    spec = montecarlo.make_spec("tail_probability", n, rng=seed, params={"c": -3.0, "shift": -3.0})
+    model = spec.model_record
     out = []
     for b in range(spec.blocks):
         rng = block_rng(spec.entropy, b, spec.bit_generator)

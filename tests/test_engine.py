@@ -39,11 +39,11 @@ def test_pi_identical_for_every_worker_count_and_executor(seed):
 @pytest.mark.parametrize("group", [1, 2, 3, 7, 50])
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_task_grouping_changes_nothing(group, executor):
-    spec, rec = make_spec(modelzoo.moments3, 23_456, rng=9)
+    spec = make_spec(modelzoo.moments3, 23_456, rng=9)
     ref = montecarlo.run(modelzoo.moments3, 23_456, rng=9, execution="serial")
     backend = make_backend(Execution(executor, workers=3), [spec])
     try:
-        m = scheduler.execute(spec, rec, backend, group=group, window=4).total
+        m = scheduler.execute(spec, backend, group=group, window=4).total
     finally:
         backend.close()
     assert m == ref.accumulator
@@ -53,7 +53,7 @@ def test_tasks_hold_the_samples_their_backend_aims_at():
     # A backend whose tasks cost more to hand out (Dask's) aims at larger
     # ones; the tail still shrinks so that no worker idles at the end.
     sampling = Sampling(block_size=2**16)
-    spec, rec = make_spec("pi", 2**16 * 96, rng=1, sampling=sampling)
+    spec = make_spec("pi", 2**16 * 96, rng=1, sampling=sampling)
     reference = montecarlo.run("pi", spec.samples, rng=1, sampling=sampling, execution="serial")
     sizes = {}
     for task_samples in (2**17, 2**19):
@@ -67,7 +67,7 @@ def test_tasks_hold_the_samples_their_backend_aims_at():
 
         backend.submit = submit
         try:
-            total = scheduler.execute(spec, rec, backend).total
+            total = scheduler.execute(spec, backend).total
         finally:
             backend.close()
         assert [b for blocks in submitted for b, _ in blocks] == list(range(spec.blocks))
@@ -117,7 +117,7 @@ def test_tiny_runs_start_one_worker_process_with_the_same_numbers():
 
 def test_blocks_are_a_lazy_plan():
     # 1e12 samples: the plan is a generator; only the first tasks are made.
-    spec, _ = make_spec("pi", 10**12, rng=1)
+    spec = make_spec("pi", 10**12, rng=1)
     tasks = plan.plan(spec, 4)
     first = next(tasks)
     assert first.blocks[0] == (0, spec.block_size) and len(first.blocks) == 4
@@ -126,7 +126,7 @@ def test_blocks_are_a_lazy_plan():
 
 @pytest.mark.slow
 def test_last_block_is_short():
-    spec, _ = make_spec("pi", 10 * (1 << 22) + 5, rng=1)
+    spec = make_spec("pi", 10 * (1 << 22) + 5, rng=1)
     assert spec.blocks == 11 and spec.block_samples(10) == 5
     r = montecarlo.run("pi", samples=10 * (1 << 22) + 5, rng=1, execution=Execution(workers=2))
     assert r.samples == 10 * (1 << 22) + 5
@@ -210,7 +210,7 @@ def test_model_exception_names_block_and_spawn_key(executor):
             modelzoo.raises, 10_000, rng=3, execution=Execution(executor, workers=2), sampling=Sampling(block_size=100)
         )
     # Replaying that block in-process raises the model's own exception.
-    spec, _ = make_spec(modelzoo.raises, 10_000, rng=3, sampling=Sampling(block_size=100))
+    spec = make_spec(modelzoo.raises, 10_000, rng=3, sampling=Sampling(block_size=100))
     with pytest.raises(ValueError, match="boom"):
         montecarlo.replay_block(spec, err.value.block)
     assert "Traceback" in err.value.detail
@@ -260,7 +260,7 @@ def test_workers_that_keep_dying_fail_clearly_and_fast():
 def test_tasks_stay_small_whatever_the_block_count():
     # A task returns one accumulator per block: tiny blocks must not make
     # huge results (memory stays flat; see benchmarks/tiny_blocks.py).
-    spec, _ = make_spec("pi", 10**7, rng=1, sampling=Sampling(block_size=10))
+    spec = make_spec("pi", 10**7, rng=1, sampling=Sampling(block_size=10))
     assert plan.blocks_per_task(spec, 2, 1 << 24) == plan.TASK_BLOCKS
     tasks = list(plan.plan(spec, plan.blocks_per_task(spec, 2, 1 << 24), workers=2))
     assert max(len(t.blocks) for t in tasks) == plan.TASK_BLOCKS
@@ -272,7 +272,8 @@ def test_tasks_stay_small_whatever_the_block_count():
 def test_the_fold_merges_left_to_right_in_block_order():
     # Chan's update is not symmetric to the bit: folding `m.merge(total)` instead
     # of `total.merge(m)` changes the last digits, which this pins.
-    spec, model = montecarlo.make_spec(modelzoo.moments3, 40_000, rng=3)  # a seed where the order shows
+    spec = montecarlo.make_spec(modelzoo.moments3, 40_000, rng=3)  # a seed where the order shows
+    model = spec.model_record
     r = montecarlo.run_spec(spec, model, execution=Execution("threads", workers=3))
     blocks = [montecarlo.replay_block(spec, b, model) for b in range(spec.blocks)]
     left, right = blocks[0], blocks[0]

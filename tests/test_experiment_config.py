@@ -87,7 +87,7 @@ def test_stopping_keys_build_the_runspecs_stopping(tmp_path):
 
     spec = load_experiment(path).points[0].spec
     stopping = Stopping(tolerance=1e-3, rtol=1e-4, target="pi", min_samples=10**5, max_samples=10**8, time_limit=60.0)
-    assert spec == make_spec("pi", rng=1, stopping=stopping)[0]  # the RunSpec the API builds
+    assert spec == make_spec("pi", rng=1, stopping=stopping)  # the RunSpec the API builds
     assert spec.samples == 10**8  # with rules, samples is the cap
     assert spec.stop.rules == stopping.rules and spec.stop.min_samples == 10**5
 

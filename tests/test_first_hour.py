@@ -58,7 +58,10 @@ def test_a_resumed_run_says_so_and_counts_only_its_own_samples(tmp_path):
 @pytest.mark.slow
 def test_why_a_run_used_one_worker(capsys):
     code, out, _ = mc(capsys, "run", "european_option", "-n", "1e5", "-w", "2", "--seed", "1", "-q")
-    assert code == 0 and "1 worker(s) (processes: the run is one block; a smaller --block-size splits it" in out
+    assert code == 0
+    assert "1 worker(s) (processes; 2 asked for, the run has 1 block: a smaller --block-size splits it across" in out
+    python = str(montecarlo.run("european_option", 10**5, rng=1, workers=2))
+    assert "(processes; 2 asked for, the run has 1 block)" in python  # no command-line option named in Python
     code, out, _ = mc(capsys, "run", "european_option", "-n", "1e5", "-w", "1", "--seed", "1", "-q")
     assert "1 worker(s) (processes)\n" in out  # as asked: no reason to give
 

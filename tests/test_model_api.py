@@ -66,7 +66,7 @@ def test_api_parameter_errors(params, match):
 
 
 def test_strings_are_parsed_like_the_cli_gives_them():
-    spec, _ = montecarlo.make_spec(coins, 10, params={"p": "0.25", "n_flips": "1e1", "fair": "no", "width": "2"})
+    spec = montecarlo.make_spec(coins, 10, params={"p": "0.25", "n_flips": "1e1", "fair": "no", "width": "2"})
     assert spec.params == {"p": 0.25, "n_flips": 10, "width": 2.0, "mode": "coin", "fair": False}
 
 

@@ -129,14 +129,14 @@ def test_never_more_processes_than_tasks_and_a_warning_past_the_cores():
     from montecarlo.engine.backends import default_workers, make_backend
     from montecarlo.errors import OversubscriptionWarning
 
-    spec, model = make_spec("pi", 100_000, rng=1, sampling=montecarlo.Sampling(block_size=65_536))
+    spec = make_spec("pi", 100_000, rng=1, sampling=montecarlo.Sampling(block_size=65_536))
     assert spec.blocks == 2
     with pytest.warns(OversubscriptionWarning, match=f"{default_workers() + 48} workers asked for on"):
         backend = make_backend(montecarlo.Execution("processes", workers=default_workers() + 48), [spec])
     assert backend.workers == 2 and not backend.started  # the pool is made with the first task
     before = {p.pid for p in psutil.Process().children()}
     try:
-        total = scheduler.execute(spec, model, backend).total
+        total = scheduler.execute(spec, backend).total
         started = {p.pid for p in psutil.Process().children()} - before
     finally:
         backend.close()
@@ -149,7 +149,7 @@ def test_a_backend_that_ran_nothing_started_nothing():
     from montecarlo.api import make_spec
     from montecarlo.engine.backends import make_backend
 
-    spec, _ = make_spec("pi", 10**7, rng=1)
+    spec = make_spec("pi", 10**7, rng=1)
     backend = make_backend(montecarlo.Execution("processes", workers=2), [spec])
     backend.close()
     assert not backend.started

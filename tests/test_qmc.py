@@ -46,7 +46,8 @@ def part(result) -> ReplicateMeans:
 
 
 def job_of(model, samples, rng, sampling):
-    spec, rec = montecarlo.make_spec(model, samples, rng=rng, sampling=sampling)
+    spec = montecarlo.make_spec(model, samples, rng=rng, sampling=sampling)
+    rec = spec.model_record
     return spec, block_job(spec, rec, in_process=True)
 
 
@@ -111,17 +112,17 @@ def test_distinct_seeds_give_distinct_point_sets_and_one_seed_the_same():
 
 
 def test_samples_are_rounded_up_to_a_power_of_two_per_replicate():
-    spec, _ = montecarlo.make_spec("european_option", 10**6, rng=1, sampling=SOBOL)
+    spec = montecarlo.make_spec("european_option", 10**6, rng=1, sampling=SOBOL)
     assert (spec.samples, spec.replicates, spec.block_size, spec.blocks) == (1 << 20, 16, 1 << 16, 16)
     assert rounding_note(10**6, spec.samples, "sobol", 16) == (
         "sobol: 16 replicates x 65,536 points = 1,048,576 samples "
         "(1,000,000 asked for, rounded up to a power of two per replicate)"
     )
-    halton, _ = montecarlo.make_spec("integrate", 10**6 + 1, rng=1, sampling=Sampling(sampler="halton", replicates=8))
+    halton = montecarlo.make_spec("integrate", 10**6 + 1, rng=1, sampling=Sampling(sampler="halton", replicates=8))
     assert (halton.samples, halton.samples // 8, halton.block_size) == (1_000_008, 125_001, 1 << 16)
     assert halton.blocks == 8 * 2 and halton.block_samples(8) == 125_001 - (1 << 16)
     # A cap only (a stopping run): Sobol' points stop at 2^30 per replicate.
-    capped, _ = montecarlo.make_spec("pi", rng=1, tolerance=1e-6, sampling=Sampling(sampler="sobol", replicates=8))
+    capped = montecarlo.make_spec("pi", rng=1, tolerance=1e-6, sampling=Sampling(sampler="sobol", replicates=8))
     assert capped.samples == 8 << SOBOL_BITS
     assert "(the cap 10,000,000,000 lowered to 2^30 points per replicate)" in rounding_note(
         10**10, capped.samples, "sobol", 8
@@ -149,13 +150,13 @@ def test_the_command_line_says_how_n_was_rounded(capsys):
 
 
 def test_a_random_spec_keeps_its_form_and_digest():
-    spec, _ = montecarlo.make_spec("european_option", 10**6, rng=1)
+    spec = montecarlo.make_spec("european_option", 10**6, rng=1)
     d = spec.to_dict()
     assert "sampler" not in d and "replicates" not in d
     # The digest recorded before samplers existed: old checkpoints still resume.
     assert spec.digest() == "1eb762ee847b4626d70d978725b39cfbb3e52ae530fd8e7968b879b30873cc5d"
     assert RunSpec.from_dict(d) == spec
-    quasi, _ = montecarlo.make_spec("european_option", 10**6, rng=1, sampling=SOBOL)
+    quasi = montecarlo.make_spec("european_option", 10**6, rng=1, sampling=SOBOL)
     assert RunSpec.from_dict(json.loads(json.dumps(quasi.to_dict()))) == quasi
     assert quasi.digest() != spec.digest()
 
@@ -456,7 +457,7 @@ def test_a_model_error_names_the_replicate_and_points():
     rec = montecarlo.model(dimension=1, uniform=boom)(lambda rng, n: rng.random(n))
     with pytest.raises(montecarlo.ModelError, match=r"block 0: replicate 0, points 0-63, spawn key \(0,\)"):
         run(rec, 4 * 64, rng=1, sampling=Sampling(sampler="sobol", replicates=4))
-    spec, _ = montecarlo.make_spec(rec, 4 * 64, rng=1, sampling=Sampling(sampler="sobol", replicates=4))
+    spec = montecarlo.make_spec(rec, 4 * 64, rng=1, sampling=Sampling(sampler="sobol", replicates=4))
     with pytest.raises(ValueError, match="^no$"):  # the model's own exception, in-process
         montecarlo.replay_block(spec, 3, rec)
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from montecarlo.estimation.intervals import clopper_pearson_interval, interval, t_interval, wilson_interval
-from montecarlo.stats.accumulators import Collector, Part, Stats
+from montecarlo.stats.accumulators import Collector, Part, Stats, register_part
 from montecarlo.stats.moments import Moments, fold
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
@@ -121,6 +121,9 @@ class _Extremes(Part):
         return isinstance(other, _Extremes) and np.array_equal(self.top, other.top)
 
 
+register_part("test_extremes", _Extremes)
+
+
 class _TopCollector(Collector):
     name = "test_extremes"
 
@@ -146,5 +149,5 @@ def test_plain_stats_write_exactly_the_moments():
 
 def test_an_unknown_part_in_a_file_is_refused():
     d = Stats.empty(1).to_dict() | {"parts": {"nope": {}}}
-    with pytest.raises(ValueError, match="unknown accumulator part 'nope'"):
+    with pytest.raises(ValueError, match="holds the accumulator part 'nope', which is not registered"):
         Stats.from_dict(d)

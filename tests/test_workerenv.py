@@ -84,7 +84,7 @@ def test_an_in_process_run_gives_the_callers_limits_back():
 
 
 def test_a_block_replayed_in_process_gives_the_runs_numbers():
-    spec, _ = montecarlo.make_spec("european_option", 1 << 20, rng=4)  # one block of 32 BLAS-sized batches
+    spec = montecarlo.make_spec("european_option", 1 << 20, rng=4)  # one block of 32 BLAS-sized batches
     run = montecarlo.run("european_option", 1 << 20, rng=4, execution="serial")
     with threadpool_limits(2):
         replayed = montecarlo.replay_block(spec, 0)
@@ -157,7 +157,8 @@ import montecarlo
 from montecarlo.engine.jobs import block_job
 from montecarlo.engine.worker import run_task
 
-spec, model = montecarlo.make_spec("european_option", 8 * 2**20, rng=1)
+spec = montecarlo.make_spec("european_option", 8 * 2**20, rng=1)
+model = spec.model_record
 job = block_job(spec, model, False)  # as a worker process receives it
 blocks = [(b, spec.block_samples(b)) for b in range(spec.blocks)]
 run_task(job, blocks[:2])  # imports, and the heap grows once

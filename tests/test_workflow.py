@@ -117,7 +117,7 @@ def test_an_edited_model_is_computed_again(tmp_path, monkeypatch):
     (tmp_path / "editable_model.py").write_text(source)
     monkeypatch.chdir(tmp_path)
     rec = load_model("editable_model.py:simulate")
-    spec, _ = montecarlo.make_spec(rec, 1000, rng=1)
+    spec = montecarlo.make_spec(rec, 1000, rng=1)
     before = key(spec, rec)
     (tmp_path / "editable_model.py").write_text(source.replace("a * ", "2 * a * "))
     assert key(spec, rec) != before  # the module's source is part of the key
@@ -148,7 +148,8 @@ def test_the_cache_stays_under_its_size_limit(tmp_path):
         cache.put(r, load_model("pi"))
     info = cache.info()
     assert 0 < info.entries < 12 and info.bytes <= 0.02 * 2**20
-    spec_first, rec = montecarlo.make_spec("pi", 10**4, rng=0)
+    spec_first = montecarlo.make_spec("pi", 10**4, rng=0)
+    rec = spec_first.model_record
     assert cache.get(spec_first, rec) is None  # the oldest went first
     assert cache.clear() == info.entries and cache.info().entries == 0
 

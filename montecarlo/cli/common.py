@@ -99,7 +99,11 @@ class Passthrough(click.ParamType):
 def click_option(option: Option, section: str | None = None) -> Callable[[Any], Any]:
     """The click option for one vocabulary `Option`."""
     decls = [d for d in (option.short, option.cli) if d]
-    kwargs: dict[str, Any] = {"help": option.help, "section": section or SECTIONS[option.group], "cls": SectionOption}
+    kwargs: dict[str, Any] = {
+        "help": option.help_text,
+        "section": section or SECTIONS[option.group],
+        "cls": SectionOption,
+    }
     if option.is_flag and option.group == "execution":  # a setting with two spellings: --cache/--no-cache
         return click.option(f"{option.cli}/--no-{option.cli[2:]}", option.name, default=None, **kwargs)
     if option.is_flag:

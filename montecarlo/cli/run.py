@@ -85,25 +85,28 @@ def run_cmd(
     output, plot_file = check_outputs(output, plot_file, values.get("checkpoint"))
     try:  # everything is checked before any worker starts
         args = run_arguments({**values, "params": parse_params(params)})
-        spec, rec = make_spec(
-            model, args["samples"], rng=args["rng"], params=args["params"], confidence=args["confidence"],
-            interval=args["interval"], stopping=args["stopping"], sampling=args["sampling"],
-        )  # fmt: skip
+        spec = make_spec(model, **args.spec)
     except ValidationError as exc:
         raise usage_error(exc, ctx) from None
     if spec.sampler != "random":  # how -n became R replicates x their points (stderr: --json stays clean)
         from montecarlo.core.layout import rounding_note
         from montecarlo.core.sampling import DEFAULT_MAX_SAMPLES, DEFAULT_SAMPLES
 
+        stopping = args.spec["stopping"]
         asked = (
-            args["samples"] or args["stopping"].max_samples or (DEFAULT_MAX_SAMPLES if spec.stop else DEFAULT_SAMPLES)
+            args.spec.get("samples") or stopping.max_samples or (DEFAULT_MAX_SAMPLES if stopping else DEFAULT_SAMPLES)
         )
         click.echo(rounding_note(asked, spec.samples, spec.sampler, spec.replicates), err=True)
     if replay_block is not None:
-        _replay(ctx, spec, rec, replay_block)
+        _replay(ctx, spec, replay_block)
         return
-    result = _run(ctx, spec, rec, args, quiet)
-    click.echo(result.to_json() if as_json else result.table())
+    result = _run(ctx, spec, args, quiet)
+    if as_json:
+        click.echo(result.to_json())
+    else:  # the engine says why fewer workers ran than were asked for; the command line says what to change
+        from montecarlo.reports.table import format_result
+
+        click.echo(format_result(result, advice="a smaller --block-size splits it across more workers"))
     save_result(result, output, "--output")
     if plot_file:
         from montecarlo.reports.plot import save_convergence
@@ -117,31 +120,28 @@ def run_cmd(
             click.echo(stopping["message"])
         elif stopping.get("target_met") is False or not stopping.get("reproducible", True):
             click.echo(stopping["message"], err=True)
-    if args["rng"] is None and not as_json:
+    if args.spec.get("rng") is None and not as_json:
         click.echo(f"repeat these numbers with --seed {result.spec.entropy}")
 
 
-def _run(ctx: click.Context, spec: Any, rec: Any, args: dict, quiet: bool) -> Any:
+def _run(ctx: click.Context, spec: Any, args: Any, quiet: bool) -> Any:
     """Run the spec with a progress bar; usage problems found at start-up exit 2."""
     import dataclasses
 
     from montecarlo.api import run_spec
-    from montecarlo.errors import CheckpointError
     from montecarlo.reports.progress import ProgressBar
 
     bar = ProgressBar(open_ended=bool(spec.stop)) if not quiet else None
-    execution = dataclasses.replace(args["execution"], progress=bar)
+    execution = dataclasses.replace(args.execution, progress=bar)
     try:
         with model_output_to_stderr():  # stdout is for the result
-            return run_spec(spec, rec, execution=execution, checkpoint=args["checkpoint"])
+            return run_spec(spec, execution=execution, checkpoint=args.checkpoint)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say where the checkpoint is and how to resume
-        if args["checkpoint"] is not None:
-            exc.add_note(_resume_note(ctx, args["checkpoint"].path))
+        if args.checkpoint is not None:
+            exc.add_note(_resume_note(ctx, args.checkpoint.path))
         raise
-    except ValidationError as exc:  # a checkpoint that exists, or is missing for --resume
+    except ValidationError as exc:  # a checkpoint that exists, is missing for --resume, belongs to another run
         raise usage_error(exc, ctx) from None
-    except CheckpointError as exc:  # a checkpoint of another run, or a corrupted one
-        raise click.UsageError(str(exc), ctx) from None
     except (ImportError, ConnectionError) as exc:  # dask not installed, or no scheduler at the address
         raise click.UsageError(str(exc), ctx) from None
     finally:
@@ -176,7 +176,7 @@ def model_traceback(exc: BaseException) -> str:
     return "".join(lines + traceback.format_exception_only(type(exc), exc))
 
 
-def _replay(ctx: click.Context, spec: Any, rec: Any, text: str) -> None:
+def _replay(ctx: click.Context, spec: Any, text: str) -> None:
     """``--replay-block INDEX``: that block in-process; the model's exception propagates."""
     from montecarlo.api import replay_block
     from montecarlo.core.validate import check_int
@@ -185,7 +185,7 @@ def _replay(ctx: click.Context, spec: Any, rec: Any, text: str) -> None:
         index = check_int(text, "index", low=0)
         if spec.entropy is None:
             raise ValidationError("rng", None, "the seed the failed run printed", "is needed to replay a block")
-        moments = replay_block(spec, index, rec)
+        moments = replay_block(spec, index)
     except ValidationError as exc:
         raise click.UsageError(exc.format("--replay-block" if exc.argument == "index" else "--seed"), ctx) from None
     except Exception as exc:

@@ -3,6 +3,7 @@
 - `Execution`: where and how blocks run (executor, workers, scheduler,
   retries, progress, cache).
 - `Checkpointing`: where progress is saved and whether to resume.
+- `BACKENDS`: the executors by name (`register_backend` adds one).
 
 Like the options that fix the numbers (`montecarlo.core.sampling`), each checks its
 fields when it is made, and its field names are the shared vocabulary.
@@ -15,12 +16,50 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from montecarlo.core.validate import check_choice, check_int, check_positive, check_scheduler, suggest_keywords
+from montecarlo.core.plugins import Registry
+from montecarlo.core.validate import check_int, check_positive, check_scheduler, suggest_keywords
 from montecarlo.errors import ValidationError
 
-#: Executors by name; an executor object (a `concurrent.futures.Executor`, a
-#: ``distributed.Client`` or a `montecarlo.engine.backends.Backend`) is accepted too.
+
+def _check_backend(name: str, factory: Any) -> None:
+    if not callable(factory):
+        raise ValidationError("factory", factory, "a function factory(execution, workers) returning a Backend")
+
+
+#: Executors by name: ``factory(execution, workers)`` makes the backend of a
+#: run (``workers``: how many are worth starting). An executor object (a
+#: `concurrent.futures.Executor`, a ``distributed.Client``, a backend) or a
+#: map-like function is accepted besides a name.
+BACKENDS = Registry(
+    "executor",
+    {
+        "processes": "montecarlo.engine.backends.processes:backend",
+        "threads": "montecarlo.engine.backends.threads:backend",
+        "serial": "montecarlo.engine.backends.serial:backend",
+        "dask": "montecarlo.engine.backends.dask:backend",
+    },
+    _check_backend,
+)
+
+#: The built-in executors, in the order help lists them.
 EXECUTORS = ("processes", "threads", "serial", "dask")
+
+
+def register_backend(name: str, factory: Callable[..., Any]) -> None:
+    """Register an executor of your own: ``Execution(executor=name)`` then runs blocks on its backend.
+
+    Parameters
+    ----------
+    name : str
+        The executor's name (an identifier).
+    factory : callable
+        ``factory(execution, workers)`` returns a `montecarlo.engine.backends.Backend`
+        for one run: ``execution`` is the run's `Execution`, ``workers`` the
+        number of workers worth starting (never more than the run's tasks).
+        The backend is closed when the run ends.
+    """
+    BACKENDS.register(name, factory)
+
 
 #: Most local workers a run may ask for (each is a process, or a thread).
 MAX_WORKERS = 1024
@@ -29,6 +68,11 @@ MAX_WORKERS = 1024
 def _is_executor_object(obj: Any) -> bool:
     """A `concurrent.futures.Executor`, a ``distributed.Client`` or a backend: anything that submits."""
     return not isinstance(obj, str) and callable(getattr(obj, "submit", None))
+
+
+def is_map_like(obj: Any) -> bool:
+    """A map-like function, ``map(function, iterable)`` (``multiprocessing.Pool.map``, ``map``), as scipy's ``workers``."""
+    return callable(obj) and not isinstance(obj, str) and not _is_executor_object(obj)
 
 
 def is_dask_client(obj: Any) -> bool:
@@ -43,12 +87,14 @@ class Execution:
 
     Parameters
     ----------
-    executor : {"processes", "threads", "serial", "dask"} or executor object
+    executor : {"processes", "threads", "serial", "dask"}, executor object or map-like function
         ``"processes"`` (default) runs blocks on local worker processes;
         ``"dask"`` on a Dask cluster (a ``LocalCluster`` of ``workers``
-        processes, or the one at ``scheduler``). A
-        `concurrent.futures.Executor` or a ``distributed.Client`` of your own
-        is used as given and left open.
+        processes, or the one at ``scheduler``); a name registered with
+        `register_backend` on that backend. A `concurrent.futures.Executor`
+        or a ``distributed.Client`` of your own is used as given and left
+        open; so is a map-like function such as ``multiprocessing.Pool.map``
+        (scipy's ``workers`` convention), called on rounds of tasks.
     workers : int, optional
         Parallel workers, at most 1024 (default: every core this process may
         use); no more start than the run has blocks.
@@ -84,8 +130,14 @@ class Execution:
     cache: bool | str = False
 
     def __post_init__(self) -> None:
-        if not _is_executor_object(self.executor):
-            check_choice(self.executor, "executor", EXECUTORS)
+        if isinstance(self.executor, str):
+            BACKENDS.require(self.executor, "executor")
+        elif not (_is_executor_object(self.executor) or is_map_like(self.executor)):
+            raise ValidationError(
+                "executor",
+                self.executor,
+                f"one of {', '.join(BACKENDS.names())}, an executor object or a map-like function",
+            )
         if self.workers is not None:
             object.__setattr__(self, "workers", check_int(self.workers, "workers", high=MAX_WORKERS))
         if self.scheduler is not None:
@@ -103,17 +155,32 @@ class Execution:
             raise ValidationError("cache", self.cache, "true, false or the path of a cache folder")
 
     @classmethod
-    def of(cls, value: Execution | str | Any | None) -> Execution:
-        """An `Execution` from the shorthands `montecarlo.run` accepts.
+    def of(cls, value: Execution | str | Any | None = None, workers: Any = None, executor: Any = None) -> Execution:
+        """An `Execution` from the forms `montecarlo.run` accepts.
 
-        ``None`` is the default, a name or an executor object is
-        ``Execution(executor=value)``.
+        ``value`` is an `Execution`, or a name, executor object or map-like
+        function (``Execution(executor=value)``), or None for the default.
+        ``workers`` and ``executor`` are scipy's shortcuts: ``workers=4``,
+        ``executor="threads"``; ``workers`` may also be a map-like function
+        such as ``multiprocessing.Pool.map``. They cannot be given together
+        with an `Execution`.
         """
-        if value is None:
-            return cls()
-        if isinstance(value, Execution):
-            return value
-        return cls(executor=value)
+        if workers is None and executor is None:
+            if value is None:
+                return cls()
+            return value if isinstance(value, Execution) else cls(executor=value)
+        if value is not None:
+            given = "workers" if workers is not None else "executor"
+            raise ValidationError(
+                given, workers if workers is not None else executor,
+                f"either `{given}` or `execution`: `{given}` is a shortcut for execution=Execution({given}=...)",
+                "is given together with `execution`",
+            )  # fmt: skip
+        if workers is not None and is_map_like(workers):
+            if executor is not None:
+                raise ValidationError("executor", executor, "no executor with a map-like `workers`", "is given too")
+            return cls(executor=workers)
+        return cls(executor=executor if executor is not None else "processes", workers=workers)
 
 
 @suggest_keywords

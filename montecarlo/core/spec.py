@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from montecarlo.core.layout import MAX_REPLICATES, SAMPLERS, block_points, blocks_of, check_layout, is_stop_point
 from montecarlo.core.sampling import BIT_GENERATORS, INTERVAL_METHODS
 from montecarlo.core.stopping import Stopping
 from montecarlo.core.validate import check_bool, check_choice, check_count, check_int, check_level, check_levels
 from montecarlo.errors import ValidationError
+
+#: The confidence level and interval method of a run that names none (`montecarlo.run`'s defaults).
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_INTERVAL = "auto"
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,11 @@ class RunSpec:
         The three are written to files only when set, so the digest of a
         run that sets none is the digest of earlier releases. Likewise a
         random-sampler spec records neither ``sampler`` nor ``replicates``.
+    model_record : Model or None
+        The resolved model record, when the spec was made from it
+        (`montecarlo.make_spec`): the spec and its model travel as one
+        object. Not part of the numbers' definition: not compared, hashed or
+        written (a spec read from a file resolves ``model`` when it runs).
     """
 
     model: str
@@ -74,14 +84,15 @@ class RunSpec:
     bit_generator: str = "sfc64"
     block_size: int = 1 << 16
     batch_size: int = 1 << 14
-    confidence: float = 0.95
-    interval: str = "auto"
+    confidence: float = DEFAULT_CONFIDENCE
+    interval: str = DEFAULT_INTERVAL
     stop: Stopping = field(default_factory=Stopping)
     sampler: str = "random"
     replicates: int = 1
     quantiles: tuple[float, ...] = ()
     shortfall: tuple[float, ...] = ()
     distribution: bool = False
+    model_record: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # A RunSpec is checked whoever makes it (make_spec, or a file read
@@ -138,7 +149,8 @@ class RunSpec:
 
     def to_dict(self) -> dict:
         """The JSON form (docs/json.md, "spec")."""
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model_record"}
+        d["params"] = dict(self.params)
         d["spawn_key"] = list(self.spawn_key)
         d["stop"] = self.stop.to_dict()
         if self.sampler == "random":  # the form (and digest) of specs made before samplers existed
@@ -153,7 +165,7 @@ class RunSpec:
     @classmethod
     def from_dict(cls, d: dict) -> RunSpec:
         """The RunSpec back from its `to_dict` form (stopping rules by registered name only)."""
-        known = set(cls.__dataclass_fields__)
+        known = set(cls.__dataclass_fields__) - {"model_record"}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"RunSpec has no field(s) {sorted(unknown)}")

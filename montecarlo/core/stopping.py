@@ -117,9 +117,9 @@ class Stopping:
                 raise ValidationError(
                     "rules", r, "Tolerance, RelativeTolerance, TimeLimit or a StoppingRule subclass", "is not a rule"
                 )
-            if RULES.get(r.name) is not type(r):
+            if r.name not in RULES or RULES.get(r.name) is not type(r):
                 raise ValidationError(
-                    "rules", r, "a rule whose class sets its own `name` (result files record it by that name)",
+                    "rules", r, "a rule registered with montecarlo.register_rule(name, cls) (files record it by name)",
                     f"is a {type(r).__name__}, which is not registered under its name {r.name!r}",
                 )  # fmt: skip
             built.append(r)

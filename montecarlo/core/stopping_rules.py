@@ -22,16 +22,63 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from montecarlo.core.plugins import Registry
 from montecarlo.core.validate import check_positive, did_you_mean
-from montecarlo.errors import ValidationError
+from montecarlo.errors import FileProblem, ValidationError
 
 if TYPE_CHECKING:  # the records a rule reads (a layer above: only their fields are used)
     from montecarlo.estimation.estimate import Estimate
 
-#: Rule classes by the name result files use: the built-in ones, and every
-#: subclass of `StoppingRule` that sets its own ``name`` (registered when its
-#: class statement runs).
-RULES: dict[str, type[StoppingRule]] = {}
+
+def _check_rule(name: str, cls: Any) -> None:
+    """A registered rule is a `StoppingRule` subclass named ``name`` (the name files record it under)."""
+    if not (isinstance(cls, type) and issubclass(cls, StoppingRule)):
+        raise ValidationError("rule", cls, "a subclass of montecarlo.StoppingRule")
+    if "name" in vars(cls) and cls.name != name:
+        raise ValidationError("rule", cls, f"a rule class whose `name` is {name!r}", f"is named {cls.name!r}")
+
+
+#: Rule classes by the name result files record them under.
+RULES = Registry(
+    "stopping rule",
+    {
+        "tolerance": "montecarlo.core.stopping_rules:Tolerance",
+        "rtol": "montecarlo.core.stopping_rules:RelativeTolerance",
+        "time_limit": "montecarlo.core.stopping_rules:TimeLimit",
+        "two_stage": "montecarlo.core.twostage:TwoStage",
+    },
+    _check_rule,
+)
+
+
+def register_rule(name: str, rule: type[StoppingRule]) -> None:
+    """Register a stopping rule of your own under ``name``, so that runs and files can name it.
+
+    Parameters
+    ----------
+    name : str
+        The name result files record the rule under (an identifier); it
+        becomes the class's ``name``.
+    rule : type
+        A frozen dataclass subclassing `StoppingRule` that implements
+        `StoppingRule.should_stop`.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Excludes(StoppingRule):
+    ...     '''Stop once the interval of `output` excludes `value`.'''
+    ...     output: str
+    ...     value: float
+    ...     def should_stop(self, prefix):
+    ...         return not prefix[self.output].covers(self.value)
+    >>> register_rule("example_excludes", Excludes)
+    >>> RULES.get("example_excludes") is Excludes, Excludes.name
+    (True, 'example_excludes')
+    """
+    RULES.register(name, rule)
+    rule.name = name
 
 
 @dataclass(frozen=True)
@@ -77,8 +124,8 @@ class StoppingRule:
 
     Subclasses are frozen dataclasses, so that a rule is a value: it is part
     of the `RunSpec`, hashed into its digest and written to result files as
-    its ``name`` and fields. A subclass that sets ``name`` is registered under
-    it, and files naming it can be read once its module is imported.
+    its ``name`` and fields. `register_rule` gives a rule of your own its
+    name, so that runs accept it and files naming it can be read.
 
     Attributes
     ----------
@@ -89,37 +136,11 @@ class StoppingRule:
         and ``min_samples`` applies); False for a budget such as the time limit.
     reproducible : bool
         False when the decision depends on anything but the prefix's numbers.
-
-    Examples
-    --------
-    >>> from dataclasses import dataclass
-    >>> @dataclass(frozen=True)
-    ... class Excludes(StoppingRule):
-    ...     '''Stop once the interval of `output` excludes `value`.'''
-    ...     output: str
-    ...     value: float
-    ...     name = "example_excludes"
-    ...     def should_stop(self, prefix):
-    ...         return not prefix[self.output].covers(self.value)
-    >>> RULES["example_excludes"] is Excludes
-    True
     """
 
     name: ClassVar[str] = "rule"
     target: ClassVar[bool] = True
     reproducible: ClassVar[bool] = True
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        name = cls.__dict__.get("name")
-        if isinstance(name, str) and not name.startswith("_"):
-            taken = RULES.get(name)
-            if taken is not None and (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__):
-                raise TypeError(
-                    f"stopping rule name {name!r} is taken by {taken.__module__}.{taken.__qualname__}; "
-                    f"give {cls.__qualname__} a name of its own (result files record rules by name)"
-                )
-            RULES[name] = cls  # (a class defined again, as in a notebook, replaces itself)
 
     def should_stop(self, prefix: Prefix) -> bool:
         """True when the run should end with this prefix."""
@@ -264,15 +285,16 @@ class TimeLimit(StoppingRule):
 def rule_from_dict(d: Mapping[str, Any]) -> StoppingRule:
     """A rule back from its `StoppingRule.to_dict` form, by registered name only."""
     if not isinstance(d, Mapping):
-        raise ValueError(f"a stopping rule must be an object with a `rule` name, got {d!r}")
+        raise FileProblem(f"has a stopping rule {d!r} that is not an object with a `rule` name")
     fields = dict(d)
     kind = fields.pop("rule", None)
-    cls = RULES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise ValueError(
-            f"unknown stopping rule {kind!r}.{did_you_mean(str(kind), RULES)} Known: {', '.join(RULES)}; "
-            "a rule of your own must be defined (its module imported) before a file naming it is read."
+    if not isinstance(kind, str) or kind not in RULES:
+        raise FileProblem(
+            f"names the stopping rule {kind!r}, which is not registered.{did_you_mean(str(kind), RULES)} "
+            f"Registered: {', '.join(RULES)}; a rule of your own must be registered (montecarlo.register_rule) "
+            "before a file naming it is read"
         )
+    cls = RULES.get(kind)
     for k, v in fields.items():
         if isinstance(v, list):
             fields[k] = tuple(v)

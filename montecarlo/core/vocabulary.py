@@ -12,12 +12,13 @@ the option; `cli_name` and `file_name` say how each entry point shows it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from montecarlo.core.execution import EXECUTORS, MAX_WORKERS, Checkpointing, Execution
-from montecarlo.core.layout import SAMPLERS
-from montecarlo.core.sampling import BIT_GENERATORS, INTERVAL_METHODS, Sampling
+from montecarlo.core.layout import DEFAULT_REPLICATES, SAMPLERS
+from montecarlo.core.sampling import BIT_GENERATORS, DEFAULT_MAX_SAMPLES, DEFAULT_SAMPLES, INTERVAL_METHODS, Sampling
+from montecarlo.core.spec import RunSpec
 from montecarlo.core.stopping import Stopping
 from montecarlo.core.validate import check_count, check_int, check_level, check_positive, did_you_mean
 from montecarlo.errors import ParameterError, ValidationError
@@ -33,6 +34,11 @@ SECTIONS = {
     "execution": "Execution",
     "checkpoint": "Recovery",
 }
+
+
+def _e(n: int) -> str:
+    """``1e6`` for 1000000: how help shows a power of ten."""
+    return f"1e{len(str(n)) - 1}" if str(n).rstrip("0") == "1" else f"{n:,}"
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,9 @@ class Option:
         A typical value of a ``"number"``, for messages.
     high : int or None
         The largest value of an ``"int"``, when there is one.
+    shown : str
+        How help shows the default, where no option object (nor the
+        RunSpec) defines it as a value: ``"the model's"``.
     """
 
     name: str
@@ -92,6 +101,27 @@ class Option:
     accepted: str = ""
     example: str = "1e-3"
     high: int | None = None
+    shown: str = ""
+
+    @property
+    def default(self) -> Any:
+        """The default, where the option object (or the `RunSpec`) that holds the option defines one; else None."""
+        owner = {"spec": RunSpec, "sampling": Sampling, "execution": Execution, "checkpoint": Checkpointing}.get(
+            self.group
+        )
+        found = {f.name: f.default for f in fields(owner)} if owner is not None else {}
+        value = found.get(self.field or self.name, MISSING)
+        return None if value is MISSING else value
+
+    @property
+    def help_text(self) -> str:
+        """The help, ending with the default as ``[default: ...]`` (taken from where the default is defined)."""
+        value = self.default
+        if self.shown or value in (None, False, (), ""):
+            shown = self.shown
+        else:
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{self.help}  [default: {shown}]" if shown else self.help
 
     @property
     def cli(self) -> str:
@@ -118,24 +148,23 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("samples", "spec", "N", "Total samples: 1e9, 1_000_000 or 1000000; with a stopping rule, the cap "
-           "(as --max-samples).  [default: 1e6; 1e10 with a stopping rule]", short="-n", kind="count"),
-    Option("rng", "spec", "SEED", "Root seed, an integer >= 0.  [default: fresh OS entropy, printed and recorded]",
-           short="-s", flag="--seed", key="seed", kind="int0", accepted="an integer >= 0"),
-    Option("confidence", "spec", "LEVEL", "Confidence level of the intervals, strictly between 0 and 1.  "
-           "[default: 0.95]", short="-c", kind="level"),
+           "(as --max-samples).", short="-n", kind="count",
+           shown=f"{_e(DEFAULT_SAMPLES)}; {_e(DEFAULT_MAX_SAMPLES)} with a stopping rule"),
+    Option("rng", "spec", "SEED", "Root seed, an integer >= 0.", short="-s", flag="--seed", key="seed",
+           kind="int0", accepted="an integer >= 0", shown="fresh OS entropy, printed and recorded"),
+    Option("confidence", "spec", "LEVEL", "Confidence level of the intervals, strictly between 0 and 1.",
+           short="-c", kind="level"),
     Option("interval", "spec", "METHOD", "Interval method: auto is Wilson for probability outputs, Student t "
-           "otherwise.  [default: auto]", choices=INTERVAL_METHODS),
-    Option("bit_generator", "sampling", "NAME", "numpy bit generator of the block streams.  [default: sfc64]",
+           "otherwise.", choices=INTERVAL_METHODS),
+    Option("bit_generator", "sampling", "NAME", "numpy bit generator of the block streams.",
            choices=tuple(BIT_GENERATORS)),
-    Option("block_size", "sampling", "N", "Samples per seeded block (part of the RunSpec).  [default: the model's]",
-           kind="int"),
-    Option("batch_size", "sampling", "N", "Samples per model call inside a block.  [default: the model's]",
-           kind="int"),
+    Option("block_size", "sampling", "N", "Samples per seeded block (part of the RunSpec).", kind="int",
+           shown="the model's"),
+    Option("batch_size", "sampling", "N", "Samples per model call inside a block.", kind="int", shown="the model's"),
     Option("sampler", "sampling", "NAME", "Points: random (plain Monte Carlo), or scrambled sobol or halton points "
-           "(randomized quasi-Monte Carlo; -n is rounded up to R x a power of two for sobol).  [default: random]",
-           choices=SAMPLERS),
+           "(randomized quasi-Monte Carlo; -n is rounded up to R x a power of two for sobol).", choices=SAMPLERS),
     Option("replicates", "sampling", "R", "With --sampler sobol or halton: independent randomizations; the "
-           "interval is Student t on their R means.  [default: 16]", kind="int"),
+           "interval is Student t on their R means.", kind="int", shown=str(DEFAULT_REPLICATES)),
     Option("quantiles", "sampling", "Q", "Also estimate the Q-quantile of every output, with a distribution-free "
            "interval (repeatable).", flag="--quantile", multiple=True),
     Option("shortfall", "sampling", "LEVEL", "Also estimate the expected shortfall (mean above the "
@@ -146,34 +175,33 @@ OPTIONS: tuple[Option, ...] = (
            "block, in block order).", kind="number"),
     Option("rtol", "stopping", "REL", "Stop when the half-width is <= REL x |estimate| (with --tolerance: "
            "whichever is met first).", kind="number", example="1e-4"),
-    Option("target", "stopping", "OUTPUT", "Output the precision target applies to (repeatable).  "
-           "[default: every output]", multiple=True),
+    Option("target", "stopping", "OUTPUT", "Output the precision target applies to (repeatable).", multiple=True,
+           shown="every output"),
     Option("min_samples", "stopping", "N", "Check precision targets only from N samples on (limits the bias "
            "of early stopping).", kind="count"),
-    Option("max_samples", "stopping", "N", "The cap of a stopping run (same as --samples).  [default: 1e10]",
-           kind="count"),
+    Option("max_samples", "stopping", "N", "The cap of a stopping run (same as --samples).", kind="count",
+           shown=_e(DEFAULT_MAX_SAMPLES)),
     Option("kurtosis_bound", "stopping", "K", "With --tolerance: the two-stage rule, guaranteed if every output's "
            "excess kurtosis is at most K (a pilot bounds sigma; fresh blocks give the mean).", kind="number",
            example="10"),
     Option("time_limit", "stopping", "SECONDS", "Stop after SECONDS of wall time; the stopping point is then "
            "not reproducible (flagged).", kind="number", example="60"),
-    Option("executor", "execution", "NAME", "Where blocks run; the numbers are identical for all.  "
-           "[default: processes]", choices=EXECUTORS),
-    Option("workers", "execution", "N", "Parallel workers.  [default: all cores]", short="-w", kind="int",
-           high=MAX_WORKERS),
-    Option("scheduler", "execution", "ADDRESS", "With --executor dask: a running scheduler, tcp://HOST:8786.  "
-           "[default: a LocalCluster]"),
-    Option("retries", "execution", "N", "Times dead worker processes are replaced before the run fails.  "
-           "[default: 2]", kind="int0"),
-    Option("cache", "execution", "", "Reuse a finished run of the same RunSpec and model source from the "
-           "cache, and store this one (`mc cache info`).  [default: off for mc run, on for experiments]",
-           is_flag=True),
+    Option("executor", "execution", "NAME", "Where blocks run; the numbers are identical for all.",
+           choices=EXECUTORS),
+    Option("workers", "execution", "N", "Parallel workers.", short="-w", kind="int", high=MAX_WORKERS,
+           shown="all cores"),
+    Option("scheduler", "execution", "ADDRESS", "With --executor dask: a running scheduler, tcp://HOST:8786.",
+           shown="a LocalCluster"),
+    Option("retries", "execution", "N", "Times dead worker processes are replaced before the run fails.",
+           kind="int0"),
+    Option("cache", "execution", "", "Reuse a finished run of the same RunSpec and model from the cache, and "
+           "store this one (`mc cache info`).", is_flag=True, shown="off for mc run, on for experiments"),
     Option("checkpoint", "checkpoint", "FILE", "Save progress to FILE (JSON, atomic) every few seconds and on "
            "exit.", key=None, field="path"),
     Option("resume", "checkpoint", "", "Continue the run saved in --checkpoint FILE (the seed is taken from "
            "the file if not given).", key=None, is_flag=True),
-    Option("checkpoint_every", "checkpoint", "SECONDS", "Seconds between checkpoint writes.  [default: 5]",
-           key=None, field="every", kind="number", example="5"),
+    Option("checkpoint_every", "checkpoint", "SECONDS", "Seconds between checkpoint writes.", key=None,
+           field="every", kind="number", example="5"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
@@ -182,19 +210,32 @@ BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 BY_KEY: dict[str, Option] = {o.file_key: o for o in OPTIONS if o.file_key is not None}
 
 
-def run_arguments(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of `montecarlo.run` from flat option values (a command line, a file).
+@dataclass(frozen=True)
+class RunOptions:
+    """Every option of a run as checked objects, from a command line or a file.
+
+    Attributes
+    ----------
+    spec : dict
+        The keywords of `montecarlo.make_spec`: ``samples``, ``rng``,
+        ``params``, ``confidence``, ``interval``, ``stopping`` and
+        ``sampling`` (the option objects).
+    execution : Execution
+    checkpoint : Checkpointing or None
+    """
+
+    spec: dict[str, Any]
+    execution: Execution
+    checkpoint: Checkpointing | None
+
+
+def run_arguments(values: Mapping[str, Any]) -> RunOptions:
+    """The options of a run from flat option values (a command line, a file).
 
     ``values`` maps option names to values (None or absent: not given;
     ``params`` to a dict of model parameters). The option objects are built
     and checked here, once: a bad value raises `ValidationError` naming its
     option.
-
-    Returns
-    -------
-    dict
-        ``samples``, ``rng``, ``params``, ``confidence``, ``interval``,
-        ``stopping``, ``sampling``, ``execution`` and ``checkpoint``.
     """
     given = {k: v for k, v in values.items() if v is not None and v != () and v is not False}
     for name in given:
@@ -214,17 +255,13 @@ def run_arguments(values: Mapping[str, Any]) -> dict[str, Any]:
         name = next(n for n in given if n in BY_NAME and BY_NAME[n].group == "checkpoint")
         shown = None if BY_NAME[name].is_flag else given[name]
         raise ValidationError(name, shown, "{checkpoint} FILE as well", "needs a checkpoint file")
-    return {
-        "samples": spec.get("samples"),
-        "rng": spec.get("rng"),
+    keywords = {
+        **spec,
         "params": dict(given.get("params") or {}),
-        "confidence": spec.get("confidence", 0.95),
-        "interval": spec.get("interval", "auto"),
         "stopping": Stopping(**groups["stopping"]),
         "sampling": Sampling(**groups["sampling"]),
-        "execution": Execution(**groups["execution"]),
-        "checkpoint": Checkpointing(**checkpoint) if checkpoint else None,
     }
+    return RunOptions(keywords, Execution(**groups["execution"]), Checkpointing(**checkpoint) if checkpoint else None)
 
 
 def cli_name(error: ValidationError) -> str:

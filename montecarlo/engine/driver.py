@@ -32,18 +32,22 @@ from montecarlo.records.result import Result
 
 
 def run_spec_on(
-    spec: RunSpec, rec: Model, execution: Execution, checkpointing: Checkpointing | None, state: RunState | None
+    spec: RunSpec, execution: Execution, checkpointing: Checkpointing | None, state: RunState | None
 ) -> Result:
-    """Run ``spec`` from ``state`` (a finished run's prefix) or a checkpoint; assemble the result."""
+    """Run ``spec`` (carrying its model record) from ``state`` (a finished run's prefix) or a checkpoint.
+
+    Returns the assembled result.
+    """
     if checkpointing is None:
-        return _run(spec, rec, execution, None, state)
+        return _run(spec, execution, None, state)
     # Absolute: a model that changes the working directory cannot move it.
     path = os.path.abspath(check_writable(checkpointing.path, "checkpoint"))
     with held(path):  # one run per checkpoint file, from before it is read to the last write
-        return _run(spec, rec, execution, dataclasses.replace(checkpointing, path=path), state)
+        return _run(spec, execution, dataclasses.replace(checkpointing, path=path), state)
 
 
-def _run(spec: RunSpec, rec: Model, execution: Execution, ckpt: Checkpointing | None, state: RunState | None) -> Result:
+def _run(spec: RunSpec, execution: Execution, ckpt: Checkpointing | None, state: RunState | None) -> Result:
+    rec: Model = spec.model_record
     save = None
     if ckpt is not None:
         path = ckpt.path
@@ -73,7 +77,7 @@ def _run(spec: RunSpec, rec: Model, execution: Execution, ckpt: Checkpointing | 
     outcome: Outcome | None = None
     try:
         outcome = execute(
-            spec, rec, backend, progress=execution.progress, retries=execution.retries, state=state,
+            spec, backend, progress=execution.progress, retries=execution.retries, state=state,
             checkpoint=save, checkpoint_every=ckpt.every if ckpt else 5.0,
         )  # fmt: skip
     finally:
@@ -85,8 +89,8 @@ def _run(spec: RunSpec, rec: Model, execution: Execution, ckpt: Checkpointing | 
     elapsed = time.perf_counter() - t0
     resumed = state.total.count if state is not None else 0
     prov = run_provenance(backend.name, backend.workers, started, elapsed, outcome.total.count - resumed)
-    if backend.note:
-        prov["executor_note"] = backend.note
+    if backend.fewer:
+        prov["fewer_workers"] = backend.fewer
     if state is not None:
         prov["resumed_at_samples"] = resumed
     continuation: dict = {}

@@ -95,7 +95,6 @@ def _tasks(spec: RunSpec, backend: Backend, fold: Fold, group: int | None, windo
 
 def execute(
     spec: RunSpec,
-    model: Model,
     backend: Backend,
     *,
     progress: Progress | None = None,
@@ -111,8 +110,7 @@ def execute(
     Parameters
     ----------
     spec : RunSpec
-        With its entropy set.
-    model : Model
+        With its entropy set, carrying its model record (``spec.model_record``).
     backend : Backend
     progress : callable, optional
         ``progress(samples_folded, samples_total)`` after each folded task.
@@ -143,12 +141,11 @@ def execute(
     # Tasks that run in this process (serial, threads, a caller's thread
     # pool) see one BLAS/OpenMP thread, as worker processes do.
     with one_thread():
-        return _execute(spec, model, backend, progress, retries, group, window, state, checkpoint, checkpoint_every)
+        return _execute(spec, backend, progress, retries, group, window, state, checkpoint, checkpoint_every)
 
 
 def _execute(
     spec: RunSpec,
-    model: Model,
     backend: Backend,
     progress: Progress | None,
     retries: int,
@@ -158,6 +155,7 @@ def _execute(
     checkpoint: Callable[[RunState], None] | None,
     checkpoint_every: float,
 ) -> Outcome:
+    model: Model = spec.model_record
     job = block_job(spec, model, backend.in_process)
     run = run_point_task if isinstance(job, PointJob) else run_task
     window = window or (1 if backend.eager else max(2, 2 * backend.workers))
@@ -178,8 +176,9 @@ def _execute(
         while len(in_flight) < window:
             task = again.popleft() if again else next(tasks, None)
             if task is None:
-                return
+                break
             in_flight[backend.submit(run, job, list(task.blocks))] = task
+        backend.dispatch()
 
     try:
         if fold.ending is None:

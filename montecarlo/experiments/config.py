@@ -190,7 +190,7 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
         values = {option.name: merged[key] for key, option in BY_KEY.items() if key in merged}
         args = run_arguments(values)
         # One entropy for the whole experiment: sweep points differ by spawn key only.
-        entropy = args["rng"] if args["rng"] is not None else fresh_entropy()
+        entropy = args.spec.get("rng") if args.spec.get("rng") is not None else fresh_entropy()
         sweep = parse_sweep(merged.get("sweep"), path, rec, params)
         combos = sweep.combinations() if sweep is not None else [{}]
         points = []
@@ -203,13 +203,11 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
                     raise ExperimentError(
                         f"{path}: `{k}` is both set and swept ([sweep.params]); accepted: one of the two."
                     )
-            sampling = dataclasses.replace(args["sampling"], **settings) if settings else args["sampling"]
+            sampling = dataclasses.replace(args.spec["sampling"], **settings) if settings else args.spec["sampling"]
             varied = {k: v for k, v in swept.items() if k not in settings}
             try:
-                spec, _ = make_spec(
-                    rec, args["samples"], rng=entropy, params={**params, **varied}, confidence=args["confidence"],
-                    interval=args["interval"], stopping=args["stopping"], sampling=sampling,
-                )  # fmt: skip
+                keywords = {**args.spec, "rng": entropy, "params": {**params, **varied}, "sampling": sampling}
+                spec = make_spec(rec, **keywords)
             except ParameterError as exc:
                 if swept and exc.argument in swept:
                     raise ExperimentError(f"{path}: [sweep] point {i} ({label(swept)}): {exc}") from None
@@ -233,7 +231,7 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
         points=tuple(points),
         sweep=sweep,
         # Experiments reuse finished points unless told otherwise (`cache = false`, --no-cache).
-        execution=args["execution"] if "cache" in merged else dataclasses.replace(args["execution"], cache=True),
+        execution=args.execution if "cache" in merged else dataclasses.replace(args.execution, cache=True),
         overrides=overrides,
     )
 

@@ -46,8 +46,12 @@ def shown(e: Estimate) -> tuple[str, str, str]:
     return number(e.estimate, d, sci), f"[{lo}, {hi}]", exact
 
 
-def format_result(r: Result) -> str:
-    """The table ``mc run`` prints: one row per estimate, with the run's header and timing."""
+def format_result(r: Result, advice: str = "") -> str:
+    """The table ``mc run`` prints: one row per estimate, with the run's header and timing.
+
+    ``advice`` ends the footer's note on why fewer workers ran than were
+    asked for, where there is one: the command line names its option there.
+    """
     conf = f"{r.spec.confidence * 100:g}%"
     rows = [["output", "estimate", "std error", f"{conf} interval", "method"]]
     has_exact = any(e.exact is not None for e in r.estimates)
@@ -69,7 +73,7 @@ def format_result(r: Result) -> str:
         reps = r.spec.replicates
         lines.append(f"intervals on the {reps} replicate means ({reps - 1} degrees of freedom)")
     lines.insert(0, _header(r))
-    footer = _footer(r.provenance)
+    footer = _footer(r.provenance, advice)
     if footer:
         lines.append(footer)
     return "\n".join(lines)
@@ -85,11 +89,14 @@ def _header(r: Result) -> str:
     return f"{r.model}: {r.samples:,} samples{points}{again}, seed entropy {r.spec.entropy}, {r.spec.bit_generator}"
 
 
-def _footer(p: dict) -> str:
+def _footer(p: dict, advice: str = "") -> str:
     if "elapsed_s" not in p:
         return ""
     rate = p.get("throughput") or 0.0
-    why = f": {p['executor_note']}" if p.get("executor_note") else ""
+    fewer = p.get("fewer_workers") or {}
+    blocks = fewer.get("blocks") if isinstance(fewer, dict) else None
+    why = f"; {fewer.get('asked')} asked for, the run has {blocks} block{'s' if blocks != 1 else ''}" if blocks else ""
+    why += f": {advice}" if blocks and advice else ""
     if p.get("cache") == "reused":
         why += "; reused from the cache"
     return f"{p['elapsed_s']:.2f} s, {_rate(rate)} samples/s, {p.get('workers', '?')} worker(s) ({p.get('executor', '?')}{why})"

@@ -5,8 +5,8 @@ order and never looks inside (docs/design.md). A *part* is a further
 accumulator a run asks for -- quantile sketches, per-replicate moments --
 and obeys the contract of the moments: one per block, merged in block order,
 exact whatever the grouping. Parts are values with `Part.merge`,
-`Part.to_dict` and `Part.from_dict`, registered by ``name`` so that a file
-is read back without importing code. A worker makes a block's parts with the
+`Part.to_dict` and `Part.from_dict`, registered by name (`register_part`,
+`PARTS`) so that a file is read back without importing code. A worker makes a block's parts with the
 `Collector` objects of its job.
 """
 
@@ -18,26 +18,46 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from montecarlo.core.plugins import Registry
+from montecarlo.errors import FileProblem, ValidationError
 from montecarlo.stats.moments import Moments, batch_moments
 
-#: Part classes by the name files record them under.
-PARTS: dict[str, type[Part]] = {}
+
+def _check_part(name: str, cls: Any) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Part)):
+        raise ValidationError("part", cls, "a subclass of montecarlo.stats.accumulators.Part")
+    if cls.name != name:
+        raise ValidationError("part", cls, f"a part class whose `name` is {name!r}", f"is named {cls.name!r}")
+
+
+#: Part classes by the name files record them under (the built-in ones are imported at first use).
+PARTS = Registry(
+    "accumulator part",
+    {
+        "shape": "montecarlo.stats.shape:Shape",
+        "two_stage": "montecarlo.stats.shape:TwoStageShapes",
+        "sketch": "montecarlo.stats.sketch:Sketch",
+        "extremes": "montecarlo.stats.sketch:Extremes",
+        "replicates": "montecarlo.stats.replicate_means:ReplicateMeans",
+    },
+    _check_part,
+)
+
+
+def register_part(name: str, part: type[Part]) -> None:
+    """Register an accumulator part of your own, so that checkpoints and results holding it can be read back."""
+    PARTS.register(name, part)
 
 
 class Part:
     """Base class of the accumulators a run keeps beside its moments.
 
-    A subclass sets ``name`` (it registers itself under it) and implements
-    `merge` (``self`` followed by ``other``, in block order), `to_dict`,
-    `from_dict` and ``__eq__`` (bitwise equality of every number).
+    A subclass sets ``name`` (and is registered under it, `register_part`)
+    and implements `merge` (``self`` followed by ``other``, in block order),
+    `to_dict`, `from_dict` and ``__eq__`` (bitwise equality of every number).
     """
 
     name: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("name"):
-            PARTS[cls.name] = cls
 
     def merge(self, other: Part) -> Part:
         """``self`` followed by ``other``."""
@@ -129,10 +149,12 @@ class Stats:
         """The statistics back from their `to_dict` form (parts by registered name only)."""
         parts = {}
         for name, part in dict(d.get("parts") or {}).items():
-            kind = PARTS.get(name)
-            if kind is None:
-                raise ValueError(f"unknown accumulator part {name!r}; known: {', '.join(PARTS) or 'none'}")
-            parts[name] = kind.from_dict(part)
+            if name not in PARTS:
+                raise FileProblem(
+                    f"holds the accumulator part {name!r}, which is not registered (registered: {', '.join(PARTS)}); "
+                    "it may come from a newer montecarlo, or a part of your own not registered yet"
+                )
+            parts[name] = PARTS.get(name).from_dict(part)
         return cls(Moments.from_dict(d), parts)
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
+
+from montecarlo.errors import OversubscriptionWarning
 
 
 class Backend:
@@ -46,8 +50,11 @@ class Backend:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        #: Why this backend was chosen when it was not the one asked for.
-        self.note = ""
+        #: When fewer workers start than were asked for: ``{"asked": n, "blocks": b}`` (the run has only b blocks).
+        self.fewer: dict | None = None
+
+    def dispatch(self) -> None:
+        """Start the tasks submitted so far, for a backend that runs them in rounds (a map-like function)."""
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Run ``fn(*args)`` on a worker."""
@@ -96,3 +103,23 @@ class ExecutorBackend(Backend):
         from concurrent.futures.process import BrokenProcessPool
 
         return isinstance(exc, BrokenProcessPool)
+
+
+def default_workers() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def warn_past_cores(workers: int | None) -> None:
+    """Say once (Python's warning registry) that processes past one per core gain nothing."""
+    cores = default_workers()
+    if workers is not None and workers > cores:
+        warnings.warn(
+            f"{workers} workers asked for on {cores} cores: worker processes past one per core "
+            "add start-up time and memory, not speed; at most one per task is started.",
+            OversubscriptionWarning,
+            stacklevel=5,
+        )

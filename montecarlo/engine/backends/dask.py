@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
-from montecarlo.engine.backends.base import Backend
+from montecarlo.engine.backends.base import Backend, warn_past_cores
 
 INSTALL_HINT = "the dask executor needs the 'distributed' package: pip install 'montecarlo-engine[dask]'"
 
@@ -170,3 +170,11 @@ class DaskBackend(Backend):
         for obj in self._owned:  # the client first, then its cluster
             obj.close()
         self._owned.clear()
+
+
+def backend(execution: Any, workers: int) -> Backend:
+    """The backend of the ``"dask"`` executor: the cluster at ``execution.scheduler``, or a LocalCluster of ``workers``."""
+    if execution.scheduler is not None:
+        return DaskBackend(scheduler=execution.scheduler)
+    warn_past_cores(execution.workers)
+    return DaskBackend(workers=workers)

@@ -18,7 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from montecarlo.engine.backends.base import Backend
+from montecarlo.engine.backends.base import Backend, warn_past_cores
 from montecarlo.engine.backends.supervision import die_with_parent, held_signals
 from montecarlo.errors import WorkerDiedError
 
@@ -119,3 +119,9 @@ class ProcessBackend(Backend):
                 manager.join(timeout=1.0)
         else:
             self.pool.shutdown(wait=True)
+
+
+def backend(execution: Any, workers: int) -> Backend:
+    """The backend of the ``"processes"`` executor (`montecarlo.core.execution.BACKENDS`)."""
+    warn_past_cores(execution.workers)
+    return ProcessBackend(workers)

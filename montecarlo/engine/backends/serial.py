@@ -39,3 +39,8 @@ class SerialBackend(Backend):
     def close(self, cancel: bool = False) -> None:
         """Let the helper thread end (abandoning its task when ``cancel``)."""
         self.pool.shutdown(wait=not cancel, cancel=cancel)
+
+
+def backend(execution: Any, workers: int) -> Backend:
+    """The backend of the ``"serial"`` executor (`montecarlo.core.execution.BACKENDS`)."""
+    return SerialBackend()

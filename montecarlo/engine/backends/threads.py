@@ -35,3 +35,8 @@ class ThreadBackend(Backend):
         # Threads cannot be killed; on cancel the engine stops feeding them and
         # abandons what they run: they are daemons, so the process can exit.
         self.pool.shutdown(wait=not cancel, cancel=cancel)
+
+
+def backend(execution: Any, workers: int) -> Backend:
+    """The backend of the ``"threads"`` executor (`montecarlo.core.execution.BACKENDS`)."""
+    return ThreadBackend(workers)
