@@ -247,3 +247,28 @@ def test_a_checkpoint_reads_back_in_a_fresh_interpreter(tmp_path):
     code = "import sys; from montecarlo.records.checkpoint import load; spec, state = load(sys.argv[1]); print(state.total.count, sorted(state.total.parts), spec.stop.rules[0].name)"
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
     assert out.split()[1:] == ["['shape']", "tolerance"]
+
+
+def test_the_checkpoint_interval_is_honoured(tmp_path, monkeypatch):
+    # The first folded task is saved at once, then none until `every` seconds have passed, then the final one.
+    import montecarlo.records.checkpoint as ckpt
+
+    writes = []
+    real = ckpt.save
+    monkeypatch.setattr(
+        ckpt, "save", lambda path, spec, state: (writes.append(state.next_block), real(path, spec, state))
+    )
+    import montecarlo.engine.driver as driver
+
+    monkeypatch.setattr(driver, "save_checkpoint", ckpt.save)
+    sampling = montecarlo.Sampling(block_size=10_000)
+    r = montecarlo.run(
+        "pi",
+        10**6,
+        rng=1,
+        sampling=sampling,
+        execution="serial",
+        checkpoint=montecarlo.Checkpointing(tmp_path / "c", every=3600),
+    )
+    assert r.samples == 10**6 and len(writes) == 2, writes  # the first task, and the end (100 blocks folded)
+    assert writes[-1] == 100

@@ -215,7 +215,7 @@ def _execute(
                     _no_samples_in_time(monitor, spec)
             if checkpoint is not None and folded and time.monotonic() - last_save >= checkpoint_every:
                 checkpoint(fold.snapshot())
-                last_save = -math.inf  # the first folded task is saved at once: a kill a moment later loses little
+                last_save = time.monotonic()  # the next one no sooner than `checkpoint_every` seconds from now
             if fold.ending is None:
                 fill()
     except BaseException:
