@@ -35,6 +35,7 @@ from montecarlo.records.integrity import read_document
 from montecarlo.records.result import SCHEMA as RESULT_SCHEMA
 from montecarlo.records.result import Result
 from montecarlo.stats.accumulators import Stats
+from montecarlo.stats.sums import ARITHMETIC
 
 
 @suggest_keywords
@@ -299,6 +300,12 @@ def extend(
     how = Execution.of(execution, workers, executor)
     if not isinstance(result, Result):
         result = Result.load(os.fspath(result))
+    if result.arithmetic != ARITHMETIC:
+        raise ValidationError(
+            "result", f"(arithmetic version {result.arithmetic})", f"a result computed with arithmetic version {ARITHMETIC}",
+            f"was computed with the engine's arithmetic of version {result.arithmetic}, and its blocks cannot be "
+            f"folded with new ones of version {ARITHMETIC}; re-run it with the larger `samples` instead",
+        )  # fmt: skip
     samples = total_samples(result.spec.sampler, result.spec.replicates, check_count(samples))
     if samples < result.samples:
         raise ValidationError("samples", samples, f"at least {result.samples}", "is fewer than the result already has")

@@ -20,6 +20,7 @@ still catches bad input)::
     ├── TimeLimitError (RuntimeError)
     ├── NoSpaceError (OSError)
     ├── CheckpointWriteError (OSError)
+    ├── SingularMatrixError (ArithmeticError)
     └── MatplotlibMissing (ImportError)
     MonteCarloWarning (UserWarning)
     └── OversubscriptionWarning
@@ -280,6 +281,10 @@ class ExperimentError(InputError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, "experiment")
+
+
+class SingularMatrixError(MonteCarloError, ArithmeticError):
+    """A matrix with no inverse in floating point (a constant or collinear control variate)."""
 
 
 class MatplotlibMissing(MonteCarloError, ImportError):

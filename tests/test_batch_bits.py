@@ -1,12 +1,12 @@
-"""A batch's statistics and their merges give the same bits as the general computations.
+"""A batch's statistics and their merges give the same bits as the engine's reference arithmetic.
 
-Workers take shortcuts on every batch: the shape reuses the deviations the
-co-moments were made of, one-output moments merge in Python floats, and a
-block of one output folds its batches without an object per batch.
-Each is checked here against the plain numpy computation it replaces, bit
-for bit (a NaN matches a NaN), for random inputs of every kind a model
-returns: floats, integers and booleans, one output and several, with
-infinities and NaN.
+Workers take shortcuts on every batch: the statistics come from a compiled
+kernel where there is one, a 0/1 output's from its hit count, one-output
+moments merge in Python floats, and a block of one output folds its batches
+without an object per batch. Each is checked here against the numpy
+reference of the engine's order (`montecarlo.stats.sums`), bit for bit (a NaN
+matches a NaN), for random inputs of every kind a model returns: floats,
+integers and booleans, one output and several, with infinities and NaN.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from hypothesis.extra.numpy import arrays
 
 from montecarlo.engine.worker import batch_fold
 from montecarlo.stats.accumulators import BatchFold, Stats
-from montecarlo.stats.moments import Moments, batch_moments
+from montecarlo.stats.moments import Moments, hit_row
 from montecarlo.stats.shape import OneOutputFold, Shape, ShapeCollector, TwoStageCollector
+from montecarlo.stats.sums import numpy_batch_stats
 
 DTYPES = [np.float64, np.float32, np.int64, np.int32, np.uint8, np.bool_]
 
@@ -33,27 +34,16 @@ def same_bits(a, b) -> bool:
     return bool(np.array_equal(nan, np.isnan(b)) and np.array_equal(a[~nan].view(np.uint64), b[~nan].view(np.uint64)))
 
 
-def general_moments(x: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """Count, mean and co-moments by numpy, as `Moments` has always computed them."""
+def general(x: np.ndarray):
+    """The reference statistics of a batch (a 0/1 output's from its hit count)."""
     n = x.shape[0]
     if x.dtype == np.bool_ and x.shape[1] == 1:
-        hits = float(np.count_nonzero(x))
-        return n, np.array([hits / n]), np.array([[hits * (n - hits) / n]])
-    x = x.astype(np.float64)
-    mean = np.add.reduce(x, axis=0) / n
-    d = x - mean
-    return n, mean, d.T @ d
-
-
-def general_shape(x: np.ndarray, mean: np.ndarray, comoment: np.ndarray) -> list[tuple[float, ...]]:
-    """Per column: mean, m2, m3, m4, minimum and maximum, each column's deviations formed anew."""
-    cols = []
-    for j in range(x.shape[1]):
-        c = x[:, j] if x.dtype == np.float64 else x[:, j].astype(np.float64)
-        d = c - float(mean[j])
-        d2 = d * d
-        cols.append((float(mean[j]), float(comoment[j, j]), float(d2 @ d), float(d2 @ d2), c.min(), c.max()))
-    return cols
+        row = hit_row(float(np.count_nonzero(x)), n)
+        return n, np.array([row[0]]), np.array([[row[1]]]), [row]
+    b = numpy_batch_stats(np.ascontiguousarray(x, dtype=np.float64))
+    cols = (b.mean, np.diag(b.comoment), b.m3, b.m4, b.minimum, b.maximum)
+    rows = [tuple(float(v) for v in r) for r in zip(*cols, strict=True)]
+    return n, b.mean, b.comoment, rows
 
 
 def general_merge(a: Moments, b: Moments) -> tuple[int, np.ndarray, np.ndarray]:
@@ -83,27 +73,14 @@ def batches(allow_nonfinite: bool):
 def check_batch(x: np.ndarray) -> None:
     with np.errstate(all="ignore"):
         stats = Stats.from_batch(x, [ShapeCollector()])
-        n, mean, comoment = general_moments(x)
-        shape = general_shape(x, mean, comoment) if not (x.dtype == np.bool_ and x.shape[1] == 1) else None
-        plain = ShapeCollector().collect(x, 0, stats.moments)  # the contract without deviations
+        n, mean, comoment, rows = general(x)
         alone = Moments.from_batch(x)
-        _, deviations = batch_moments(x)
-        if deviations is not None:  # the same numbers, laid out as numpy lays out x - mean
-            plain_deviations = x.astype(np.float64) - mean
-            assert same_bits(deviations, plain_deviations)
-            assert deviations.strides == plain_deviations.strides
     m = stats.moments
     assert m.count == n and same_bits(m.mean, mean) and same_bits(m.comoment, comoment)
     assert alone.count == n and same_bits(alone.mean, mean) and same_bits(alone.comoment, comoment)
     part = stats.parts["shape"]
-    assert isinstance(part, Shape) and isinstance(plain, Shape)
-    fields = (part.mean, part.m2, part.m3, part.m4, part.minimum, part.maximum)
-    assert all(
-        same_bits(a, b)
-        for a, b in zip(fields, (plain.mean, plain.m2, plain.m3, plain.m4, plain.minimum, plain.maximum), strict=True)
-    )
-    if shape is not None:
-        assert all(same_bits(f, col) for f, col in zip(fields, zip(*shape, strict=True), strict=True))
+    assert isinstance(part, Shape)
+    assert all(same_bits(a, b) for a, b in zip(part.rows(), rows, strict=True))
 
 
 @settings(max_examples=200, deadline=None)

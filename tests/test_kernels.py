@@ -68,49 +68,52 @@ def test_the_machine_code_fuses_no_multiply_add():
 
 
 # --------------------------------------------------------------------------
-# the column sums of a batch's means (montecarlo._kernels.column_sums)
+# a batch's statistics (montecarlo._kernels.stats): whole runs with and without the kernel
 # --------------------------------------------------------------------------
 
-MULTI_OUTPUT = [
+RUNS = [
+    ("european_option", 200_000, {"block_size": 50_000}),
     ("asian_option", 200_000, {}),
     ("modelzoo:moments3", 100_000, {"block_size": 20_011, "batch_size": 5_003}),
-    ("modelzoo:laws", 100_000, {"block_size": 30_000, "batch_size": 16_384}),
+    ("modelzoo:laws", 100_000, {"block_size": 30_000, "batch_size": 16_384, "quantiles": [0.5]}),
 ]
 
 
 def run_both_ways(name, n, sampling, execution, monkeypatch):
     import modelzoo
 
-    from montecarlo._kernels import column_sums
+    import montecarlo._kernels as kernels
     from montecarlo._kernels import llvm as jit
+    from montecarlo._kernels import stats
 
     model = getattr(modelzoo, name.partition(":")[2]) if name.startswith("modelzoo:") else name
     kwargs = {"rng": 8, "sampling": montecarlo.Sampling(**sampling), "execution": execution}
     monkeypatch.delenv(jit.JIT_VARIABLE, raising=False)
-    monkeypatch.setattr(column_sums, "COMPILE_AFTER", 0)  # the kernel from the first batch (forked workers too)
-    assert column_sums.enabled()
+    monkeypatch.setattr(kernels, "COMPILE_AFTER", 0)  # the kernel from the first batch (forked workers too)
     calls = []
-    kernel = column_sums.kernel
-    monkeypatch.setattr(column_sums, "kernel", lambda x: calls.append(x.shape) or kernel(x))
+    for name_ in ("one_output", "k_outputs"):
+        real = getattr(stats, name_)
+        monkeypatch.setattr(stats, name_, lambda f, x, real=real: calls.append(x.shape) or real(f, x))
     compiled = montecarlo.run(model, n, **kwargs)
     if execution == "serial" or execution.executor == "threads":  # forked workers call their own copy
         assert calls
     monkeypatch.setenv(jit.JIT_VARIABLE, "0")
-    assert not column_sums.enabled()
+    calls.clear()
     plain = montecarlo.run(model, n, **kwargs)
+    assert not calls
     return compiled, plain
 
 
-@pytest.mark.parametrize(("name", "n", "sampling"), MULTI_OUTPUT)
-def test_runs_of_several_outputs_are_bit_identical_with_and_without_the_column_sums(name, n, sampling, monkeypatch):
+@pytest.mark.parametrize(("name", "n", "sampling"), RUNS)
+def test_runs_are_bit_identical_with_and_without_the_statistics_kernel(name, n, sampling, monkeypatch):
     compiled, plain = run_both_ways(name, n, sampling, "serial", monkeypatch)
     assert numbers(compiled) == numbers(plain)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", ["threads", "processes"])
-@pytest.mark.parametrize(("name", "n", "sampling"), MULTI_OUTPUT)
-def test_runs_of_several_outputs_on_workers_are_bit_identical_either_way(name, n, sampling, executor, monkeypatch):
+@pytest.mark.parametrize(("name", "n", "sampling"), RUNS)
+def test_runs_on_workers_are_bit_identical_either_way(name, n, sampling, executor, monkeypatch):
     execution = montecarlo.Execution(executor, workers=2)
     compiled, plain = run_both_ways(name, n, sampling, execution, monkeypatch)
     assert numbers(compiled) == numbers(plain)

@@ -1,36 +1,39 @@
 """Compiled kernels (private): the one place that says whether a compiled kernel runs.
 
-With the extra installed (``pip install 'montecarlo[jit]'``: numba, and
-llvmlite, its code generator), the π model counts its hits in one compiled
-loop instead of five numpy passes over a 1 MiB buffer. The loop draws the
-very doubles the numpy code draws from the block's Generator, in the same
-order, and rounds the same operations the same way, so every number of a
-run is bit-identical with and without it (`tests/test_kernels.py` holds both
-paths to that). Without llvmlite, or with the environment variable
-``MONTECARLO_JIT=0``, the numpy code runs.
+Two kernels, each written in LLVM IR and compiled by llvmlite at first use
+in a process (`montecarlo._kernels.llvm`), each giving its numpy code's
+numbers bit for bit:
 
-The loop is written in LLVM IR and compiled by llvmlite directly
-(`montecarlo._kernels.pi`): milliseconds per worker process, where
-loading a numba function costs about a second of CPU and twice the memory.
-Numba itself is for models of your own (docs/performance.md).
+- the π model's hit counter (`montecarlo._kernels.pi`): it draws the very
+  doubles the numpy code draws from the block's Generator and rounds the same
+  operations the same way; it buys 2.2x on a whole π run;
+- a batch's statistics in the engine's own order (`montecarlo._kernels.stats`,
+  the order of `montecarlo.stats.sums`): one or two passes over the batch
+  where the numpy code takes a dozen.
 
-Only π is compiled: the other built-in models call transcendental functions
-(``exp``, ``log``, ``sin``) whose compiled versions round differently from
-numpy's vectorised ones, and their numbers must not depend on whether the
-extra is installed.
+Without llvmlite, where a kernel does not compile, or with the environment
+variable ``MONTECARLO_JIT=0``, the numpy code runs. The statistics kernel
+compiles only once numpy has handled `COMPILE_AFTER` values in the process:
+compiling costs about 0.2 s of CPU, which a short run never pays.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from montecarlo._kernels.llvm import JIT_VARIABLE, switched_on
 
-__all__ = ["JIT_VARIABLE", "enabled", "quarter_disc"]
+__all__ = ["COMPILE_AFTER", "JIT_VARIABLE", "batch_stats", "column_stats", "enabled", "quarter_disc"]
+
+#: Values a process hands to the numpy statistics before it compiles the kernel: about the
+#: CPU time compiling takes (so a run spends at most twice what it would with hindsight).
+COMPILE_AFTER = 1 << 23
 
 
 def enabled() -> bool:
-    """Whether built-in models run compiled kernels: they compile here, and ``MONTECARLO_JIT`` is not 0."""
+    """Whether the π model runs its compiled kernel: it compiles here, and ``MONTECARLO_JIT`` is not 0."""
     if not switched_on():
         return False
     from montecarlo._kernels import pi as compiled_pi  # llvmlite loads only where a kernel is wanted
@@ -43,3 +46,30 @@ def quarter_disc(rng: np.random.Generator, n: int) -> np.ndarray:
     from montecarlo._kernels import pi as compiled_pi
 
     return compiled_pi.quarter_disc(rng, n)
+
+
+def _stats_functions(values: int) -> dict[str, Any] | None:
+    """The compiled statistics functions, if they may run on the next ``values`` values (`Compiled.ready`)."""
+    from montecarlo._kernels import stats
+
+    return stats.KERNEL.functions() if stats.KERNEL.ready(values, COMPILE_AFTER) else None
+
+
+def column_stats(c: np.ndarray) -> tuple[float, float, float, float, float, float] | None:
+    """Compiled ``(mean, m2, m3, m4, minimum, maximum)`` of a contiguous float64 column, or None."""
+    functions = _stats_functions(c.shape[0])
+    if functions is None:
+        return None
+    from montecarlo._kernels.stats import one_output
+
+    return one_output(functions, c)
+
+
+def batch_stats(x: np.ndarray) -> tuple[Any, ...] | None:
+    """Compiled ``(n, mean, comoment, m3, m4, minimum, maximum)`` of a C-ordered float64 batch, or None."""
+    functions = _stats_functions(x.size)
+    if functions is None:
+        return None
+    from montecarlo._kernels.stats import k_outputs
+
+    return k_outputs(functions, x)

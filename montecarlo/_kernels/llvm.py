@@ -1,12 +1,10 @@
-"""Compiled kernels, the optional ``jit`` extra: the switch, and LLVM IR compiled by llvmlite.
+"""LLVM IR compiled by llvmlite: the switch, the compiler, a module compiled once per process.
 
-With the extra installed (llvmlite, numba's code generator), a few hot loops
-run as hand-written LLVM IR, compiled here at first use in each process
-(milliseconds; numba itself is never imported): the π model's hit counter
-(`montecarlo._kernels.pi`), the column sums of a batch's means
-(`montecarlo._kernels.column_sums`) and the pass over one output's batch
-(`montecarlo._kernels.column_pass`). Each gives the numpy code's numbers bit for bit.
-The environment variable ``MONTECARLO_JIT=0`` keeps the numpy code.
+Two hot loops run as hand-written LLVM IR, compiled here at first use in
+each process (numba itself is never imported): the π model's hit counter
+(`montecarlo._kernels.pi`) and a batch's statistics in the engine's order
+(`montecarlo._kernels.stats`). Each gives the numpy code's numbers bit for
+bit. The environment variable ``MONTECARLO_JIT=0`` keeps the numpy code.
 
 The IR is optimised by LLVM's -O3 pipeline for this machine's processor
 (its vector width: AVX2 where there is AVX2). Without
@@ -32,8 +30,12 @@ def switched_on() -> bool:
     return os.environ.get(JIT_VARIABLE, "1") != "0"
 
 
-def optimised(ir: str) -> tuple[Any, Any]:
-    """The IR parsed and optimised, with the target machine it is optimised for."""
+def optimised(ir: str, cpu: str | None = None, features: str | None = None) -> tuple[Any, Any]:
+    """The IR parsed and optimised, with the target machine it is optimised for.
+
+    ``cpu`` and ``features`` name the processor to compile for (default:
+    this machine's; ``""`` and ``""``: the architecture's baseline).
+    """
     import llvmlite.binding as llvm  # only where a kernel is compiled: `mc --help` never loads it
 
     llvm.initialize_native_target()
@@ -41,10 +43,11 @@ def optimised(ir: str) -> tuple[Any, Any]:
     module = llvm.parse_assembly(ir)
     module.triple = llvm.get_process_triple()
     module.verify()
-    try:  # this machine's processor: its vector width and instructions
-        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
-    except RuntimeError:  # features not detected here: the architecture's baseline
-        cpu, features = "", ""
+    if cpu is None or features is None:
+        try:  # this machine's processor: its vector width and instructions
+            cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+        except RuntimeError:  # features not detected here: the architecture's baseline
+            cpu, features = "", ""
     machine = llvm.Target.from_triple(module.triple).create_target_machine(cpu=cpu, features=features, opt=3)
     # LLVM's -O3 pipeline (it unrolls the loops); without fast-math flags it
     # neither reorders nor fuses floating-point operations, whatever the processor.
@@ -53,7 +56,9 @@ def optimised(ir: str) -> tuple[Any, Any]:
     return module, machine
 
 
-def compile_functions(ir: str, prototypes: Mapping[str, Any]) -> dict[str, Any]:
+def compile_functions(
+    ir: str, prototypes: Mapping[str, Any], cpu: str | None = None, features: str | None = None
+) -> dict[str, Any]:
     """The IR's functions named in ``prototypes``, as ctypes functions of those prototypes.
 
     The result also holds, under ``"engine"``, the execution engine that owns
@@ -62,7 +67,7 @@ def compile_functions(ir: str, prototypes: Mapping[str, Any]) -> dict[str, Any]:
     """
     import llvmlite.binding as llvm
 
-    module, machine = optimised(ir)
+    module, machine = optimised(ir, cpu, features)
     engine = llvm.create_mcjit_compiler(module, machine)
     engine.finalize_object()
     functions: dict[str, Any] = {"engine": engine}
@@ -71,9 +76,9 @@ def compile_functions(ir: str, prototypes: Mapping[str, Any]) -> dict[str, Any]:
     return functions
 
 
-def assembly_of(ir: str) -> str:
-    """The machine code the IR compiles to on this machine, as assembly text."""
-    module, machine = optimised(ir)
+def assembly_of(ir: str, cpu: str | None = None, features: str | None = None) -> str:
+    """The machine code the IR compiles to (on this machine by default), as assembly text."""
+    module, machine = optimised(ir, cpu, features)
     return str(machine.emit_assembly(module))
 
 
@@ -110,14 +115,19 @@ class Compiled:
     share the code: the first to ask compiles it, under a lock.
     """
 
-    def __init__(self, ir: str, prototypes: Callable[[], Mapping[str, Any]]) -> None:
-        self.ir = ir
+    def __init__(self, ir: str | Callable[[], str], prototypes: Callable[[], Mapping[str, Any]]) -> None:
+        self._ir = ir
         self._prototypes = prototypes
         self._lock = threading.Lock()
         self._functions: dict[str, Any] = {}
         self._compiles: bool | None = None
         #: Values numpy processed in this process before the module was compiled (`ready`).
         self.numpy_values = 0
+
+    @property
+    def ir(self) -> str:
+        """The module's IR (read at first use when it is given as a function)."""
+        return self._ir if isinstance(self._ir, str) else self._ir()
 
     @property
     def compiled(self) -> bool:

@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from montecarlo.errors import UnknownNameError, ValidationError
+from montecarlo.errors import SingularMatrixError, UnknownNameError, ValidationError
 from montecarlo.estimation.estimate import Estimate
 from montecarlo.estimation.intervals import critical_value
 from montecarlo.models.derived import ControlVariate
 from montecarlo.models.parameters import call_with_params
+from montecarlo.stats.linalg import dot, solve
 
 
 def control_variate_fit(
@@ -54,15 +55,15 @@ def control_variate_fit(
     }
     if df < 1 or not np.all(np.isfinite(v_cc)):
         return out
-    try:
-        beta = np.linalg.solve(v_cc, v_cy)
-        w = np.linalg.solve(v_cc, d)
-    except np.linalg.LinAlgError:  # a constant or collinear control: nothing to fit
+    try:  # in the engine's own order (montecarlo.stats.linalg): the same bits on every machine
+        beta = solve(v_cc, v_cy)
+        w = solve(v_cc, d)
+    except SingularMatrixError:  # a constant or collinear control: nothing to fit
         return out
-    residual = max(v_yy - float(v_cy @ beta), 0.0)
-    var = (n - 1) / df * residual * (1.0 + float(d @ w) / (n - 1))
+    residual = max(v_yy - dot(v_cy, beta), 0.0)
+    var = (n - 1) / df * residual * (1.0 + dot(d, w) / (n - 1))
     out.update(
-        estimate=float(means[target] - beta @ d),
+        estimate=float(means[target] - dot(beta, d)),
         standard_error=math.sqrt(var),
         coefficients=[float(b) for b in beta],
         variance_reduction=v_yy / var if var > 0 else math.inf,

@@ -22,6 +22,7 @@ from montecarlo.estimation.intervals import critical_value
 from montecarlo.models.derived import Derived
 from montecarlo.models.parameters import call_with_params
 from montecarlo.models.record import exact_value
+from montecarlo.stats.linalg import quadratic_form
 
 #: Relative step of the central differences: eps**(1/3) balances the O(h**2)
 #: truncation error against the O(eps/h) rounding error (Press et al.,
@@ -91,7 +92,7 @@ def delta_method(
         g = gradient(func, means, np.sqrt(np.abs(np.diag(cov))), params)
         method = "central-difference"
     with np.errstate(all="ignore"):
-        var = float(g @ cov @ g)
+        var = quadratic_form(g, cov)  # in a defined order (montecarlo.stats.linalg)
     se = math.sqrt(var) if var >= 0 else math.nan
     return value, se, g, method
 

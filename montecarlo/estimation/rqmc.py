@@ -34,6 +34,7 @@ from montecarlo.estimation.intervals import normal_interval, t_interval
 from montecarlo.models.record import Model
 from montecarlo.stats.accumulators import Stats
 from montecarlo.stats.replicate_means import ReplicateMeans
+from montecarlo.stats.sums import numpy_batch_stats
 
 
 def replicate_means(spec: RunSpec, stats: Stats, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,12 +56,10 @@ def replicate_outputs(spec: RunSpec, model: Model, stats: Stats) -> tuple[tuple[
     k = len(model.outputs)
     r = spec.replicates
     counts, means = replicate_means(spec, stats, k)
-    mean = means.mean(axis=0)
-    if r >= 2 and np.all(counts > 0):
-        d = means - mean
-        cov = (d.T @ d) / ((r - 1) * r)
-    else:
-        cov = np.full((k, k), math.nan)
+    # The mean of the replicate means and their co-moments, in the engine's order (montecarlo.stats.sums).
+    batch = numpy_batch_stats(means)
+    mean = batch.mean
+    cov = batch.comoment / ((r - 1) * r) if r >= 2 and np.all(counts > 0) else np.full((k, k), math.nan)
     scale = np.array([o.scale for o in model.outputs])
     cov = cov * np.outer(scale, scale)
     try:

@@ -2,7 +2,10 @@
 
 The determinism contract (docs/design.md) says the numbers depend on the RunSpec
 only, so the comparison is exact: no tolerance, whatever the worker count or
-executor of either run.
+executor of either run. A file written by another version of the engine's
+arithmetic (`montecarlo.stats.sums.ARITHMETIC`) cannot be reproduced bit for
+bit: then each re-run estimate is checked against the interval the file
+recorded, and the report says that the arithmetic changed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from montecarlo.records.integrity import read_document
 from montecarlo.records.provenance import software
 from montecarlo.records.result import SCHEMA as RESULT_SCHEMA
 from montecarlo.records.result import Result
+from montecarlo.stats.sums import ARITHMETIC
 
 #: Provenance entries whose change across installs is worth a warning.
 VERSIONED = ("montecarlo", "numpy", "blas")
@@ -39,6 +43,7 @@ class Recorded:
     kind: str  # "experiment" or "result"
     points: tuple[tuple[str, RunSpec, dict], ...]
     provenance: dict
+    arithmetic: int = ARITHMETIC
 
 
 @dataclass
@@ -51,6 +56,8 @@ class Reproduction:
     warnings: list[str] = field(default_factory=list)
     executor: str = ""
     workers: int = 0
+    #: ``(recorded, now)`` versions of the arithmetic when they differ: numbers compared within their intervals.
+    arithmetic_changed: tuple[int, int] | None = None
 
     @property
     def identical(self) -> bool:
@@ -75,10 +82,11 @@ def load_recorded(path: str) -> Recorded:
                 (_label(p.index, p.swept, len(res.points)), p.result.spec, raw["result"])
                 for p, raw in zip(res.points, data["points"], strict=True)
             )
-            return Recorded(file, "experiment", points, res.provenance)
+            versions = {p.result.arithmetic for p in res.points}
+            return Recorded(file, "experiment", points, res.provenance, min(versions))
         if schema == RESULT_SCHEMA:
             r = Result.from_dict(data)
-            return Recorded(file, "result", (("", r.spec, data),), r.provenance)
+            return Recorded(file, "result", (("", r.spec, data),), r.provenance, r.arithmetic)
     except (ResultFormatError, ValidationError) as exc:
         raise ExperimentError(f"{file}: {exc}; {ACCEPTED}.") from None
     raise ExperimentError(f'{file}: not a montecarlo result file ("schema" is {schema!r}); {ACCEPTED}.')
@@ -113,8 +121,12 @@ def reproduce(path: str, *, execution: Execution | None = None) -> Reproduction:
     """
     recorded = load_recorded(path)
     out = Reproduction(recorded)
+    if recorded.arithmetic != ARITHMETIC:
+        out.arithmetic_changed = (recorded.arithmetic, ARITHMETIC)
     now = software()
     for key in VERSIONED:
+        if out.arithmetic_changed is not None:
+            break  # the numbers differ in their last bits anyway: said once, by the change of arithmetic
         was = recorded.provenance.get(key)
         if was is not None and was != now[key]:
             out.warnings.append(
@@ -134,7 +146,10 @@ def reproduce(path: str, *, execution: Execution | None = None) -> Reproduction:
         for label, spec, numbers in recorded.points:
             result = run_spec(spec, models[spec.model], execution=Execution(backend, retries=execution.retries))
             again = json.loads(result.to_json())
-            out.compared += _compare(label, numbers, again, out.mismatches)
+            if out.arithmetic_changed is None:
+                out.compared += _compare(label, numbers, again, out.mismatches)
+            else:
+                out.compared += _within(label, numbers, again, out.mismatches)
     finally:
         if backend is not execution.executor:
             backend.close()
@@ -179,6 +194,26 @@ def _compare(label: str, recorded: dict, again: dict, diffs: list[str]) -> int:
         if a != b or type(a) is not type(b):
             diffs.append(f"{label}{what}: recorded {a!r}, reproduced {b!r}{_difference(a, b)}")
     return len(pairs)
+
+
+def _within(label: str, recorded: dict, again: dict, diffs: list[str]) -> int:
+    """Across versions of the arithmetic: each re-run estimate inside its recorded interval, the sample counts equal.
+
+    Appends a line per estimate outside; returns how many were compared.
+    """
+    compared = 1
+    if recorded.get("samples") != again["samples"]:
+        diffs.append(f"{label}samples: recorded {recorded.get('samples')!r}, reproduced {again['samples']!r}")
+    for section in ("outputs", "derived"):
+        rec_sec = recorded.get(section) or {}
+        for name, e in (again.get(section) or {}).items():
+            lo, hi = (rec_sec.get(name) or {}).get("interval") or [None, None]
+            value = e.get("estimate")
+            compared += 1
+            inside = value is not None and (lo is None or lo <= value) and (hi is None or value <= hi)
+            if not inside:
+                diffs.append(f"{label}{name}: reproduced {value!r}, outside the recorded interval [{lo!r}, {hi!r}]")
+    return compared
 
 
 def _flat(name: str, a: Any, b: Any) -> list[tuple[str, Any, Any]]:

@@ -154,3 +154,25 @@ def brownian_bridge(z: np.ndarray, dt: float) -> np.ndarray:
             base += w[:, left] * ((tr - tj) / (tr - tl))
         w[:, j] = base + np.sqrt((tj - tl) * (tr - tj) / (tr - tl)) * z[:, i]
     return w
+
+
+def row_sums(x: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """The sum of each row of ``x`` of shape ``(n, d)`` (weighted by ``weights`` of shape ``(d,)``), left to right.
+
+    Column by column, ``s = x[:, 0] * w[0]; s = s + x[:, 1] * w[1]; ...``:
+    a defined order, the same on every machine, where ``x @ w`` adds in the
+    order the CPU's BLAS kernel picks and ``x.sum(axis=1)`` in numpy's.
+    Built-in models use it for their sums over coordinates and time steps.
+    """
+    s = x[:, 0] * weights[0] if weights is not None else x[:, 0].astype(np.float64, copy=True)
+    for j in range(1, x.shape[1]):
+        s += x[:, j] * weights[j] if weights is not None else x[:, j]
+    return s
+
+
+def row_products(x: np.ndarray) -> np.ndarray:
+    """The product of each row of ``x`` of shape ``(n, d)``, left to right (a defined order, as `row_sums`)."""
+    p = x[:, 0].astype(np.float64, copy=True)
+    for j in range(1, x.shape[1]):
+        p *= x[:, j]
+    return p

@@ -30,6 +30,7 @@ from montecarlo.models.record import Model
 from montecarlo.records.files import read_json, write_atomic
 from montecarlo.records.provenance import version_of
 from montecarlo.records.result import Result
+from montecarlo.stats.sums import ARITHMETIC
 
 SCHEMA = "montecarlo.cache"
 DEFAULT_MB = 500
@@ -63,6 +64,7 @@ def key(spec: RunSpec, model: Model) -> str | None:
     if source is None or spec.entropy is None:
         return None
     parts = {
+        "arithmetic": ARITHMETIC,
         "spec": spec.digest(),
         "model_source": hashlib.sha256(source.encode("utf-8")).hexdigest(),
         "montecarlo": __version__,
@@ -118,8 +120,8 @@ class Cache:
             if hashlib.sha256(text.encode("utf-8")).hexdigest() != entry.get("sha256"):
                 raise ValueError("checksum mismatch")
             result = Result.from_json(text)
-            if result.spec != spec:
-                raise ValueError("another RunSpec")
+            if result.spec != spec or result.arithmetic != ARITHMETIC:
+                raise ValueError("another RunSpec, or another version of the arithmetic")
         except (OSError, ValueError, KeyError, TypeError):
             self._discard(path)  # never trusted; the next run replaces it
             return None

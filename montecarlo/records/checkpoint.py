@@ -22,8 +22,9 @@ from typing import Any
 from montecarlo.core.spec import RunSpec
 from montecarlo.errors import CheckpointError, CheckpointWriteError, FileProblem, ValidationError, one_line
 from montecarlo.records.files import read_json, write_atomic
-from montecarlo.records.integrity import check_stats, count, sealed, verify
+from montecarlo.records.integrity import arithmetic_of, check_stats, count, sealed, verify
 from montecarlo.stats.accumulators import Stats
+from montecarlo.stats.sums import ARITHMETIC
 
 SCHEMA = "montecarlo.checkpoint"
 #: Version 2 added the checksum; version 1 files (montecarlo 0.2) are refused.
@@ -61,6 +62,7 @@ def to_dict(spec: RunSpec, state: RunState) -> dict:
         {
             "schema": SCHEMA,
             "version": VERSION,
+            "arithmetic": ARITHMETIC,
             "spec": spec.to_dict(),
             "spec_digest": spec.digest(),
             "complete": state.complete,
@@ -98,16 +100,21 @@ def load(path: str) -> tuple[RunSpec, RunState]:
                 + (" (a newer montecarlo wrote it)" if newer else "")
             )
         verify(d, required=True)
+        if arithmetic_of(d) != ARITHMETIC:
+            raise FileProblem(
+                f"was written with the engine's arithmetic of version {arithmetic_of(d)}, and this release computes "
+                f"with version {ARITHMETIC}: its blocks cannot be folded with new ones (re-run from the start with "
+                "another --checkpoint file, or with the release that wrote it)"
+            )
         spec = RunSpec.from_dict(d["spec"])
         if spec.digest() != d["spec_digest"]:
             raise FileProblem("is corrupted: its RunSpec does not match its digest")
         state = _state(d, spec)
     except FileProblem as exc:
-        raise CheckpointError(f"checkpoint {path!r} {exc}; it was left untouched: delete it to start afresh.") from None
+        raise CheckpointError(f"checkpoint {path!r} {exc}; it was left untouched.") from None
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise CheckpointError(
-            f"checkpoint {path!r} is corrupted ({type(exc).__name__}: {one_line(exc)}); it was left untouched: "
-            "delete it to start afresh."
+            f"checkpoint {path!r} is corrupted ({type(exc).__name__}: {one_line(exc)}); it was left untouched."
         ) from None
     return spec, state
 

@@ -152,3 +152,11 @@ def read_document(path: str | os.PathLike) -> Any:
     if os.path.isdir(path):
         path = os.path.join(path, "result.json")
     return parse_sealed(read_text(path))
+
+
+def arithmetic_of(d: Mapping[str, Any]) -> int:
+    """The version of the engine's arithmetic a file records (files written before it was recorded: 1)."""
+    version = d.get("arithmetic", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise FileProblem(f"has arithmetic = {version!r}, which is not a version (an integer >= 1)")
+    return version

@@ -25,8 +25,9 @@ from montecarlo.estimation.quantiles import TailEstimate, tails_from_dict, tails
 from montecarlo.estimation.rqmc import observations, on_samples
 from montecarlo.models.derived import ControlVariate, Derived
 from montecarlo.records.files import read_text, write_atomic
-from montecarlo.records.integrity import check_record, parse_sealed, sealed
+from montecarlo.records.integrity import arithmetic_of, check_record, parse_sealed, sealed
 from montecarlo.stats.accumulators import Stats
+from montecarlo.stats.sums import ARITHMETIC
 
 #: JSON document type and version of a result file (see docs/json.md).
 SCHEMA = "montecarlo.result"
@@ -64,6 +65,8 @@ class Result:
     #: (`montecarlo.estimation.quantiles`).
     quantiles: dict[str, list[TailEstimate]] = field(default_factory=dict)
     shortfall: dict[str, list[TailEstimate]] = field(default_factory=dict)
+    #: The version of the engine's arithmetic that computed the numbers (`montecarlo.stats.sums`).
+    arithmetic: int = ARITHMETIC
 
     # -- access -----------------------------------------------------------
     def __getitem__(self, name: str) -> Estimate:
@@ -241,6 +244,7 @@ class Result:
         return {
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,
+            "arithmetic": self.arithmetic,
             "model": self.model,
             "samples": self.samples,
             "outputs": {e.name: e.to_dict() for e in self.estimates if e.is_output},
@@ -287,6 +291,7 @@ class Result:
                 diagnostics={k: Diagnosis.from_dict(k, v) for k, v in dict(d.get("diagnostics") or {}).items()},
                 quantiles=tails_from_dict(d.get("quantiles"), "quantile"),
                 shortfall=tails_from_dict(d.get("shortfall"), "shortfall"),
+                arithmetic=arithmetic_of(d),
             )
         except FileProblem as exc:
             raise ResultFormatError(f"not a consistent montecarlo result: it {exc}") from None

@@ -20,7 +20,8 @@ import numpy as np
 
 from montecarlo.core.plugins import Registry
 from montecarlo.errors import FileProblem, ValidationError
-from montecarlo.stats.moments import Moments, batch_moments
+from montecarlo.stats.moments import Moments, batch_stats_of
+from montecarlo.stats.sums import BatchStats
 
 
 def _check_part(name: str, cls: Any) -> None:
@@ -85,11 +86,11 @@ class Collector:
     name: ClassVar[str] = ""
     finite_only: ClassVar[bool] = True
 
-    def collect(self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None = None) -> Part:
-        """The part of a batch ``x`` of shape ``(n, k)`` of block ``index``.
+    def collect(self, x: np.ndarray, index: int, batch: BatchStats) -> Part:
+        """The part of a batch ``x`` of shape ``(n, k)`` of block ``index``, whose statistics ``batch`` are known.
 
-        Its ``moments`` are known, and the ``deviations`` from their means
-        they were made of (`batch_moments`; None for a 0/1 output).
+        ``batch`` holds the batch's count, means, co-moments, third and
+        fourth power sums, minima and maxima (`montecarlo.stats.sums`).
         """
         raise NotImplementedError
 
@@ -122,8 +123,8 @@ class Stats:
     @classmethod
     def from_batch(cls, x: np.ndarray, collectors: Iterable[Collector] = (), index: int = 0) -> Stats:
         """The statistics of a batch ``x`` of shape ``(n, k)`` of block ``index``."""
-        moments, deviations = batch_moments(x)
-        return cls(moments, {c.name: c.collect(x, index, moments, deviations) for c in collectors})
+        batch = batch_stats_of(x)
+        return cls(Moments.of(batch), {c.name: c.collect(x, index, batch) for c in collectors})
 
     def merge(self, other: Stats) -> Stats:
         """``self`` followed by ``other`` (a part on one side only is kept as it is)."""

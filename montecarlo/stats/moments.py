@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from montecarlo._kernels.column_sums import compiled_sums  # loads no llvmlite: the first compiled sum does
+from montecarlo.stats.sums import BatchStats, batch_stats
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,8 +36,13 @@ class Moments:
 
     @classmethod
     def from_batch(cls, x: np.ndarray) -> Moments:
-        """Moments of a batch ``x`` of shape ``(n, k)`` (two-pass, exact for 0/1 data)."""
-        return batch_moments(x)[0]
+        """Moments of a batch ``x`` of shape ``(n, k)``, in the engine's order (exact for 0/1 data)."""
+        return cls.of(batch_stats_of(x))
+
+    @classmethod
+    def of(cls, batch: BatchStats) -> Moments:
+        """The moments among a batch's statistics."""
+        return cls(batch.n, batch.mean, batch.comoment)
 
     def merge(self, other: Moments) -> Moments:
         """Chan et al. pairwise update: ``self`` followed by ``other``."""
@@ -116,42 +121,31 @@ def hit_moments(hits: float, n: int) -> tuple[float, float]:
     return hits / n, hits * (n - hits) / n
 
 
-def batch_moments(x: np.ndarray) -> tuple[Moments, np.ndarray | None]:
-    """The `Moments` of a batch ``x`` of shape ``(n, k)``, and its deviations from their means.
+def batch_stats_of(x: np.ndarray) -> BatchStats:
+    """The `BatchStats` of a batch ``x`` of shape ``(n, k)`` in the engine's order (`montecarlo.stats.sums`).
 
-    The deviations ``x - mean`` (float64, shape ``(n, k)``) are the ones the
-    co-moments are made of, handed on so that other statistics of the batch
-    need not form them again; ``None`` for a single 0/1 output, whose
-    moments follow from the hit count.
+    A single 0/1 output's statistics follow from its hit count, exactly,
+    without a float copy of the batch (the hot path of the π model).
     """
     n, k = x.shape
     if x.dtype.kind == "b" and k == 1:
-        # 0/1 outcomes: the hit count gives the moments exactly, without
-        # converting the batch to floats (the hot path of the π model).
-        mean, comoment = hit_moments(float(np.count_nonzero(x)), n)
-        return Moments(n, np.array([mean]), np.array([[comoment]])), None
-    if x.dtype != np.float64:  # another type, or float64 of the other byte order
-        x = x.astype(np.float64)
-    rows = k >= 2 and type(x) is np.ndarray and x.flags.c_contiguous and x.flags.aligned
-    # numpy's row-by-row sums of a C-ordered batch, bit for bit, compiled
-    # (the jit extra, unless MONTECARLO_JIT=0, once the process has summed
-    # 2**23 rows); None where a sum is not finite, or not compiled.
-    sums = compiled_sums(x) if rows else None
-    if sums is None:
-        # x.mean(axis=0) without numpy's Python wrapper: the same sum, divided by n.
-        sums = np.add.reduce(x, axis=0)
-    mean = sums / n
-    if rows and k <= 4:
-        # numpy subtracts a row of means row by row, a loop of k per row;
-        # column by column it runs k long loops, 2-4 times faster for up to
-        # four outputs (slower beyond). The same subtractions into the same
-        # C-ordered array: the same bits.
-        d = np.empty_like(x)
-        for j in range(k):
-            np.subtract(x[:, j], mean[j], out=d[:, j])
-    else:
-        d = x - mean
-    return Moments(n, mean, d.T @ d), d
+        hits = float(np.count_nonzero(x))
+        mean, m2, m3, m4, lo, hi = hit_row(hits, n)
+        return BatchStats(
+            n, np.array([mean]), np.array([[m2]]), np.array([m3]), np.array([m4]), np.array([lo]), np.array([hi])
+        )
+    return batch_stats(x)
+
+
+def hit_row(hits: float, n: int) -> tuple[float, float, float, float, float, float]:
+    """``(mean, m2, m3, m4, minimum, maximum)`` of ``n`` 0/1 outcomes with ``hits`` ones: all from the hit count."""
+    p = hits / n
+    a, b = 1.0 - p, -p  # the deviations of a hit and of a miss
+    a2, b2 = a * a, b * b
+    return (
+        p, hits * (n - hits) / n, hits * a2 * a + (n - hits) * b2 * b,
+        hits * a2 * a2 + (n - hits) * b2 * b2, 0.0 if hits < n else 1.0, 1.0 if hits > 0 else 0.0,
+    )  # fmt: skip
 
 
 def fold(parts) -> Moments | None:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from montecarlo.stats.accumulators import Collector, Part
-from montecarlo.stats.moments import Moments
+from montecarlo.stats.sums import BatchStats
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,12 +37,12 @@ class ReplicateMeans(Part):
     means: np.ndarray
 
     @classmethod
-    def of_block(cls, x: np.ndarray, replicate: int, replicates: int) -> ReplicateMeans:
-        """The part of a batch ``x`` of shape ``(n, k)`` of one replicate."""
+    def of_means(cls, n: int, mean: np.ndarray, replicate: int, replicates: int) -> ReplicateMeans:
+        """The part of a batch of ``n`` points of one replicate, whose mean outputs are ``mean``."""
         counts = np.zeros(replicates, dtype=np.int64)
-        means = np.zeros((replicates, x.shape[1]))
-        counts[replicate] = x.shape[0]
-        means[replicate] = x.mean(axis=0, dtype=np.float64)
+        means = np.zeros((replicates, mean.size))
+        counts[replicate] = n
+        means[replicate] = mean
         return cls(counts, means)
 
     def merge(self, other: Part) -> ReplicateMeans:
@@ -80,8 +80,6 @@ class ReplicateCollector(Collector):
 
     replicates: int
 
-    def collect(
-        self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None = None
-    ) -> ReplicateMeans:
+    def collect(self, x: np.ndarray, index: int, batch: BatchStats) -> ReplicateMeans:
         """The part of batch ``x`` of block ``index``."""
-        return ReplicateMeans.of_block(x, index % self.replicates, self.replicates)
+        return ReplicateMeans.of_means(batch.n, batch.mean, index % self.replicates, self.replicates)

@@ -23,36 +23,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from montecarlo._kernels.column_pass import column_pass, squares_and_bounds
 from montecarlo.stats.accumulators import Collector, Part, Stats
-from montecarlo.stats.moments import Moments, hit_moments, merge_one
+from montecarlo.stats.moments import Moments, batch_stats_of, hit_row, merge_one
+from montecarlo.stats.sums import BatchStats, column_stats
 
 #: The fields of `Shape` that hold one number per output.
 FIELDS = ("mean", "m2", "m3", "m4", "minimum", "maximum")
 
 
 Row = tuple[float, float, float, float, float, float]  # one output's mean, m2, m3, m4, minimum, maximum
-
-
-def hit_row(hits: float, n: int) -> Row:
-    """The row of ``n`` 0/1 outcomes with ``hits`` ones: every sum follows from the hit count."""
-    p = hits / n
-    a, b = 1.0 - p, -p  # the deviations of a hit and of a miss
-    a2, b2 = a * a, b * b
-    return (
-        p, hits * a2 + (n - hits) * b2, hits * a2 * a + (n - hits) * b2 * b,
-        hits * a2 * a2 + (n - hits) * b2 * b2, 0.0 if hits < n else 1.0, 1.0 if hits > 0 else 0.0,
-    )  # fmt: skip
-
-
-def column_row(c: np.ndarray, mean: float, m2: float, d: np.ndarray) -> Row:
-    """The row of a float64 column ``c`` whose ``mean`` and ``m2`` are known, from its deviations ``d`` (contiguous)."""
-    return deviation_row(mean, m2, d, *squares_and_bounds(c, d))
-
-
-def deviation_row(mean: float, m2: float, d: np.ndarray, d2: np.ndarray, minimum: float, maximum: float) -> Row:
-    """The row of a column from its deviations ``d`` and their squares ``d2`` (both contiguous)."""
-    return (mean, m2, float(d2 @ d), float(d2 @ d2), minimum, maximum)
 
 
 def merge_rows(na: float, nb: float, a: Row, b: Row) -> Row:
@@ -102,41 +81,16 @@ class Shape(Part):
         return cls(0, zeros, zeros, zeros, zeros, (math.inf,) * k, (-math.inf,) * k)
 
     @classmethod
-    def from_batch(cls, x: np.ndarray, moments: Moments | None = None, deviations: np.ndarray | None = None) -> Shape:
-        """The shape of a batch ``x`` of shape ``(n, k)``.
+    def from_batch(cls, x: np.ndarray, batch: BatchStats | None = None) -> Shape:
+        """The shape of a batch ``x`` of shape ``(n, k)``, from its statistics ``batch`` when they are known.
 
-        With the batch's ``moments``, their means and the diagonal of their
-        co-moments are its ``mean`` and ``m2`` (the same numbers, not
-        computed twice), and with the ``deviations`` they were made of
-        (`montecarlo.stats.moments.batch_moments`) those are not formed again: the
-        squares of the deviations take one pass, and the third and fourth
-        sums, minimum and maximum one each.
+        The statistics of a batch (`montecarlo.stats.sums`) hold every sum a
+        shape keeps, computed once with the batch's moments.
         """
-        n, k = x.shape
-        if x.dtype.kind == "b" and k == 1:
-            # 0/1 outcomes: every sum follows from the hit count, without a
-            # float copy of the batch (the hot path of the π model). The
-            # moments' mean is hits / n, off by far less than half a hit.
-            hits = float(np.count_nonzero(x)) if moments is None else float(round(moments.mean.item(0) * n))
-            return cls(n, *((v,) for v in hit_row(hits, n)))
-        floats = x.dtype == np.float64
-        cols = []
-        for j in range(k):
-            # Column by column: numpy reduces a narrow (n, k) array along its
-            # first axis many times slower than a single column.
-            c = x[:, j] if floats else x[:, j].astype(np.float64)
-            if moments is None:
-                mean = float(c.mean())
-                d = c - mean
-                m2 = float(d @ d)
-            else:
-                mean, m2 = moments.mean.item(j), moments.comoment.item(j, j)
-                # A column of the deviations is c - mean to the bit; contiguous
-                # (a copy unless k == 1), as the dot products below have always
-                # been: BLAS adds up a strided vector in another order.
-                d = c - mean if deviations is None else np.ascontiguousarray(deviations[:, j])
-            cols.append(column_row(c, mean, m2, d))
-        return cls(n, *zip(*cols, strict=True))  # one tuple per field
+        b = batch if batch is not None else batch_stats_of(x)
+        m2 = tuple(float(b.comoment[j, j]) for j in range(b.comoment.shape[0]))
+        return cls(b.n, tuple(b.mean.tolist()), m2, tuple(b.m3.tolist()), tuple(b.m4.tolist()),
+                   tuple(b.minimum.tolist()), tuple(b.maximum.tolist()))  # fmt: skip
 
     def merge(self, other: Part) -> Shape:
         """Pébay's pairwise update: ``self`` followed by ``other``."""
@@ -199,9 +153,9 @@ class ShapeCollector(Collector):
     name: ClassVar[str] = "shape"
     finite_only: ClassVar[bool] = False  # a NaN or an infinity only makes its sums NaN or infinite
 
-    def collect(self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None = None) -> Part:
-        """The shape of batch ``x``, from its ``moments`` and ``deviations`` (not formed twice)."""
-        return Shape.from_batch(x, moments, deviations)
+    def collect(self, x: np.ndarray, index: int, batch: BatchStats) -> Part:
+        """The shape of batch ``x``, from its statistics (computed once with its moments)."""
+        return Shape.from_batch(x, batch)
 
 
 class OneOutputFold:
@@ -209,7 +163,7 @@ class OneOutputFold:
 
     The numbers of `montecarlo.stats.accumulators.BatchFold` with the shape collector
     alone -- each batch's moments and `Shape`, merged batch by batch -- bit
-    for bit, from the same functions (`hit_moments`, `column_row`,
+    for bit, from the same functions (`hit_row`, `column_stats`,
     `merge_one`, `merge_rows`), on Python floats and without the objects
     each batch would make: the per-batch cost of the engine is most of what
     it adds to a cheap model (tests/test_batch_bits.py holds both to the
@@ -225,18 +179,11 @@ class OneOutputFold:
         """Fold in the next batch ``x`` of shape ``(n, 1)``."""
         n = x.shape[0]
         if x.dtype.kind == "b":
-            hits = float(np.count_nonzero(x))
-            mean, comoment = hit_moments(hits, n)
-            row = hit_row(hits, n)
-        else:
-            # batch_moments and column_row of the column: the same sum,
-            # subtractions, products and dot products, so the same bits, on
-            # 1-D arrays and Python floats, and in one compiled pass where
-            # the jit extra is installed (tests/test_batch_bits.py).
-            c = x[:, 0] if x.dtype == np.float64 else x[:, 0].astype(np.float64)
-            mean, d, d2, lo, hi = column_pass(c)
-            comoment = float(d @ d)
-            row = deviation_row(mean, comoment, d, d2, lo, hi)
+            row = hit_row(float(np.count_nonzero(x)), n)
+        else:  # the batch's statistics in the engine's order, compiled where they are
+            c = x[:, 0] if x.dtype == np.float64 and x.strides[0] == 8 else np.ascontiguousarray(x[:, 0], np.float64)
+            row = column_stats(c)
+        mean, comoment = row[0], row[1]
         self._last = comoment
         if self.count == 0:
             self.count, self.mean, self.comoment, self.row = n, mean, comoment, row
@@ -313,7 +260,7 @@ class TwoStageCollector(Collector):
         self.block_size = block_size
         self.scales = tuple(scales)
 
-    def collect(self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None = None) -> Part:
+    def collect(self, x: np.ndarray, index: int, batch: BatchStats) -> Part:
         """The batch's shape, on the pilot's side or the fresh blocks'."""
         if self.scales and any(s != 1.0 for s in self.scales):
             x = np.asarray(x, dtype=np.float64) * np.asarray(self.scales, dtype=np.float64)

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from montecarlo.stats.accumulators import Collector, Part
-from montecarlo.stats.moments import Moments
+from montecarlo.stats.sums import BatchStats
 
 #: Mantissa bits that index a bucket: relative bucket width at most 2**-BITS.
 BITS = 7
@@ -222,7 +222,7 @@ class SketchCollector(Collector):
     def __init__(self, scales: tuple[float, ...] = ()) -> None:
         self.scales = tuple(scales)
 
-    def collect(self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None = None) -> Part:
+    def collect(self, x: np.ndarray, index: int, batch: BatchStats) -> Part:
         """The buckets of each column of ``x``."""
         x = _scaled(x, self.scales)
         return Sketch(tuple(Buckets.of(x[:, j]) for j in range(x.shape[1])))
@@ -236,7 +236,7 @@ class ExtremesCollector(Collector):
     def __init__(self, scales: tuple[float, ...] = ()) -> None:
         self.scales = tuple(scales)
 
-    def collect(self, x: np.ndarray, index: int, moments: Moments, deviations: np.ndarray | None = None) -> Part:
+    def collect(self, x: np.ndarray, index: int, batch: BatchStats) -> Part:
         """The exact extremes of each column of ``x``."""
         return Extremes.of(_scaled(x, self.scales))
 

@@ -62,6 +62,6 @@ def make_backend(execution: Execution, specs: Iterable[RunSpec] = ()) -> Backend
     backend = BACKENDS.get(executor)(execution, size)
     if not isinstance(backend, Backend):
         raise TypeError(f"the {executor!r} executor's factory returned {backend!r}, not a montecarlo Backend")
-    if backend.workers < workers and size < workers:
+    if backend.workers < workers and size < workers and not backend.eager:  # (serial runs one by design)
         backend.fewer = {"asked": workers, "blocks": max(s.blocks for s in specs)}
     return backend

@@ -10,7 +10,7 @@ from montecarlo.models.builtin.european_option import MARKET_RANGES
 from montecarlo.models.declare import model
 from montecarlo.models.derived import ControlVariate
 from montecarlo.models.record import Output
-from montecarlo.models.uniforms import brownian_bridge, normals
+from montecarlo.models.uniforms import brownian_bridge, normals, row_sums
 
 
 def geometric_asian_call(
@@ -62,8 +62,8 @@ def prices_at(
     z = normals(u)
     w = brownian_bridge(z, dt) if bridge else np.cumsum(z * math.sqrt(dt), axis=1)
     x = volatility * w + (rate - 0.5 * volatility**2) * dt * np.arange(1, steps + 1)
-    geo = spot * np.exp(x.mean(axis=1))
-    arith = spot * np.exp(x).mean(axis=1)
+    geo = spot * np.exp(row_sums(x) / steps)
+    arith = spot * (row_sums(np.exp(x)) / steps)
     disc = math.exp(-rate * maturity)
     out = np.empty((u.shape[0], 2))
     out[:, 0] = disc * np.maximum(arith - strike, 0.0)
@@ -122,8 +122,8 @@ def simulate(
     z *= volatility * math.sqrt(dt)
     z += (rate - 0.5 * volatility**2) * dt
     np.cumsum(z, axis=1, out=z)
-    geo = spot * np.exp(z.mean(axis=1))
-    arith = spot * np.exp(z).mean(axis=1)
+    geo = spot * np.exp(row_sums(z) / steps)
+    arith = spot * (row_sums(np.exp(z)) / steps)
     disc = math.exp(-rate * maturity)
     out = np.empty((n, 2))
     out[:, 0] = disc * np.maximum(arith - strike, 0.0)

@@ -8,6 +8,7 @@ import numpy as np
 
 from montecarlo.errors import ParameterError
 from montecarlo.models.declare import model
+from montecarlo.models.uniforms import row_products, row_sums
 
 FAMILIES = ("oscillatory", "product_peak", "corner_peak", "gaussian", "continuous", "discontinuous")
 MAX_DIM = 100
@@ -103,20 +104,20 @@ def genz_integral(family: str, a: np.ndarray, u: np.ndarray) -> float:
 def genz_values(family: str, x: np.ndarray, a: np.ndarray, u: np.ndarray) -> np.ndarray:
     """The integrand at the rows of ``x`` (shape ``(n, d)``)."""
     if family == "oscillatory":
-        return np.cos(2.0 * math.pi * u[0] + x @ a)
+        return np.cos(2.0 * math.pi * u[0] + row_sums(x, a))
     if family == "product_peak":
-        return np.prod(1.0 / (1.0 + (a * (x - u)) ** 2), axis=1)
+        return row_products(1.0 / (1.0 + (a * (x - u)) ** 2))
     if family == "corner_peak":
-        return (1.0 + x @ a) ** (-(a.size + 1.0))
+        return (1.0 + row_sums(x, a)) ** (-(a.size + 1.0))
     if family == "gaussian":
-        return np.exp(-np.sum((a * (x - u)) ** 2, axis=1))
+        return np.exp(-row_sums((a * (x - u)) ** 2))
     if family == "continuous":
-        return np.exp(-(np.abs(x - u) @ a))
+        return np.exp(-row_sums(np.abs(x - u), a))
     if family == "discontinuous":
         inside = x[:, 0] <= u[0]
         if a.size > 1:
             inside &= x[:, 1] <= u[1]
-        return np.where(inside, np.exp(x @ a), 0.0)
+        return np.where(inside, np.exp(row_sums(x, a)), 0.0)
     raise ValueError(f"`family` = {family!r} is not one of: {', '.join(FAMILIES)}.")
 
 

@@ -1,0 +1,82 @@
+"""A batch's statistics in the engine's order, compiled: the same bits as `montecarlo.stats.sums`.
+
+The IR is in ``stats_common.ll``, ``stats_one_output.ll`` and
+``stats_k_outputs.ll`` beside this module (their comments say how the order
+is kept): ``one_output`` takes one contiguous column in two passes with every
+accumulator of its 32 lanes in registers, ``k_outputs`` a C-ordered
+``(n, k)`` batch with its accumulators in a scratch buffer. The lanes are
+independent and no operation is fused or reassociated, so the vector width
+of the processor (AVX-512, AVX2 or SSE2) never changes a bit
+(tests/test_arithmetic.py compiles for each and compares).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from importlib.resources import files
+from typing import Any
+
+import numpy as np
+
+from montecarlo._kernels.llvm import Compiled, Scratch, assembly_of, compile_functions
+
+#: The IR files, in the order they are joined into one module.
+IR_FILES = ("stats_common.ll", "stats_one_output.ll", "stats_k_outputs.ll")
+
+W = 32
+
+
+def ir() -> str:
+    """The module's IR: the three files joined."""
+    here = files("montecarlo._kernels")
+    return "\n".join(here.joinpath(name).read_text(encoding="utf-8") for name in IR_FILES)
+
+
+def prototypes() -> dict[str, Any]:
+    """The ctypes prototypes of both functions."""
+    void_p, i64 = ctypes.c_void_p, ctypes.c_int64
+    return {
+        "one_output": ctypes.CFUNCTYPE(None, void_p, i64, void_p),
+        "k_outputs": ctypes.CFUNCTYPE(None, void_p, i64, i64, void_p, void_p),
+    }
+
+
+#: Both functions, compiled once per process.
+KERNEL = Compiled(ir, prototypes)
+
+#: Each thread's out buffer of ``one_output``.
+_OUT = Scratch(np.float64, least=6)
+
+
+def one_output(functions: dict[str, Any], c: np.ndarray) -> tuple[float, float, float, float, float, float]:
+    """``(mean, m2, m3, m4, minimum, maximum)`` of a contiguous float64 column (``n >= 1``)."""
+    (out,), (address,) = _OUT.get(6)
+    functions["one_output"](c.ctypes.data, c.shape[0], address)
+    mean, m2, m3, m4, lo, hi = out[:6].tolist()
+    return mean, m2, m3, m4, lo, hi
+
+
+def k_outputs(functions: dict[str, Any], x: np.ndarray) -> tuple[Any, ...]:
+    """``(n, mean, comoment, m3, m4, minimum, maximum)`` of a C-ordered float64 batch ``x`` of shape ``(n, k)``."""
+    n, k = x.shape
+    p = k * (k + 1) // 2
+    scratch = np.empty(W * (9 * k + p) + 8)  # per call: the kernel may run on several threads
+    start = (-scratch.ctypes.data % 64) // 8  # 64-byte aligned: its vectors never split a cache line
+    out = np.empty(6 * k + p)
+    functions["k_outputs"](x.ctypes.data, n, k, scratch[start:].ctypes.data, out.ctypes.data)
+    rows, cols = np.triu_indices(k)
+    comoment = np.empty((k, k))
+    comoment[rows, cols] = out[2 * k : 2 * k + p]
+    comoment[cols, rows] = out[2 * k : 2 * k + p]
+    m3, m4, lo, hi = out[2 * k + p :].reshape(4, k)
+    return n, out[k : 2 * k].copy(), comoment, m3.copy(), m4.copy(), lo.copy(), hi.copy()
+
+
+def compiled_for(cpu: str, features: str) -> dict[str, Any]:
+    """Both functions compiled for another processor (``""``, ``""``: the architecture's baseline), for tests."""
+    return compile_functions(ir(), prototypes(), cpu, features)
+
+
+def assembly(cpu: str | None = None, features: str | None = None) -> str:
+    """The machine code of both functions, as assembly text (for this machine by default)."""
+    return assembly_of(ir(), cpu, features)
