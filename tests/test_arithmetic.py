@@ -40,9 +40,10 @@ class Compiled:
 
     def __init__(self, cpu, features):
         self.functions = kernel_stats.KERNEL.functions() if cpu is None else kernel_stats.compiled_for(cpu, features)
+        self.column_pass = kernel_stats.ColumnPass(self.functions)
 
     def column(self, c):
-        return kernel_stats.one_output(self.functions, np.ascontiguousarray(c, dtype=np.float64))
+        return self.column_pass(np.ascontiguousarray(c, dtype=np.float64))
 
     def batch(self, x):
         return kernel_stats.k_outputs(self.functions, np.ascontiguousarray(x, dtype=np.float64))

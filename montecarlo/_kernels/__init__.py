@@ -55,14 +55,22 @@ def _stats_functions(values: int) -> dict[str, Any] | None:
     return stats.KERNEL.functions() if stats.KERNEL.ready(values, COMPILE_AFTER) else None
 
 
+#: The compiled column pass, once this process has compiled it (then only ``MONTECARLO_JIT`` is asked).
+_column: Any = None
+
+
 def column_stats(c: np.ndarray) -> tuple[float, float, float, float, float, float] | None:
     """Compiled ``(mean, m2, m3, m4, minimum, maximum)`` of a contiguous float64 column, or None."""
+    global _column
+    if _column is not None:
+        return _column(c) if switched_on() else None
     functions = _stats_functions(c.shape[0])
     if functions is None:
         return None
-    from montecarlo._kernels.stats import one_output
+    from montecarlo._kernels.stats import ColumnPass
 
-    return one_output(functions, c)
+    _column = ColumnPass(functions)
+    return _column(c)
 
 
 def batch_stats(x: np.ndarray) -> tuple[Any, ...] | None:

@@ -44,16 +44,24 @@ def prototypes() -> dict[str, Any]:
 #: Both functions, compiled once per process.
 KERNEL = Compiled(ir, prototypes)
 
-#: Each thread's out buffer of ``one_output``.
-_OUT = Scratch(np.float64, least=6)
 
+class ColumnPass:
+    """``one_output`` as a callable: ``(mean, m2, m3, m4, minimum, maximum)`` of a contiguous float64 column.
 
-def one_output(functions: dict[str, Any], c: np.ndarray) -> tuple[float, float, float, float, float, float]:
-    """``(mean, m2, m3, m4, minimum, maximum)`` of a contiguous float64 column (``n >= 1``)."""
-    (out,), (address,) = _OUT.get(6)
-    functions["one_output"](c.ctypes.data, c.shape[0], address)
-    mean, m2, m3, m4, lo, hi = out[:6].tolist()
-    return mean, m2, m3, m4, lo, hi
+    Each thread writes into its own buffer of six doubles, whose address is
+    kept: a worker calls this once per batch, and numpy takes microseconds
+    to tell an array's address.
+    """
+
+    def __init__(self, functions: dict[str, Any]) -> None:
+        self._one = functions["one_output"]
+        self._out = Scratch(np.float64, least=6)
+
+    def __call__(self, c: np.ndarray) -> tuple[float, float, float, float, float, float]:
+        (out,), (address,) = self._out.get(6)
+        self._one(c.ctypes.data, c.shape[0], address)
+        mean, m2, m3, m4, lo, hi = out[:6].tolist()
+        return mean, m2, m3, m4, lo, hi
 
 
 def k_outputs(functions: dict[str, Any], x: np.ndarray) -> tuple[Any, ...]:

@@ -8,6 +8,8 @@ the block, instead of printing ``nan`` with an interval of ``[-inf, inf]``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from montecarlo.errors import ModelError
@@ -17,6 +19,8 @@ from montecarlo.stats.accumulators import Stats
 def is_finite(stats: Stats) -> bool:
     """Whether the mean and co-moments of ``stats`` are finite numbers."""
     m = stats.moments
+    if m.mean.size == 1:  # the commonest run: two Python floats, without numpy's overhead
+        return math.isfinite(m.mean.item(0)) and math.isfinite(m.comoment.item(0))
     return bool(np.isfinite(m.mean).all() and np.isfinite(m.comoment).all())
 
 

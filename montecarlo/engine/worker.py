@@ -19,7 +19,7 @@ from montecarlo.engine.overflow import is_finite, overflow_error
 from montecarlo.engine.workerenv import prepare_worker
 from montecarlo.errors import ModelError, one_line
 from montecarlo.stats.accumulators import BatchFold, Collector, Stats
-from montecarlo.stats.shape import OneOutputFold, ShapeCollector
+from montecarlo.stats.shape import F64, OneOutputFold, ShapeCollector
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,25 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
     # reported below.
     late = not any(job.probability) and not any(c.finite_only for c in job.collectors)
     fold = batch_fold(job.collectors, job.outputs, index)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is the model's error, reported below
+        _fold_batches(job, fold, simulate, rng, n, index, key, late, wrap)
+    total = fold.result()
+    if not is_finite(total):
+        raise overflow_error(index, key, "in the block")
+    return total
+
+
+def _fold_batches(
+    job: BlockJob, fold: Any, simulate: Any, rng: Any, n: int, index: int, key: tuple, late: bool, wrap: bool
+) -> None:
+    """Call the model on the block's batches and fold each."""
     done = 0
+    params = job.params
+    column = late and job.outputs == 1 and isinstance(fold, OneOutputFold)  # the commonest run: one float output
     while done < n:
         m = min(job.batch_size, n - done)
         try:
-            out = simulate(rng, m, **job.params)
+            out = simulate(rng, m, **params)
         except BaseException as exc:
             if not wrap:
                 raise
@@ -89,16 +103,16 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
                 key,
                 traceback.format_exc(),
             ) from None
-        x = _check(out, m, job, index, key, finite=not late)
-        with np.errstate(over="ignore", invalid="ignore"):
+        if column and type(out) is np.ndarray and out.dtype is F64 and out.shape == (m,) and out.strides[0] == 8:
+            fold.add_column(out)  # nothing else to check before the fold
+            if not fold.last_finite():
+                _check_finite(out, index, key)  # names a non-finite sample, if there is one
+        else:
+            x = _check(out, m, job, index, key, finite=not late)
             fold.add(x)
-        if late and x.dtype.kind == "f" and not fold.last_finite():
-            _check_finite(x, index, key)  # names a non-finite sample, if there is one
+            if late and x.dtype.kind == "f" and not fold.last_finite():
+                _check_finite(x, index, key)
         done += m
-    total = fold.result()
-    if not is_finite(total):
-        raise overflow_error(index, key, "in the block")
-    return total
 
 
 def batch_fold(collectors: tuple[Collector, ...], outputs: int, index: int) -> BatchFold | OneOutputFold:

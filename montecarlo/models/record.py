@@ -29,7 +29,7 @@ from montecarlo.models.parameters import Param, call_with_params
 OUTPUT_KINDS = ("mean", "probability")
 
 #: Default samples per block and per model call when a model does not say.
-DEFAULT_BLOCK_SIZE = 1 << 16
+DEFAULT_BLOCK_SIZE = 1 << 18
 DEFAULT_BATCH_SIZE = 1 << 14
 
 

@@ -27,6 +27,8 @@ from montecarlo.stats.accumulators import Collector, Part, Stats
 from montecarlo.stats.moments import Moments, batch_stats_of, hit_row, merge_one
 from montecarlo.stats.sums import BatchStats, column_stats
 
+F64 = np.dtype(np.float64)
+
 #: The fields of `Shape` that hold one number per output.
 FIELDS = ("mean", "m2", "m3", "m4", "minimum", "maximum")
 
@@ -179,10 +181,15 @@ class OneOutputFold:
         """Fold in the next batch ``x`` of shape ``(n, 1)``."""
         n = x.shape[0]
         if x.dtype.kind == "b":
-            row = hit_row(float(np.count_nonzero(x)), n)
-        else:  # the batch's statistics in the engine's order, compiled where they are
-            c = x[:, 0] if x.dtype == np.float64 and x.strides[0] == 8 else np.ascontiguousarray(x[:, 0], np.float64)
-            row = column_stats(c)
+            self._fold(n, hit_row(float(np.count_nonzero(x)), n))
+        else:
+            self.add_column(x[:, 0] if x.dtype is F64 and x.strides[0] == 8 else np.ascontiguousarray(x[:, 0], F64))
+
+    def add_column(self, c: np.ndarray) -> None:
+        """Fold in the next batch, a contiguous float64 column (a model's commonest output)."""
+        self._fold(c.shape[0], column_stats(c))  # in the engine's order, compiled where it is
+
+    def _fold(self, n: int, row: Row) -> None:
         mean, comoment = row[0], row[1]
         self._last = comoment
         if self.count == 0:
