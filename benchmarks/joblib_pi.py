@@ -3,7 +3,7 @@
     python joblib_pi.py SAMPLES WORKERS SEED [--chunk 65536] [--tasks-per-worker 4]
 
 What a careful joblib user writes (the "joblib, numpy chunks, spawned seeds"
-peer of ../shared/bench/peers.py, same algorithm and defaults):
+peer of the π peer harness, same algorithm and defaults):
 ``joblib.Parallel(n_jobs=WORKERS)`` with its default (loky) backend over
 ``WORKERS * tasks_per_worker`` tasks of nearly equal size; task ``i`` draws from
 ``Generator(PCG64(SeedSequence(SEED).spawn(tasks)[i]))`` and counts hits in
