@@ -21,21 +21,21 @@ from montecarlo.core.sampling import INTERVAL_METHODS, Sampling
 from montecarlo.core.seeding import root_entropy
 from montecarlo.core.spec import DEFAULT_CONFIDENCE, DEFAULT_INTERVAL, RunSpec
 from montecarlo.core.stopping import Stopping, run_stopping
-from montecarlo.core.validate import check_choice, check_count, check_int, check_level, suggest_keywords
+from montecarlo.core.validate import check_choice, check_count, check_level, suggest_keywords
 from montecarlo.engine.driver import run_spec_on
 from montecarlo.engine.scheduler import replay_block as replay_in_process
 from montecarlo.errors import FileProblem, ResultFormatError, ValidationError
+from montecarlo.models.fingerprint import fingerprint
 from montecarlo.models.record import Model
 from montecarlo.models.registry import load_model
 from montecarlo.models.uniforms import quasi_layout
-from montecarlo.records.checkpoint import RunState
+from montecarlo.records.checkpoint import continuation
 from montecarlo.records.experiment_result import SCHEMA as EXPERIMENT_SCHEMA
 from montecarlo.records.experiment_result import ExperimentResult
 from montecarlo.records.integrity import read_document
 from montecarlo.records.result import SCHEMA as RESULT_SCHEMA
 from montecarlo.records.result import Result
 from montecarlo.stats.accumulators import Stats
-from montecarlo.stats.sums import ARITHMETIC
 
 
 @suggest_keywords
@@ -300,31 +300,12 @@ def extend(
     how = Execution.of(execution, workers, executor)
     if not isinstance(result, Result):
         result = Result.load(os.fspath(result))
-    if result.arithmetic != ARITHMETIC:
-        raise ValidationError(
-            "result", f"(arithmetic version {result.arithmetic})", f"a result computed with arithmetic version {ARITHMETIC}",
-            f"was computed with the engine's arithmetic of version {result.arithmetic}, and its blocks cannot be "
-            f"folded with new ones of version {ARITHMETIC}; re-run it with the larger `samples` instead",
-        )  # fmt: skip
     samples = total_samples(result.spec.sampler, result.spec.replicates, check_count(samples))
     if samples < result.samples:
         raise ValidationError("samples", samples, f"at least {result.samples}", "is fewer than the result already has")
-    cont = result.continuation
-    if "blocks" not in cont:
-        raise ValidationError(
-            "result", "(no continuation record)", "a result of a run that was not resumed from a finished checkpoint",
-            "cannot be extended; re-run it with the larger `samples` instead",
-        )  # fmt: skip
-    blocks = check_int(cont["blocks"], "continuation.blocks", low=0)
-    prefix = Stats.from_dict(cont["accumulator"]) if "accumulator" in cont else result.accumulator
-    if prefix.count != blocks * result.spec.block_size:
-        raise ValidationError(
-            "result", f"continuation.blocks = {blocks}", f"{prefix.count // result.spec.block_size} blocks",
-            f"does not match its {prefix.count} samples",
-        )  # fmt: skip
     target = Stopping(tolerance, rtol, min_samples=result.samples) if tolerance or rtol else Stopping()
     spec = with_model(dataclasses.replace(result.spec, samples=samples, stop=target), model)
-    state = RunState(blocks, prefix, {}, list(result.trace))
+    state = continuation(result, fingerprint(spec.model_record))
     return run_spec_on(spec, how, None, state)
 
 

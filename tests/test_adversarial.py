@@ -479,7 +479,7 @@ def test_a_model_error_in_an_experiment_suggests_a_command_that_exists(capsys, t
     path.write_text('model = "modelzoo:raises_lines"\nsamples = 1000\nseed = 4\n')
     err = one_line_error(capsys, 1, ["experiment", "run", path, "-o", tmp_path, "-q"], "model raised ValueError")
     assert err.rstrip().endswith(
-        "-- debug it with: mc run modelzoo:raises_lines -n 1000 --seed 4 --bit-generator sfc64 --block-size 65536 "
+        "-- debug it with: mc run modelzoo:raises_lines -n 1000 --seed 4 --bit-generator sfc64 --block-size 262144 "
         "--batch-size 16384 --replay-block 0"
     )
 

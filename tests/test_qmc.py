@@ -333,12 +333,12 @@ def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     sampling = Sampling(sampler="sobol", replicates=4)
     straight = run(modelzoo.interrupted, 4 * 4096, rng=8, sampling=sampling)
     ck = tmp_path / "c.json"
-    modelzoo.INTERRUPT.update(calls=0, after=50)
+    modelzoo.INTERRUPT.calls, modelzoo.INTERRUPT.after = 0, 50
     try:
         with pytest.raises(KeyboardInterrupt):
             run(modelzoo.interrupted, 4 * 4096, rng=8, sampling=sampling, checkpoint=Checkpointing(ck, every=0.001))
     finally:
-        modelzoo.INTERRUPT.update(after=None)
+        modelzoo.INTERRUPT.after = None
     saved = json.loads(ck.read_text())
     assert 0 < saved["samples_done"] < 4 * 4096 and not saved["complete"]
     again = run(modelzoo.interrupted, 4 * 4096, rng=8, sampling=sampling, checkpoint=Checkpointing(ck, resume=True))

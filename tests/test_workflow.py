@@ -13,6 +13,7 @@ from conftest import estimates_of, mc
 import montecarlo
 from montecarlo import Execution, Sampling
 from montecarlo.experiments import load_experiment, run_experiment, write_folder
+from montecarlo.models.fingerprint import fingerprint
 from montecarlo.models.registry import load_model
 from montecarlo.records.cache import Cache, key
 from montecarlo.records.experiment_result import ExperimentResult
@@ -118,10 +119,10 @@ def test_an_edited_model_is_computed_again(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rec = load_model("editable_model.py:simulate")
     spec = montecarlo.make_spec(rec, 1000, rng=1)
-    before = key(spec, rec)
+    before = key(spec, fingerprint(rec))
     (tmp_path / "editable_model.py").write_text(source.replace("a * ", "2 * a * "))
-    assert key(spec, rec) != before  # the module's source is part of the key
-    assert key(spec.__class__(**{**spec.__dict__, "params": {"a": 2.0}}), rec) != before
+    assert key(spec, fingerprint(rec)) != before  # the module's source is part of the model's fingerprint
+    assert key(spec.__class__(**{**spec.__dict__, "params": {"a": 2.0}}), fingerprint(rec)) != before
 
 
 def test_a_corrupt_entry_is_ignored_and_replaced():
@@ -145,12 +146,11 @@ def test_the_cache_stays_under_its_size_limit(tmp_path):
     for seed in range(12):
         r = montecarlo.run("pi", 10**4, rng=seed, execution="serial")
         time.sleep(0.01)  # distinct modification times
-        cache.put(r, load_model("pi"))
+        cache.put(r)
     info = cache.info()
     assert 0 < info.entries < 12 and info.bytes <= 0.02 * 2**20
     spec_first = montecarlo.make_spec("pi", 10**4, rng=0)
-    rec = spec_first.model_record
-    assert cache.get(spec_first, rec) is None  # the oldest went first
+    assert cache.get(spec_first, fingerprint(spec_first.model_record)) is None  # the oldest went first
     assert cache.clear() == info.entries and cache.info().entries == 0
 
 

@@ -198,6 +198,13 @@ def reproduce_cmd(result_file: str, **values: Any) -> None:
         f"{rec.path}: {len(rec.points)} run(s), {rep.compared} numbers compared; "
         f"recorded on {was}, re-run on {rep.workers} worker(s) ({rep.executor})"
     )
+    if rep.model_changed:
+        for line in rep.model_changed:
+            click.echo(f"  {line}")
+        raise Failed(
+            f"not reproduced: the model changed since the file was written ({len(rep.model_changed)} of "
+            f"{len(rec.points)} run(s)); re-run with the model that wrote it."
+        )
     if rep.arithmetic_changed is not None:
         old, new = rep.arithmetic_changed
         click.echo(f"the arithmetic changed: the file was computed with version {old}, this release computes with "

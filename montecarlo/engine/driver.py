@@ -21,6 +21,7 @@ from montecarlo.engine.scheduler import Outcome, execute
 from montecarlo.errors import ValidationError
 from montecarlo.estimation.diagnostics import diagnose, flagged, two_stage_estimates
 from montecarlo.estimation.quantiles import tail_estimates
+from montecarlo.models.fingerprint import fingerprint
 from montecarlo.models.record import Model
 from montecarlo.records.cache import Cache
 from montecarlo.records.checkpoint import RunState, resume
@@ -48,11 +49,12 @@ def run_spec_on(
 
 def _run(spec: RunSpec, execution: Execution, ckpt: Checkpointing | None, state: RunState | None) -> Result:
     rec: Model = spec.model_record
+    fp = fingerprint(rec)
     save = None
     if ckpt is not None:
         path = ckpt.path
         if ckpt.resume:
-            spec, state = resume(path, spec)
+            spec, state = resume(path, spec, fp)
         elif os.path.exists(path):
             raise ValidationError(
                 "checkpoint", path, "resume=True (--resume) to continue that run, or a new file", "already exists"
@@ -61,13 +63,16 @@ def _run(spec: RunSpec, execution: Execution, ckpt: Checkpointing | None, state:
         spec = final
 
         def save(st: RunState) -> None:
+            st.fingerprint = fp
             save_checkpoint(path, final, st)
 
     elif spec.entropy is None:
         spec = dataclasses.replace(spec, entropy=fresh_entropy())
-    store = Cache(None if execution.cache is True else execution.cache) if execution.cache else None
-    if store is not None and state is None:
-        hit = store.get(spec, rec)
+    # A run stopped by the clock is not a function of its RunSpec: never cached, never served.
+    cacheable = bool(execution.cache) and spec.stop.reproducible and state is None
+    store = Cache(execution.cache if isinstance(execution.cache, str) else None) if cacheable else None
+    if store is not None:
+        hit = store.get(spec, fp)
         if hit is not None:
             return dataclasses.replace(hit, provenance={**hit.provenance, "cache": "reused"})
     backend = make_backend(execution, [spec])
@@ -99,14 +104,27 @@ def _run(spec: RunSpec, execution: Execution, ckpt: Checkpointing | None, state:
         if outcome.prefix_blocks != outcome.ending.blocks:
             continuation["accumulator"] = outcome.prefix.to_dict()
     stopping = outcome.ending.to_dict(spec.samples, spec.stop)
-    result = result_of(spec, rec, outcome, prov, stopping, continuation)
-    if store is not None and state is None and store.put(result, rec):
-        result.provenance["cache"] = "stored"
+    result = result_of(spec, rec, outcome, prov, stopping, continuation, fp)
+    if execution.cache:
+        result.provenance["cache"] = _cache_use(spec, state, fp, store is not None and store.put(result))
     return result
 
 
+def _cache_use(spec: RunSpec, state: RunState | None, fp: dict, stored: bool) -> str:
+    """What the cache did with a run it was asked to keep: ``"stored"``, or why it could not."""
+    if stored:
+        return "stored"
+    if not spec.stop.reproducible:
+        return "not stored: a run stopped by a time limit is not a function of its RunSpec"
+    if state is not None:
+        return "not stored: a resumed or extended run"
+    if not fp.get("complete", False):
+        return "not stored: the model reads a value that cannot be pickled, so its changes cannot be seen"
+    return "not stored"
+
+
 def result_of(
-    spec: RunSpec, rec: Model, outcome: Outcome, provenance: dict, stopping: dict, continuation: dict
+    spec: RunSpec, rec: Model, outcome: Outcome, provenance: dict, stopping: dict, continuation: dict, fp: dict
 ) -> Result:
     """The `Result` of a run: the estimates of its folded prefix (computed once, by the monitor), with its records."""
     stats = outcome.total
@@ -126,4 +144,5 @@ def result_of(
         diagnostics=diagnoses,
         quantiles=quantiles,
         shortfall=shortfall,
+        fingerprint=fp,
     )

@@ -21,6 +21,7 @@ from montecarlo.core.spec import RunSpec
 from montecarlo.engine.backends import make_backend
 from montecarlo.errors import ExperimentError, FileProblem, ResultFormatError, ValidationError
 from montecarlo.experiments.tables import label
+from montecarlo.models.fingerprint import changed_since, fingerprint
 from montecarlo.models.registry import load_model
 from montecarlo.records.experiment_result import SCHEMA as EXPERIMENT_SCHEMA
 from montecarlo.records.experiment_result import ExperimentResult
@@ -58,6 +59,8 @@ class Reproduction:
     workers: int = 0
     #: ``(recorded, now)`` versions of the arithmetic when they differ: numbers compared within their intervals.
     arithmetic_changed: tuple[int, int] | None = None
+    #: What changed in each model whose fingerprint differs from the recorded one (label: changes).
+    model_changed: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
@@ -144,6 +147,9 @@ def reproduce(path: str, *, execution: Execution | None = None) -> Reproduction:
     out.executor, out.workers = backend.name, backend.workers
     try:
         for label, spec, numbers in recorded.points:
+            if changed := changed_since(numbers.get("model_fingerprint") or {}, fingerprint(models[spec.model])):
+                out.model_changed.append(f"{label}{spec.model}: {changed}")
+                continue  # another model: its numbers are not the recorded run's to compare
             result = run_spec(spec, models[spec.model], execution=Execution(backend, retries=execution.retries))
             again = json.loads(result.to_json())
             if out.arithmetic_changed is None:

@@ -1,8 +1,10 @@
 """A cache of finished runs: equal RunSpecs give bit-identical numbers, so a finished run is reused.
 
 An entry is the result JSON of one run, stored under a key of everything
-that could change a number: the RunSpec's digest, the source code of the
-model's module, and the versions of montecarlo, numpy and scipy. An edited
+that could change a number: the RunSpec's digest, the model's fingerprint
+(its code, closures, defaults, the globals it reads and its module's source:
+`montecarlo.models.fingerprint`), the engine's arithmetic, and the versions
+of montecarlo, numpy and scipy. An edited
 model, a changed parameter or another version is a different key, so it is
 computed again. Entries are written atomically and carry the sha256 of their
 result; an entry that does not verify is ignored (and replaced by the next
@@ -17,16 +19,13 @@ passes ``$MONTECARLO_CACHE_MB`` megabytes (default 500).
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from montecarlo._version import __version__
 from montecarlo.core.spec import RunSpec
-from montecarlo.models.record import Model
 from montecarlo.records.files import read_json, write_atomic
 from montecarlo.records.provenance import version_of
 from montecarlo.records.result import Result
@@ -44,29 +43,20 @@ def default_folder() -> Path:
     return Path(base) / "montecarlo"
 
 
-def source_of(model: Model) -> str | None:
-    """The source code of the module defining the model (of the function alone when that is all there is)."""
-    fn = model.simulate
-    module = sys.modules.get(getattr(fn, "__module__", "") or "")
-    for obj in (module, fn):
-        if obj is None:
-            continue
-        try:
-            return inspect.getsource(obj)
-        except (OSError, TypeError):
-            continue
-    return None
+def key(spec: RunSpec, fingerprint: dict) -> str | None:
+    """The cache key of a run, or None when the run cannot be cached.
 
-
-def key(spec: RunSpec, model: Model) -> str | None:
-    """The cache key of a run, or None when the model's source cannot be read (such a run is not cached)."""
-    source = source_of(model)
-    if source is None or spec.entropy is None:
+    A run is cached when its entropy is known and its model's fingerprint
+    sees every value the model reads (`montecarlo.models.fingerprint`: a
+    value that cannot be pickled is seen only by its text, which may not
+    change when the value does).
+    """
+    if spec.entropy is None or not fingerprint.get("complete", False):
         return None
     parts = {
         "arithmetic": ARITHMETIC,
         "spec": spec.digest(),
-        "model_source": hashlib.sha256(source.encode("utf-8")).hexdigest(),
+        "model": fingerprint["digest"],
         "montecarlo": __version__,
         "numpy": version_of("numpy"),
         "scipy": version_of("scipy"),
@@ -104,9 +94,9 @@ class Cache:
     def _path(self, k: str) -> Path:
         return self.folder / k[:2] / f"{k}.json"
 
-    def get(self, spec: RunSpec, model: Model) -> Result | None:
-        """The stored result of ``spec``, or None (a missing, corrupt or foreign entry is a miss)."""
-        k = key(spec, model)
+    def get(self, spec: RunSpec, fingerprint: dict) -> Result | None:
+        """The stored result of ``spec`` with a model of this ``fingerprint``, or None (a miss)."""
+        k = key(spec, fingerprint)
         if k is None:
             return None
         path = self._path(k)
@@ -120,17 +110,17 @@ class Cache:
             if hashlib.sha256(text.encode("utf-8")).hexdigest() != entry.get("sha256"):
                 raise ValueError("checksum mismatch")
             result = Result.from_json(text)
-            if result.spec != spec or result.arithmetic != ARITHMETIC:
-                raise ValueError("another RunSpec, or another version of the arithmetic")
+            if result.spec != spec or result.arithmetic != ARITHMETIC or result.fingerprint != fingerprint:
+                raise ValueError("another RunSpec, arithmetic or model")
         except (OSError, ValueError, KeyError, TypeError):
             self._discard(path)  # never trusted; the next run replaces it
             return None
         os.utime(path)  # recently used: pruned last
         return result
 
-    def put(self, result: Result, model: Model) -> bool:
-        """Store ``result``; False when its model's source cannot be read (nothing stored)."""
-        k = key(result.spec, model)
+    def put(self, result: Result) -> bool:
+        """Store ``result``; False when it cannot be cached (`key`: nothing stored)."""
+        k = key(result.spec, result.fingerprint)
         if k is None:
             return False
         text = result.to_json(indent=None)

@@ -16,13 +16,16 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from montecarlo.core.spec import RunSpec
+from montecarlo.core.validate import check_int
 from montecarlo.errors import CheckpointError, CheckpointWriteError, FileProblem, ValidationError, one_line
+from montecarlo.models.fingerprint import changed_since
 from montecarlo.records.files import read_json, write_atomic
 from montecarlo.records.integrity import arithmetic_of, check_stats, count, sealed, verify
+from montecarlo.records.result import Result
 from montecarlo.stats.accumulators import Stats
 from montecarlo.stats.sums import ARITHMETIC
 
@@ -47,6 +50,9 @@ class RunState:
         The convergence trace of the folded prefix.
     complete : bool
         True once the run has ended.
+    fingerprint : dict
+        The model's fingerprint (`montecarlo.models.fingerprint`); empty
+        when unknown (a file written before it was recorded).
     """
 
     next_block: int
@@ -54,6 +60,7 @@ class RunState:
     held: dict[int, Stats]
     trace: list[dict]
     complete: bool = False
+    fingerprint: dict = field(default_factory=dict)
 
 
 def to_dict(spec: RunSpec, state: RunState) -> dict:
@@ -71,6 +78,7 @@ def to_dict(spec: RunSpec, state: RunState) -> dict:
             "accumulator": state.total.to_dict(),
             "held": {str(b): m.to_dict() for b, m in sorted(state.held.items())},
             "trace": state.trace,
+            "model_fingerprint": state.fingerprint,
             "written": time.time(),
         }
     )
@@ -148,9 +156,13 @@ def _state(d: Mapping[str, Any], spec: RunSpec) -> RunState:
         raise FileProblem("has a trace that is not a list of points within its samples")
     if not isinstance(d["complete"], bool):
         raise FileProblem(f"has complete = {d['complete']!r}, which is not true or false")
+    fp = d.get("model_fingerprint") or {}
+    if not isinstance(fp, Mapping) or not isinstance(fp.get("parts", {}), Mapping):
+        raise FileProblem("has a model_fingerprint that is not an object")
     return RunState(
-        next_block=done, total=Stats.from_dict(d["accumulator"]), held=early, trace=list(trace), complete=d["complete"]
-    )
+        next_block=done, total=Stats.from_dict(d["accumulator"]), held=early, trace=list(trace), complete=d["complete"],
+        fingerprint=dict(fp),
+    )  # fmt: skip
 
 
 def differences(a: RunSpec, b: RunSpec) -> list[str]:
@@ -159,12 +171,13 @@ def differences(a: RunSpec, b: RunSpec) -> list[str]:
     return [f"{k}: {da[k]!r} != {db.get(k)!r}" for k in da if da[k] != db.get(k)]
 
 
-def resume(path: str, spec: RunSpec) -> tuple[RunSpec, RunState]:
-    """The state to resume ``spec`` from the checkpoint ``path``.
+def resume(path: str, spec: RunSpec, fingerprint: dict) -> tuple[RunSpec, RunState]:
+    """The state to resume ``spec`` from the checkpoint ``path``, whose model's fingerprint is now ``fingerprint``.
 
     An unseeded spec (``entropy`` None) adopts the checkpoint's entropy:
     "the same command" without ``--seed`` draws fresh entropy, which the
-    checkpoint recorded.
+    checkpoint recorded. A checkpoint of another model (its fingerprint
+    differs: `montecarlo.models.fingerprint`) is refused, naming what changed.
     """
     if not os.path.exists(path):
         raise ValidationError(
@@ -180,6 +193,49 @@ def resume(path: str, spec: RunSpec) -> tuple[RunSpec, RunState]:
         diff = "; ".join(differences(saved, spec))
         raise CheckpointError(
             f"checkpoint {path!r} belongs to a different run ({diff}); it was left untouched: "
-            "use the same options, another --checkpoint file, or delete it."
+            "use the same options, or another --checkpoint file."
         )
+    if changed := changed_since(state.fingerprint, fingerprint):
+        raise CheckpointError(
+            f"checkpoint {path!r} was written by another version of the model ({changed} changed since): its blocks "
+            "cannot be folded with this model's; it was left untouched: resume with the model that wrote it, or "
+            "start afresh with another --checkpoint file."
+        )
+    state.fingerprint = fingerprint
     return spec, state
+
+
+def continuation(result: Result, fingerprint: dict) -> RunState:
+    """The state to extend a finished ``result`` from, with its model's fingerprint now ``fingerprint``.
+
+    Refused, with the reason, when the result records no continuation (it
+    was not resumed from a finished run), its blocks were summed by another
+    arithmetic, or its model changed since: blocks of two models, or of two
+    arithmetics, are never folded together.
+    """
+    if result.arithmetic != ARITHMETIC:
+        raise ValidationError(
+            "result", f"(arithmetic version {result.arithmetic})", f"a result computed with arithmetic version {ARITHMETIC}",
+            f"was computed with the engine's arithmetic of version {result.arithmetic}, and its blocks cannot be "
+            f"folded with new ones of version {ARITHMETIC}; re-run it with the larger `samples` instead",
+        )  # fmt: skip
+    cont = result.continuation
+    if "blocks" not in cont:
+        raise ValidationError(
+            "result", "(no continuation record)", "a result of a run that was not resumed from a finished checkpoint",
+            "cannot be extended; re-run it with the larger `samples` instead",
+        )  # fmt: skip
+    blocks = check_int(cont["blocks"], "continuation.blocks", low=0)
+    prefix = Stats.from_dict(cont["accumulator"]) if "accumulator" in cont else result.accumulator
+    if prefix.count != blocks * result.spec.block_size:
+        raise ValidationError(
+            "result", f"continuation.blocks = {blocks}", f"{prefix.count // result.spec.block_size} blocks",
+            f"does not match its {prefix.count} samples",
+        )  # fmt: skip
+    if changed := changed_since(result.fingerprint, fingerprint):
+        raise ValidationError(
+            "result", f"(model {result.spec.model})", "a result of this version of the model",
+            f"was computed by another version of the model ({changed} changed since), and its blocks cannot be "
+            "folded with this model's; re-run it with the larger `samples` instead",
+        )  # fmt: skip
+    return RunState(blocks, prefix, {}, list(result.trace), fingerprint=fingerprint)

@@ -67,6 +67,8 @@ class Result:
     shortfall: dict[str, list[TailEstimate]] = field(default_factory=dict)
     #: The version of the engine's arithmetic that computed the numbers (`montecarlo.stats.sums`).
     arithmetic: int = ARITHMETIC
+    #: The model's fingerprint when the run was made (`montecarlo.models.fingerprint`; empty when unknown).
+    fingerprint: dict = field(default_factory=dict)
 
     # -- access -----------------------------------------------------------
     def __getitem__(self, name: str) -> Estimate:
@@ -245,6 +247,7 @@ class Result:
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,
             "arithmetic": self.arithmetic,
+            **({"model_fingerprint": self.fingerprint} if self.fingerprint else {}),
             "model": self.model,
             "samples": self.samples,
             "outputs": {e.name: e.to_dict() for e in self.estimates if e.is_output},
@@ -292,6 +295,7 @@ class Result:
                 quantiles=tails_from_dict(d.get("quantiles"), "quantile"),
                 shortfall=tails_from_dict(d.get("shortfall"), "shortfall"),
                 arithmetic=arithmetic_of(d),
+                fingerprint=dict(d.get("model_fingerprint") or {}),
             )
         except FileProblem as exc:
             raise ResultFormatError(f"not a consistent montecarlo result: it {exc}") from None
