@@ -25,6 +25,7 @@ from montecarlo.core.validate import check_choice, check_count, check_level, sug
 from montecarlo.engine.driver import run_spec_on
 from montecarlo.engine.scheduler import replay_block as replay_in_process
 from montecarlo.errors import FileProblem, ResultFormatError, ValidationError
+from montecarlo.estimation.outputs import check_interval
 from montecarlo.models.fingerprint import fingerprint
 from montecarlo.models.record import Model
 from montecarlo.models.registry import load_model
@@ -185,6 +186,8 @@ def make_spec(
     if not isinstance(sampling, Sampling):
         raise ValidationError("sampling", sampling, "a montecarlo.Sampling")
     stop, samples = run_stopping(samples, tolerance, rtol, stopping, rec.estimate_names, rec.output_names)
+    interval = check_choice(interval, "interval", INTERVAL_METHODS)
+    check_interval(interval, rec)
     block_size = sampling.block_size or rec.block_size
     batch_size = sampling.batch_size or min(rec.batch_size, block_size)
     replicates = 1
@@ -203,7 +206,7 @@ def make_spec(
         block_size=block_size,
         batch_size=batch_size,
         confidence=check_level(confidence),
-        interval=check_choice(interval, "interval", INTERVAL_METHODS),
+        interval=interval,
         stop=stop,
         sampler=sampling.sampler,
         replicates=replicates,

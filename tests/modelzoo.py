@@ -113,6 +113,21 @@ def huge(rng, n):
     return np.full(n, 1e308)
 
 
+def spread_apart(rng, n):
+    """0 or 2.5e154, one sample per block: every block and the folded mean (1.25e154) are finite, the fold's co-moment is not."""
+    return np.where(rng.random(n) < 0.5, 0.0, 2.5e154)
+
+
+def _huge_at(u):
+    return np.full(u.shape[0], 1e308)
+
+
+@model(dimension=1, uniform=_huge_at)
+def huge_quasi(rng, n):
+    """Finite values whose mean overflows, in both forms (quasi-random points included)."""
+    return np.full(n, 1e308)
+
+
 def far_apart(rng, n):
     """One sample per block, +-0.9e308: each block is finite, their fold is not."""
     return np.where(rng.random(n) < 0.5, -0.9e308, 0.9e308)

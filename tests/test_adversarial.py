@@ -640,3 +640,22 @@ def test_a_scheduler_address_that_answers_wrongly_is_one_line(capsys, monkeypatc
         server.close()
         for c in conns:
             c.close()
+
+
+@pytest.mark.parametrize("executor", ["serial", "processes"])
+def test_a_fold_that_overflows_is_the_models_error_not_an_infinite_interval(capsys, executor):
+    # Each block holds one finite sample and the folded mean (1.25e154) is
+    # finite; only the fold's co-moment overflows. Without the fold's own
+    # check the run would print 1.25e154 with an interval of [-inf, inf].
+    args = ["run", "modelzoo:spread_apart", "-n", "64", "--block-size", "1", "--batch-size", "1", "-q", "-s", "1"]
+    one_line_error(
+        capsys, 1, [*args, "--executor", executor], r"the model's values overflowed when folded: .*\(block [1-9]"
+    )
+
+
+def test_quasi_random_blocks_check_their_own_overflow(capsys):
+    args = ["run", "modelzoo:huge_quasi", "-n", "4096", "--sampler", "sobol", "--replicates", "4", "-q", "-s", "1"]
+    code, out, err = mc(capsys, *args, "--executor", "serial", "--block-size", "1024")
+    note, error = err.splitlines()  # how -n became replicates x points, then the error
+    assert code == 1 and out == "" and note.startswith("sobol: 4 replicates")
+    assert re.match(r"Error: the model's values overflowed in the block: .*\(block 0, spawn key \(0,\)\)", error)

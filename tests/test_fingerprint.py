@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 from conftest import MC, mc
 
 import montecarlo
 from montecarlo import Checkpointing, Execution, Stopping, ValidationError
-from montecarlo.errors import CheckpointError
+from montecarlo.errors import CheckpointError, ResultFormatError
 from montecarlo.models.fingerprint import changed_since, changes, fingerprint
 from montecarlo.models.registry import load_model
 
@@ -284,3 +286,106 @@ def test_reproduce_says_the_model_changed(tmp_path, capsys, monkeypatch):
     assert code == 1
     assert "the model changed" in err and "mismatch" not in out + err
     assert "the source of module m3" in out
+
+
+# --------------------------------------------------------------------------
+# global random state (issue: a model drawing from np.random gave other
+# numbers for each worker count, and nothing said so)
+# --------------------------------------------------------------------------
+
+
+def from_numpy_global(rng, n):
+    return np.random.random(n)
+
+
+def from_random_module(rng, n):
+    return np.full(n, random.random())
+
+
+def from_scipy_without_a_generator(rng, n):
+    import scipy.stats
+
+    return scipy.stats.norm.rvs(size=n)
+
+
+@pytest.mark.parametrize(
+    "simulate, name",
+    [
+        (from_numpy_global, "numpy.random"),
+        (from_random_module, "random"),
+        (from_scipy_without_a_generator, "numpy.random"),
+    ],
+)
+@pytest.mark.parametrize("execution", ["serial", Execution(workers=2), Execution("threads", workers=2)])
+def test_a_model_moving_a_global_generator_is_said_not_reproducible(simulate, name, execution):
+    r = montecarlo.run(simulate, 4000, rng=1, sampling=montecarlo.Sampling(block_size=1000), execution=execution)
+    (warning,) = r.warnings
+    assert f"global random state of {name}" in warning and "not reproducible" in warning
+    assert montecarlo.Result.from_json(r.to_json()).warnings == r.warnings
+    assert r.table().count("(!) the model moved the global random state") == 1
+
+
+def test_a_run_moving_a_global_generator_is_not_cached(cache_folder):
+    r = montecarlo.run(from_numpy_global, 4000, rng=1, execution=cached())
+    assert r.provenance["cache"].startswith("not stored: the model moved the global random state")
+    assert not list(cache_folder.glob("**/*.json"))
+
+
+def test_models_drawing_from_their_rng_carry_no_warning():
+    for name in ("pi", "european_option", "asian_option"):
+        assert montecarlo.run(name, 10**4, rng=1, execution=Execution(workers=2)).warnings == ()
+    sampling = montecarlo.Sampling(sampler="sobol", replicates=4)
+    assert montecarlo.run("european_option", 4 * 1024, rng=1, sampling=sampling).warnings == ()
+
+
+# --------------------------------------------------------------------------
+# files read back hold together (issue: a cache entry of pi = 2.5, outside
+# its own interval, checksums recomputed, was served)
+# --------------------------------------------------------------------------
+
+
+def _planted(path, change):
+    from montecarlo.records.integrity import sealed
+
+    d = json.loads(path.read_text())
+    change(d)
+    path.write_text(json.dumps(sealed(d)))
+
+
+def _pi_outside(d):
+    d["outputs"]["pi"]["estimate"] = 2.5
+
+
+def test_a_cache_entry_whose_estimate_is_outside_its_interval_is_not_served(cache_folder):
+    first = montecarlo.run("pi", 10**4, rng=1, execution=cached())
+    (entry,) = [p for p in cache_folder.glob("**/*.json") if p.parent != cache_folder]
+    outer = json.loads(entry.read_text())
+    inner = json.loads(outer["result"])
+    _pi_outside(inner)
+    from montecarlo.records.integrity import sealed
+
+    outer["result"] = json.dumps(sealed(inner))
+    import hashlib
+
+    outer["sha256"] = hashlib.sha256(outer["result"].encode()).hexdigest()
+    entry.write_text(json.dumps(outer))
+    again = montecarlo.run("pi", 10**4, rng=1, execution=cached())
+    assert again.provenance["cache"] == "stored" and again.estimate == first.estimate
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (_pi_outside, "outputs.pi.estimate = 2.5 outside its own interval"),
+        (lambda d: d["outputs"]["pi"].update(samples=7), "outputs.pi.samples = 7, not the run's 10,000"),
+        (lambda d: d["outputs"]["pi"].update(standard_error=-1.0), "outputs.pi.standard_error = -1.0"),
+    ],
+)
+def test_load_and_plot_refuse_a_file_that_does_not_hold_together(tmp_path, capsys, change, message):
+    path = tmp_path / "r.json"
+    montecarlo.run("pi", 10**4, rng=1, execution="serial").save(path)
+    _planted(path, change)
+    with pytest.raises(ResultFormatError, match=message):
+        montecarlo.load(path)
+    code, out, err = mc(capsys, "plot", path, "-o", tmp_path / "p.png")
+    assert code == 2 and message in err and not (tmp_path / "p.png").exists()

@@ -155,7 +155,7 @@ def test_quantile_estimate_and_interval_hold_the_sample_order_statistics(n):
     lad = ladder(stats_of(x), 0)
     for q in (0.01, 0.25, 0.5, 0.9, 0.99):
         t = quantile_estimate(lad, "x", q, 0.95)
-        r = max(1, math.ceil(Fraction(q) * n))
+        r = max(1, math.ceil(Fraction(str(q)) * n))  # the decimal level: 0.9 is 9/10
         if n <= 2 * TAIL or min(r, n - r + 1) <= TAIL:
             assert t.estimate == s[r - 1]  # exact: from the kept extremes
         assert abs(t.estimate - s[r - 1]) <= 2.0**-BITS * s[r - 1]
@@ -311,3 +311,15 @@ def test_quantiles_on_the_command_line_and_in_experiment_files(tmp_path, capsys)
         load_experiment(str(path))
     path.write_text('model = "pi"\nsamples = 1000\ndistribution = true\n')
     assert load_experiment(str(path)).points[0].spec.distribution
+
+
+@pytest.mark.parametrize("q", [0.1, 0.3, 0.7, 0.9, 0.95, 0.99, 0.999])
+@pytest.mark.parametrize("n", [10, 1000, 10**5, 123_456])
+def test_the_rank_is_that_of_the_decimal_level(n, q):
+    # Fraction(0.9) lies just above 9/10: ceil(1000 * Fraction(0.9)) would be 901.
+    from montecarlo.estimation.quantiles import quantile_rank
+
+    want = max(1, math.ceil(Fraction(str(q)) * n))
+    assert quantile_rank(n, q) == want
+    x = np.arange(1.0, n + 1.0)  # the k-th order statistic is k
+    assert np.quantile(x, q, method="inverted_cdf") == want or (n * q) % 1 != 0

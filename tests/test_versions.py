@@ -83,6 +83,7 @@ def test_reproduce_across_arithmetics_compares_within_the_intervals(tmp_path, ca
     d = json.loads(path.read_text())
     e = d["outputs"]["price"]
     e["interval"] = [e["estimate"] + 1.0, e["estimate"] + 2.0]
+    e["estimate"] += 1.5  # a consistent file (its estimate inside its interval) that the re-run does not reproduce
     path.write_text(json.dumps(sealed(d)))
     code, out, _ = mc(capsys, "reproduce", path, "--executor", "serial")
     assert code == 1 and "price: reproduced" in out and "outside the recorded interval" in out

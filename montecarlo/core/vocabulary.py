@@ -155,7 +155,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("confidence", "spec", "LEVEL", "Confidence level of the intervals, strictly between 0 and 1.",
            short="-c", kind="level"),
     Option("interval", "spec", "METHOD", "Interval method: auto is Wilson for probability outputs, Student t "
-           "otherwise.", choices=INTERVAL_METHODS),
+           "otherwise; wilson and clopper-pearson apply to probability outputs.", choices=INTERVAL_METHODS),
     Option("bit_generator", "sampling", "NAME", "numpy bit generator of the block streams.",
            choices=tuple(BIT_GENERATORS)),
     Option("block_size", "sampling", "N", "Samples per seeded block (part of the RunSpec).", kind="int",

@@ -106,14 +106,17 @@ def _run(spec: RunSpec, execution: Execution, ckpt: Checkpointing | None, state:
     stopping = outcome.ending.to_dict(spec.samples, spec.stop)
     result = result_of(spec, rec, outcome, prov, stopping, continuation, fp)
     if execution.cache:
-        result.provenance["cache"] = _cache_use(spec, state, fp, store is not None and store.put(result))
+        stored = store is not None and not result.warnings and store.put(result)
+        result.provenance["cache"] = _cache_use(spec, state, fp, result.warnings, stored)
     return result
 
 
-def _cache_use(spec: RunSpec, state: RunState | None, fp: dict, stored: bool) -> str:
+def _cache_use(spec: RunSpec, state: RunState | None, fp: dict, warnings: tuple[str, ...], stored: bool) -> str:
     """What the cache did with a run it was asked to keep: ``"stored"``, or why it could not."""
     if stored:
         return "stored"
+    if warnings:
+        return "not stored: " + warnings[0]
     if not spec.stop.reproducible:
         return "not stored: a run stopped by a time limit is not a function of its RunSpec"
     if state is not None:
@@ -128,7 +131,7 @@ def result_of(
 ) -> Result:
     """The `Result` of a run: the estimates of its folded prefix (computed once, by the monitor), with its records."""
     stats = outcome.total
-    diagnoses = diagnose(rec, stats, outcome.estimates)
+    diagnoses = diagnose(spec, rec, stats, outcome.estimates)
     est = outcome.estimates + two_stage_estimates(spec, rec, stats)
     quantiles, shortfall = tail_estimates(spec, rec, stats)
     return Result(
@@ -145,4 +148,12 @@ def result_of(
         quantiles=quantiles,
         shortfall=shortfall,
         fingerprint=fp,
+        warnings=tuple(GLOBAL_STATE_WARNING.format(name=name) for name in outcome.moved),
     )
+
+
+#: A run whose blocks moved a global generator's state (docs/design.md, "Global random state").
+GLOBAL_STATE_WARNING = (
+    "the model moved the global random state of {name}: its numbers depend on which blocks ran before in each "
+    "worker, so this run is not reproducible; draw from the rng the model is given"
+)

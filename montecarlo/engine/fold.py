@@ -38,6 +38,7 @@ class Fold:
         self.total = state.total
         self.held: dict[int, Stats] = dict(state.held)
         self.failed: dict[int, BaseException] = {}  # a task's model error, by its first block
+        self.moved: set[str] = set()  # global random states a task moved (engine/worker.py, `watched`)
         # The whole-block prefix: where an extension of this run continues
         # (unknown when a resumed state had already folded a short last block).
         whole = self.total.count == self.next_block * spec.block_size
@@ -51,6 +52,7 @@ class Fold:
         """The accumulators of a task's consecutive blocks, from block ``start``."""
         for i, m in enumerate(results):
             self.held[start + i] = m
+        self.moved.update(getattr(results, "moved", ()))
 
     def fail(self, start: int, error: BaseException) -> None:
         """A task from block ``start`` failed in the model; raised when the fold reaches it.

@@ -32,7 +32,8 @@ import numpy as np
 from montecarlo.core.layout import SOBOL_BITS
 from montecarlo.core.seeding import block_rng
 from montecarlo.core.spec import RunSpec
-from montecarlo.engine.worker import BlockJob, _check, _function, batch_fold
+from montecarlo.engine.overflow import is_finite, overflow_error
+from montecarlo.engine.worker import BlockJob, TaskBlocks, _check, _function, batch_fold, watched
 from montecarlo.errors import ModelError
 from montecarlo.models.record import Model
 from montecarlo.models.uniforms import uniform_dimension
@@ -173,12 +174,16 @@ def run_point_block(job: PointJob, index: int, n: int, uniform: Any = None, wrap
             raise ModelError(
                 f"model raised {type(exc).__name__}: {exc} ({where})", index, key, traceback.format_exc()
             ) from None
-        fold.add(_check(out, m, base, index, key))
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is the model's error, reported below
+            fold.add(_check(out, m, base, index, key))
         done += m
-    return fold.result()
+    total = fold.result()
+    if not is_finite(total):
+        raise overflow_error(index, key, "in the block")
+    return total
 
 
-def run_point_task(job: PointJob, blocks: list[tuple[int, int]]) -> list[Stats]:
+def run_point_task(job: PointJob, blocks: list[tuple[int, int]]) -> TaskBlocks:
     """A task: consecutive ``(index, n)`` blocks, one accumulator each."""
     uniform = _function(job.base.simulate)
-    return [run_point_block(job, index, n, uniform) for index, n in blocks]
+    return watched(lambda: [run_point_block(job, index, n, uniform) for index, n in blocks])

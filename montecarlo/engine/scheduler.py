@@ -71,6 +71,9 @@ class Outcome:
         extension of this run continues; None when unknown.
     prefix_blocks : int
         Its block count.
+    moved : tuple of str
+        The global random states the model's blocks moved (``"numpy.random"``,
+        ``"random"``): such a run is not reproducible.
     """
 
     total: Stats
@@ -81,6 +84,7 @@ class Outcome:
     covariance: np.ndarray
     prefix: Stats | None = None
     prefix_blocks: int = 0
+    moved: tuple[str, ...] = ()
 
 
 def _tasks(spec: RunSpec, backend: Backend, fold: Fold, group: int | None, window: int) -> Iterator[Task]:
@@ -235,7 +239,10 @@ def _execute(
     if checkpoint is not None:
         checkpoint(fold.snapshot(complete=True))
     ests, cov = monitor.final(fold.total)
-    return Outcome(fold.total, ending, tuple(monitor.trace), discarded, ests, cov, fold.prefix, fold.prefix_blocks)
+    moved = tuple(sorted(fold.moved))
+    return Outcome(
+        fold.total, ending, tuple(monitor.trace), discarded, ests, cov, fold.prefix, fold.prefix_blocks, moved
+    )
 
 
 def _no_samples_in_time(monitor: Monitor, spec: RunSpec) -> None:

@@ -8,7 +8,9 @@ the executor; the model never sees the engine.
 from __future__ import annotations
 
 import hashlib
+import random
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,8 +169,39 @@ def _check_finite(x: np.ndarray, index: int, key: tuple) -> None:
         )
 
 
-def run_task(job: BlockJob, blocks: list[tuple[int, int]]) -> list[Stats]:
+class TaskBlocks(list):
+    """A task's block accumulators, in block order, and the global random states running them moved."""
+
+    #: ``"numpy.random"`` and/or ``"random"``: a global generator the model drew from (or reseeded).
+    moved: tuple[str, ...] = ()
+
+
+#: The global generators a model must not use: their states depend on which blocks ran before in the process.
+GLOBAL_GENERATORS = ("numpy.random", "random")
+
+
+def _global_states() -> tuple[Any, Any]:
+    """The states of numpy's legacy global generator and of the `random` module's."""
+    legacy = np.random.get_state(legacy=False)
+    inner = legacy["state"]
+    return (inner["pos"], inner["key"].tobytes(), legacy["has_gauss"], legacy["gauss"]), random.getstate()
+
+
+def watched(run: Callable[[], list[Stats]]) -> TaskBlocks:
+    """``run()``'s accumulators, noting a global random state the blocks moved (docs/design.md, "Global random state").
+
+    Checked around the task, not each block: a task whose blocks moved a
+    state moved it, and the check costs two state copies per task.
+    """
+    before = _global_states()
+    out = TaskBlocks(run())
+    after = _global_states()
+    out.moved = tuple(name for name, a, b in zip(GLOBAL_GENERATORS, before, after, strict=True) if a != b)
+    return out
+
+
+def run_task(job: BlockJob, blocks: list[tuple[int, int]]) -> TaskBlocks:
     """A task: consecutive ``(index, n)`` blocks, one accumulator each."""
     prepare_worker()  # one BLAS/OpenMP thread, malloc keeping its pages (engine/workerenv.py)
     simulate = _function(job.simulate)
-    return [run_block(job, index, n, simulate) for index, n in blocks]
+    return watched(lambda: [run_block(job, index, n, simulate) for index, n in blocks])

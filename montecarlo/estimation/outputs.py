@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from montecarlo.core.spec import RunSpec
+from montecarlo.errors import ValidationError
 from montecarlo.estimation.control import control_estimate
 from montecarlo.estimation.delta import derived_estimate
 from montecarlo.estimation.estimate import Estimate
@@ -25,6 +26,31 @@ from montecarlo.estimation.intervals import interval
 from montecarlo.estimation.rqmc import on_samples, replicate_outputs
 from montecarlo.models.record import Model
 from montecarlo.stats.accumulators import Stats
+
+#: Intervals for the mean of 0/1 outcomes: they hold for probability outputs only.
+BINOMIAL = ("wilson", "clopper-pearson")
+
+
+def interval_method(requested: str, kind: str) -> str:
+    """The interval one output gets: a binomial interval for a probability, the t interval for any other mean.
+
+    ``"auto"`` is Wilson for a probability output, t otherwise; a binomial
+    method asked for a model with probability and mean outputs applies to
+    the probabilities (each estimate records its ``method``).
+    """
+    if requested == "auto" or (requested in BINOMIAL and kind != "probability"):
+        return "wilson" if kind == "probability" else "t"
+    return requested
+
+
+def check_interval(requested: str, model: Model) -> None:
+    """Refuse a binomial interval for a model without a probability output: it would be the t interval unsaid."""
+    if requested in BINOMIAL and not any(o.kind == "probability" for o in model.outputs):
+        kinds = ", ".join(f"{o.name} ({o.kind})" for o in model.outputs)
+        raise ValidationError(
+            "interval", requested, "auto, t or normal for this model's outputs",
+            f"is an interval for probabilities (0/1 outcomes), and {model.name} has none: {kinds}",
+        )  # fmt: skip
 
 
 def estimates(spec: RunSpec, model: Model, stats: Stats) -> tuple[tuple[Estimate, ...], np.ndarray]:
@@ -43,9 +69,7 @@ def estimates(spec: RunSpec, model: Model, stats: Stats) -> tuple[tuple[Estimate
         exact = {}
     out = []
     for i, o in enumerate(model.outputs):
-        method = spec.interval
-        if method == "auto" or (method in ("wilson", "clopper-pearson") and o.kind != "probability"):
-            method = "wilson" if o.kind == "probability" else "t"
+        method = interval_method(spec.interval, o.kind)
         lo, hi = interval(method, float(moments.mean[i]), float(se[i]), n, spec.confidence)
         lo, hi = sorted((o.scale * lo, o.scale * hi))
         out.append(

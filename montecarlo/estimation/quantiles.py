@@ -262,10 +262,26 @@ class TailEstimate:
         )  # fmt: skip
 
 
+def decimal_level(q: float) -> Fraction:
+    """The level ``q`` as the decimal it was written as: ``0.9`` is 9/10, not the binary double just above it.
+
+    ``Fraction(0.9)`` is 0.90000000000000002220..., so ``ceil(Fraction(0.9) *
+    1000)`` would be 901; the user meant the 900th order statistic, as
+    numpy's ``inverted_cdf`` gives. The shortest decimal that reads back as
+    ``q`` (``repr``) is the level meant.
+    """
+    return Fraction(repr(float(q)))
+
+
+def quantile_rank(n: int, q: float) -> int:
+    """The rank of the ``q``-quantile among ``n`` samples: ``ceil(n q)`` with ``q`` decimal, at least 1."""
+    return max(1, math.ceil(decimal_level(q) * n))
+
+
 def quantile_estimate(lad: Ladder, output: str, q: float, confidence: float) -> TailEstimate:
     """The ``q``-quantile of a ladder, with its distribution-free interval."""
     n = lad.samples
-    rank = max(1, math.ceil(Fraction(q) * n))  # exact: no rounding of n q
+    rank = quantile_rank(n, q)
     lo, hi = lad.at(rank)
     l_rank, u_rank = rank_bounds(n, q, confidence)
     interval = (lad.at(l_rank)[0], lad.at(u_rank)[1])
@@ -278,13 +294,13 @@ def quantile_estimate(lad: Ladder, output: str, q: float, confidence: float) -> 
 def shortfall_estimate(lad: Ladder, output: str, q: float, confidence: float) -> TailEstimate:
     """The expected shortfall at level ``q`` of a ladder, with its asymptotic interval."""
     n = lad.samples
-    m = float(Fraction(n) * (1 - Fraction(q)))  # samples in the tail, n (1 - q)
+    m = float(n * (1 - decimal_level(q)))  # samples in the tail, n (1 - q)
     w, low, high = lad.top(m)
     mid = np.where(low == high, low, 0.5 * (low + high))
     estimate = float(w @ mid) / m
     lo_sum, hi_sum = float(w @ low) / m, float(w @ high) / m
     # Var((X - ξ)_+) from the same top values, with ξ the quantile estimate.
-    xi_lo, xi_hi = lad.at(max(1, math.ceil(Fraction(q) * n)))
+    xi_lo, xi_hi = lad.at(quantile_rank(n, q))
     xi = xi_lo if xi_lo == xi_hi else 0.5 * (xi_lo + xi_hi)
     excess = np.maximum(mid - xi, 0.0)
     mean_excess = float(w @ excess) / n

@@ -125,6 +125,9 @@ def check_record(d: Mapping[str, Any]) -> None:
             raise FileProblem(f"has `{section}` that is not an object of estimate objects")
     if not d["outputs"]:
         raise FileProblem("has no outputs")
+    for section in ("outputs", "derived"):
+        for name, e in d.get(section, {}).items():
+            _check_estimate(e, f"{section}.{name}", n if section == "outputs" else None)
     for section, kind in (("covariance", list), ("trace", list), ("stopping", Mapping), ("continuation", Mapping)):
         if section in d and not isinstance(d[section], kind):
             raise FileProblem(f"has `{section}` that is not {'a list' if kind is list else 'an object'}")
@@ -140,6 +143,23 @@ def check_record(d: Mapping[str, Any]) -> None:
         prefix = check_stats(cont["accumulator"], "continuation.accumulator") if "accumulator" in cont else n
         if prefix != blocks * size or prefix > n:
             raise FileProblem(f"has continuation.blocks = {blocks}, which is not the count of its {prefix:,} samples")
+
+
+def _check_estimate(e: Mapping[str, Any], what: str, samples: int | None) -> None:
+    """An estimate lies inside its own interval, its standard error is >= 0, an output counts the run's samples."""
+    est: Any = e.get("estimate")
+    se: Any = e.get("standard_error")
+    interval: Any = e.get("interval")
+    if samples is not None and e.get("samples", samples) != samples:
+        raise FileProblem(f"has {what}.samples = {e.get('samples')!r}, not the run's {samples:,}")
+    if se is not None and (not isinstance(se, (int, float)) or isinstance(se, bool) or not se >= 0):
+        raise FileProblem(f"has {what}.standard_error = {se!r}, which is not a number >= 0")
+    if not _number(est) or not isinstance(interval, list) or len(interval) != 2:
+        return  # an estimate with no value (no samples, an undefined ratio) has nothing to contain
+    lo: Any = -math.inf if interval[0] is None else interval[0]
+    hi: Any = math.inf if interval[1] is None else interval[1]
+    if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo <= est <= hi):
+        raise FileProblem(f"has {what}.estimate = {est!r} outside its own interval {interval!r}")
 
 
 def read_document(path: str | os.PathLike) -> Any:

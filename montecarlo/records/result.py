@@ -69,6 +69,8 @@ class Result:
     arithmetic: int = ARITHMETIC
     #: The model's fingerprint when the run was made (`montecarlo.models.fingerprint`; empty when unknown).
     fingerprint: dict = field(default_factory=dict)
+    #: What makes the run's numbers untrustworthy or not reproducible, in words (a model drawing from a global generator).
+    warnings: tuple[str, ...] = ()
 
     # -- access -----------------------------------------------------------
     def __getitem__(self, name: str) -> Estimate:
@@ -248,6 +250,7 @@ class Result:
             "version": SCHEMA_VERSION,
             "arithmetic": self.arithmetic,
             **({"model_fingerprint": self.fingerprint} if self.fingerprint else {}),
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
             "model": self.model,
             "samples": self.samples,
             "outputs": {e.name: e.to_dict() for e in self.estimates if e.is_output},
@@ -296,6 +299,7 @@ class Result:
                 shortfall=tails_from_dict(d.get("shortfall"), "shortfall"),
                 arithmetic=arithmetic_of(d),
                 fingerprint=dict(d.get("model_fingerprint") or {}),
+                warnings=tuple(str(w) for w in d.get("warnings") or ()),
             )
         except FileProblem as exc:
             raise ResultFormatError(f"not a consistent montecarlo result: it {exc}") from None

@@ -174,7 +174,8 @@ def _tail_rows(r: Result, width: int) -> list[list[str]]:
 
 def _warning_lines(r: Result) -> list[str]:
     """One line per raised flag: why that interval may not hold."""
-    lines = [f"(!) {name}: {text}" for name, d in r.diagnostics.items() for text in d.flags.values()]
+    lines = [f"(!) {text}" for text in r.warnings]
+    lines += [f"(!) {name}: {text}" for name, d in r.diagnostics.items() for text in d.flags.values()]
     lines += [f"(!) {e.name}: {text}" for e in r.derived for text in e.details.get("flags", {}).values()]
     for estimates in r.shortfall.values():
         for t in estimates:
