@@ -243,3 +243,63 @@ def test_mc_show_reference(capsys):
     code, out, _ = mc(capsys, "show", "montecarlo.models.builtin.tail_probability:simulate")
     assert code == 0
     assert "shift" in out and "importance: mean" in out
+
+
+# --------------------------------------------------------------------------
+# models an analysis derives: "ANALYSIS(REFERENCE)"
+# --------------------------------------------------------------------------
+
+
+def _doubled(base):
+    def simulate(rng, n, **params):
+        return 2.0 * base.simulate(rng, n, **params)
+
+    return montecarlo.model(name=f"doubled {base.name}", outputs=list(base.output_names))(simulate)
+
+
+@pytest.fixture
+def doubled():
+    from montecarlo.models.registry import DERIVATIONS
+
+    DERIVATIONS.register("doubled", _doubled)
+    yield
+    DERIVATIONS.unregister("doubled")
+
+
+def test_a_derived_model_is_named_by_its_analysis_and_base(doubled, tmp_path):
+    from montecarlo.models.registry import derived_model, load_model
+
+    rec = derived_model("doubled", "european_option")
+    assert rec.recorded_name == "doubled(european_option)"
+    assert load_model("doubled(european_option)").recorded_name == "doubled(european_option)"
+    spec = montecarlo.make_spec("doubled(european_option)", 10**4, rng=1)
+    r = montecarlo.run_spec(spec, execution=montecarlo.Execution(workers=2))
+    base = montecarlo.run("european_option", 10**4, rng=1, execution="serial")
+    assert r.estimate == 2.0 * base.estimate and r.spec.model == "doubled(european_option)"
+    path = tmp_path / "r.json"
+    r.save(path)
+    assert montecarlo.load(path).spec.model == "doubled(european_option)"
+
+
+def test_an_unknown_analysis_or_base_is_a_clear_error(doubled):
+    from montecarlo.errors import ModelNotFoundError
+    from montecarlo.models.registry import load_model
+
+    with pytest.raises(ModelNotFoundError, match="nope"):
+        load_model("doubled(nope)")
+    with pytest.raises(ModelNotFoundError, match="is not a known model"):
+        load_model("tripled(pi)")
+
+
+def test_a_derived_models_fingerprint_holds_its_base(doubled):
+    from montecarlo.models.fingerprint import changes, fingerprint
+    from montecarlo.models.registry import derived_model
+
+    def base(rng, n, a=1.0):
+        return a * rng.random(n)
+
+    def other(rng, n, a=1.0):
+        return a * rng.random(n) + 1.0
+
+    one, two = fingerprint(derived_model("doubled", base)), fingerprint(derived_model("doubled", other))
+    assert "the code of the model it is derived from" in changes(one, two)

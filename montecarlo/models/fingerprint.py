@@ -16,7 +16,9 @@ the run was made, as digests of:
   its pickled bytes (as cloudpickle would ship it to a worker);
 - ``module:NAME``: the source text of each module the model's functions are
   defined in (a file edited since is another model);
-- ``declaration``: the outputs, their kinds and scales.
+- ``declaration``: the outputs, their kinds and scales;
+- ``base.code``, ``base.declaration``: those of the model this one is
+  derived from (an analysis's model holds the model it analyses).
 
 The cache keys entries with it, every result, checkpoint and experiment
 result records it, and a resume or an extension refuses a model whose
@@ -116,6 +118,8 @@ class Fingerprinter:
             if depth <= 0:
                 return f"{getattr(obj, '__module__', '')}:{getattr(obj, '__qualname__', '')}"
             return self.callable(obj, depth - 1)
+        if isinstance(obj, Model):  # a model another is derived from (an analysis's): its own parts count
+            return self.model(obj, prefix="base.")
         if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType)) or type(obj).__name__ == "ufunc":
             return (
                 f"builtin {getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', getattr(obj, '__name__', ''))}"
@@ -172,6 +176,28 @@ class Fingerprinter:
         self._module(fn)
         return h.hexdigest()[:32]
 
+    def model(self, model: Model, prefix: str = "") -> str:
+        """The digest of a model record's functions and declaration; their reads become parts."""
+        functions: list[tuple[str, Callable[..., Any] | None]] = [
+            ("simulate", model.simulate),
+            ("uniform", model.uniform),
+            ("exact", model.exact),
+            ("dimension", model.dimension if callable(model.dimension) else None),
+        ]
+        functions += [(f"derived:{d.name}", d.func) for d in model.derived]
+        functions += [(f"gradient:{d.name}", d.gradient) for d in model.derived]
+        functions += [(f"means:{c.name}", c.means if callable(c.means) else None) for c in model.controls]
+        codes = {name: self.callable(fn) for name, fn in functions if fn is not None}
+        self.parts[prefix + "code"] = code = _digest(repr(sorted(codes.items())).encode())
+        declared = (
+            [(o.name, o.kind, o.scale, o.likelihood_ratio) for o in model.outputs],
+            [(d.name, d.inputs, d.exact if not callable(d.exact) else None) for d in model.derived],
+            [(c.name, c.target, c.controls, c.means if not callable(c.means) else None) for c in model.controls],
+            model.dimension if not callable(model.dimension) else None,
+        )
+        self.parts[prefix + "declaration"] = _digest(repr(declared).encode())
+        return code
+
     def _module(self, obj: Any) -> None:
         """The source of the module ``obj`` is defined in, where there is one to read."""
         name = getattr(obj, "__module__", None)
@@ -197,24 +223,7 @@ def fingerprint(model: Model) -> dict:
         (it cannot be pickled): such a model is never served from the cache.
     """
     f = Fingerprinter()
-    functions: list[tuple[str, Callable[..., Any] | None]] = [
-        ("simulate", model.simulate),
-        ("uniform", model.uniform),
-        ("exact", model.exact),
-        ("dimension", model.dimension if callable(model.dimension) else None),
-    ]
-    functions += [(f"derived:{d.name}", d.func) for d in model.derived]
-    functions += [(f"gradient:{d.name}", d.gradient) for d in model.derived]
-    functions += [(f"means:{c.name}", c.means if callable(c.means) else None) for c in model.controls]
-    codes = {name: f.callable(fn) for name, fn in functions if fn is not None}
-    f.parts["code"] = _digest(repr(sorted(codes.items())).encode())
-    declared = (
-        [(o.name, o.kind, o.scale, o.likelihood_ratio) for o in model.outputs],
-        [(d.name, d.inputs, d.exact if not callable(d.exact) else None) for d in model.derived],
-        [(c.name, c.target, c.controls, c.means if not callable(c.means) else None) for c in model.controls],
-        model.dimension if not callable(model.dimension) else None,
-    )
-    f.parts["declaration"] = _digest(repr(declared).encode())
+    f.model(model)
     parts = dict(sorted(f.parts.items()))
     complete = not any(v.startswith("repr ") for v in parts.values()) and not f.blind
     return {"recipe": RECIPE, "digest": _digest(repr(parts).encode()), "complete": complete, "parts": parts}
@@ -241,9 +250,11 @@ def changes(old: dict, new: dict) -> list[str]:
         if a.get(key) == b.get(key):
             continue
         kind, _, name = key.partition(":")
+        base, _, kind = kind.rpartition(".")  # "base.code": the model this one is derived from
+        of = " of the model it is derived from" if base else ""
         what = {
-            "code": "the model's code",
-            "declaration": "its outputs' declaration",
+            "code": f"the model's code{of}" if not base else f"the code{of}",
+            "declaration": f"its outputs' declaration{of}" if not base else f"the outputs' declaration{of}",
             "closure": f"the closure value {name}",
             "global": f"the global {name}",
             "module": f"the source of module {name}",

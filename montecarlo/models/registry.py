@@ -1,7 +1,11 @@
 """Resolving what a user names into a `Model`: a registered name, a reference or a function.
 
 References are ``"package.module:function"`` (imported by name) or
-``"path/to/file.py:function"`` (loaded from the file). Importing runs the
+``"path/to/file.py:function"`` (loaded from the file). A model an analysis
+derives from another is named ``"ANALYSIS(REFERENCE)"``
+(``"sensitivity(ishigami)"``): the analysis's entry in `DERIVATIONS` makes
+it from the model ``REFERENCE`` names, so a RunSpec of it is read back,
+resumed, cached and reproduced like any other. Importing runs the
 module's code: only references a user types, or a result file the user asks
 to re-run (``mc extend``, ``mc reproduce``), are ever imported.
 """
@@ -14,11 +18,13 @@ import difflib
 import importlib
 import importlib.util
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
+from montecarlo.core.plugins import Registry
 from montecarlo.errors import ExitAtImport, ModelNotFoundError, one_line
 from montecarlo.models.declare import make_model
 from montecarlo.models.record import Model
@@ -33,6 +39,12 @@ BUILTIN = {
     "gamblers_ruin": "montecarlo.models.builtin.gamblers_ruin:simulate",
     "tail_probability": "montecarlo.models.builtin.tail_probability:simulate",
 }
+
+#: Analysis name -> ``derive(model) -> Model``: the model the analysis runs for ``model`` (``"ANALYSIS(REFERENCE)"``).
+DERIVATIONS = Registry("analysis", {})
+
+#: ``ANALYSIS(REFERENCE)``.
+_DERIVED = re.compile(r"([A-Za-z_]\w*)\((.+)\)")
 
 ACCEPTED = "a built-in model name (see `mc list`), 'package.module:function' or 'path/to/file.py:function'"
 
@@ -71,7 +83,17 @@ def builtin_models() -> list[Model]:
     return [load_model(name) for name in sorted(BUILTIN)]
 
 
+def derived_model(analysis: str, model: Any) -> Model:
+    """The model ``analysis`` derives from ``model``, named ``"ANALYSIS(REFERENCE)"`` in its RunSpecs."""
+    base = load_model(model)
+    rec = load_model(DERIVATIONS.get(analysis)(base))  # a Model, or a function @model declared
+    return dataclasses.replace(rec, reference=f"{analysis}({base.recorded_name})")
+
+
 def _load_reference(ref: str) -> Model:
+    derived = _DERIVED.fullmatch(ref)
+    if derived is not None and derived.group(1) in DERIVATIONS.names():
+        return derived_model(derived.group(1), derived.group(2))
     if ref in BUILTIN:
         target = BUILTIN[ref]
     elif ":" in ref:
