@@ -17,7 +17,7 @@ from typing import Any
 
 from montecarlo.core.execution import Checkpointing, Execution
 from montecarlo.core.layout import total_samples
-from montecarlo.core.sampling import INTERVAL_METHODS, Sampling
+from montecarlo.core.sampling import INTERVAL_METHODS, Sampling, resolution_bits
 from montecarlo.core.seeding import root_entropy
 from montecarlo.core.spec import DEFAULT_CONFIDENCE, DEFAULT_INTERVAL, RunSpec
 from montecarlo.core.stopping import Stopping, run_stopping
@@ -213,6 +213,7 @@ def make_spec(
         quantiles=sampling.quantiles,
         shortfall=sampling.shortfall,
         distribution=sampling.distribution,
+        quantile_bits=resolution_bits(samples, sampling.quantile_resolution) if sampling.wants_sketch else 0,
         model_record=rec,
     )
     return spec

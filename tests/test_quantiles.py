@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from fractions import Fraction
@@ -202,7 +203,11 @@ def test_quantiles_survive_checkpoint_resume_and_extend(tmp_path):
     sampling = Sampling(quantiles=[0.1, 0.5, 0.999], shortfall=[0.95])
     straight = montecarlo.run(modelzoo.laws, 30_000, rng=5, execution="serial", sampling=sampling)
     short = montecarlo.run(modelzoo.laws, 10_000, rng=5, execution="serial", sampling=sampling)
-    assert numbers(montecarlo.extend(short, 30_000, execution="threads")) == numbers(straight)
+    # An extension keeps its sketch's resolution (chosen for 10,000 samples): it equals the run of that RunSpec.
+    same = dataclasses.replace(sampling, quantile_resolution=2.0**-short.spec.quantile_bits)
+    assert short.spec.quantile_bits < straight.spec.quantile_bits
+    longer = montecarlo.run(modelzoo.laws, 30_000, rng=5, execution="serial", sampling=same)
+    assert numbers(montecarlo.extend(short, 30_000, execution="threads")) == numbers(longer)
     ck = tmp_path / "c.json"
     montecarlo.run(modelzoo.laws, 30_000, rng=5, execution="serial", sampling=sampling, checkpoint=ck)
     again = montecarlo.run(
@@ -323,3 +328,52 @@ def test_the_rank_is_that_of_the_decimal_level(n, q):
     assert quantile_rank(n, q) == want
     x = np.arange(1.0, n + 1.0)  # the k-th order statistic is k
     assert np.quantile(x, q, method="inverted_cdf") == want or (n * q) % 1 != 0
+
+
+@pytest.mark.slow
+def test_quantile_intervals_keep_shrinking_past_the_coarsest_bucket():
+    # The lognormal's median is 1. With buckets of 2^-7 the interval would stop
+    # at one bucket (0.78%) from about 10^6 samples on; the sketch's
+    # resolution follows the sample count, so it keeps shrinking as n^-1/2.
+    def median(n):
+        r = montecarlo.run(modelzoo.laws, n, rng=3, sampling=Sampling(quantiles=[0.5], block_size=1 << 17))
+        (t,) = [t for t in r.quantiles["lognormal"]]
+        assert t.covers(1.0), (n, t.interval)
+        return t.interval[1] - t.interval[0], r.spec.quantile_bits
+
+    wide, coarse = median(1 << 19)
+    narrow, fine = median(1 << 21)
+    assert fine > coarse > 7
+    assert 0.4 < narrow / wide < 0.6  # n four times larger: half the width
+    assert narrow < 0.6 * 2.0**-7
+
+
+def test_the_resolution_is_the_callers_choice_within_bounds():
+    from montecarlo.core.sampling import resolution_bits
+
+    assert [resolution_bits(n) for n in (10, 10**4, 10**6, 10**7, 10**12)] == [7, 8, 11, 13, 15]
+    assert resolution_bits(10, 1e-5) == 17 and resolution_bits(10**12, 2.0**-20) == 20
+    spec = montecarlo.make_spec("pi", 10**4, sampling=Sampling(quantiles=[0.5], quantile_resolution=1e-5))
+    assert spec.quantile_bits == 17
+    assert montecarlo.make_spec("pi", 10**4).quantile_bits == 0  # no sketch
+    for bad in (0.5, 1e-7, -1.0, "x"):
+        with pytest.raises(montecarlo.ValidationError, match="quantile_resolution"):
+            Sampling(quantile_resolution=bad)
+
+
+def test_built_in_models_show_their_exact_quantiles():
+    r = montecarlo.run("european_option", 10**5, rng=1, execution="serial", sampling=Sampling(quantiles=[0.5, 0.99]))
+    for t in r.quantiles["price"]:
+        z = norm.ppf(t.q)
+        assert t.exact == pytest.approx(math.exp(-0.05) * max(100.0 * math.exp(0.05 - 0.02 + 0.2 * z) - 100.0, 0.0))
+        assert t.covers(t.exact)
+    assert montecarlo.Result.from_json(r.to_json()).quantiles == r.quantiles
+    assert "price q0.99" in r.table() and f"{r.quantiles['price'][1].exact:.2f}"[:4] in r.table()
+    put = montecarlo.run("european_option", 10**4, rng=1, params={"kind": "put"}, sampling=Sampling(quantiles=[0.9]))
+    assert put.quantiles["price"][0].exact > 0  # a put's large payoffs come from low Z
+    anti = montecarlo.run(
+        "european_option", 10**4, rng=1, params={"antithetic": True}, sampling=Sampling(quantiles=[0.9])
+    )
+    assert anti.quantiles["price"][0].exact is None  # not monotone in Z: no closed form
+    pi = montecarlo.run("pi", 10**4, rng=1, sampling=Sampling(quantiles=[0.1, 0.5]))
+    assert [(t.estimate, t.exact) for t in pi.quantiles["pi"]] == [(0.0, 0.0), (4.0, 4.0)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from montecarlo.core.layout import MAX_REPLICATES, SAMPLERS, block_points, blocks_of, check_layout, is_stop_point
-from montecarlo.core.sampling import BIT_GENERATORS, INTERVAL_METHODS
+from montecarlo.core.sampling import BIT_GENERATORS, BITS, INTERVAL_METHODS, MAX_BITS, resolution_bits
 from montecarlo.core.stopping import Stopping
 from montecarlo.core.validate import check_bool, check_choice, check_count, check_int, check_level, check_levels
 from montecarlo.errors import ValidationError
@@ -66,6 +66,10 @@ class RunSpec:
     distribution : bool
         Keep every output's distribution (bucket counts and exact extremes,
         `montecarlo.stats.sketch`); implied by ``quantiles`` and ``shortfall``.
+    quantile_bits : int
+        The sketch's buckets are ``2**-quantile_bits`` of their value wide
+        (7 to 20; by default finer as the run is longer:
+        `montecarlo.core.sampling.resolution_bits`); 0 without a sketch.
         The three are written to files only when set, so the digest of a
         run that sets none is the digest of earlier releases. Likewise a
         random-sampler spec records neither ``sampler`` nor ``replicates``.
@@ -92,6 +96,7 @@ class RunSpec:
     quantiles: tuple[float, ...] = ()
     shortfall: tuple[float, ...] = ()
     distribution: bool = False
+    quantile_bits: int = 0
     model_record: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -130,6 +135,11 @@ class RunSpec:
         object.__setattr__(self, "shortfall", check_levels(self.shortfall, "shortfall"))
         wanted = check_bool(self.distribution, "distribution") or bool(self.quantiles or self.shortfall)
         object.__setattr__(self, "distribution", wanted)
+        if wanted:  # the sketch's resolution: set by make_spec, else by the sample count
+            bits = self.quantile_bits or resolution_bits(self.samples)
+            object.__setattr__(self, "quantile_bits", check_int(bits, "quantile_bits", BITS, MAX_BITS))
+        elif self.quantile_bits:
+            raise ValidationError("quantile_bits", self.quantile_bits, "0 when no distribution is kept")
 
     def __hash__(self) -> int:
         return hash(self.digest())
@@ -155,9 +165,9 @@ class RunSpec:
         d["stop"] = self.stop.to_dict()
         if self.sampler == "random":  # the form (and digest) of specs made before samplers existed
             del d["sampler"], d["replicates"]
-        for name in ("quantiles", "shortfall", "distribution"):
+        for name in ("quantiles", "shortfall", "distribution", "quantile_bits"):
             if d[name]:
-                d[name] = list(d[name]) if name != "distribution" else True
+                d[name] = list(d[name]) if name in ("quantiles", "shortfall") else d[name]
             else:
                 del d[name]  # unset: the form (and the digest) of earlier releases
         return d

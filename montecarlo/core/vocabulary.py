@@ -169,6 +169,9 @@ OPTIONS: tuple[Option, ...] = (
            "interval (repeatable).", flag="--quantile", multiple=True),
     Option("shortfall", "sampling", "LEVEL", "Also estimate the expected shortfall (mean above the "
            "LEVEL-quantile) of every output (repeatable).", multiple=True),
+    Option("quantile_resolution", "sampling", "R", "Relative width of the distribution sketch's buckets, "
+           "between 2^-20 and 2^-7 (finer: narrower quantile intervals, a larger sketch).", kind="number",
+           shown="1/(2 sqrt(N)), at least 2^-15", example="1e-5"),
     Option("distribution", "sampling", "", "Keep every output's distribution for histograms and ECDFs "
            "(implied by --quantile and --shortfall).", is_flag=True),
     Option("tolerance", "stopping", "ABS", "Stop when the interval half-width is <= ABS (checked after each "

@@ -28,7 +28,7 @@ def collectors_for(spec: RunSpec, scales: Sequence[float] = ()) -> tuple[Collect
     """The collectors a worker runs on every batch of ``spec``; ``scales`` are the outputs' scales."""
     out: list[Collector] = [ShapeCollector()]
     if spec.distribution:
-        out += [SketchCollector(tuple(scales)), ExtremesCollector(tuple(scales))]
+        out += [SketchCollector(tuple(scales), spec.quantile_bits), ExtremesCollector(tuple(scales))]
     rule = two_stage_rule(spec.stop)
     if rule is not None:
         pilot = pilot_samples(rule.kurtosis, spec.confidence)

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from montecarlo.core.sampling import BITS
 from montecarlo.errors import ValidationError
 from montecarlo.estimation.quantiles import Ladder, ladder
-from montecarlo.stats.sketch import BITS
 
 if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.records.result import Result

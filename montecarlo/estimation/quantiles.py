@@ -5,7 +5,7 @@ Order statistics
     of an output (its per-sample values as reported, times its scale)
     within a closed range: exactly in the `TAIL` extremes at
     either end, otherwise between the smallest and largest value seen in
-    its bucket (relative width at most ``2**-BITS``). `ladder` lays the
+    its bucket (relative width at most ``2**-bits``, `RunSpec.quantile_bits`). `ladder` lays the
     sorted sample out as such ranges.
 
 Quantile intervals (distribution-free)
@@ -43,6 +43,7 @@ Expected shortfall
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Mapping, Sequence
@@ -206,6 +207,8 @@ class TailEstimate:
         unbounded); empty for a shortfall.
     warnings : tuple of str
         ``"tail-samples"`` for a shortfall with fewer than 100 tail samples.
+    exact : float or None
+        The exact value, where the model knows it (``exact_quantile``).
     """
 
     output: str
@@ -219,6 +222,7 @@ class TailEstimate:
     standard_error: float = math.nan
     ranks: tuple[int, ...] = ()
     warnings: tuple[str, ...] = ()
+    exact: float | None = None
 
     @property
     def name(self) -> str:
@@ -245,6 +249,8 @@ class TailEstimate:
             d["standard_error"] = jsonable(self.standard_error)
         if self.warnings:
             d["warnings"] = list(self.warnings)
+        if self.exact is not None:
+            d["exact"] = jsonable(self.exact)
         return d
 
     @classmethod
@@ -259,6 +265,7 @@ class TailEstimate:
             output, float(d["q"]), kind, num(d["estimate"], math.nan), (num(lo, -math.inf), num(hi, math.inf)),
             str(d["method"]), float(d["confidence"]), int(d["samples"]), num(d.get("standard_error"), math.nan),
             tuple(int(r) for r in d.get("ranks", ())), tuple(str(w) for w in d.get("warnings", ())),
+            None if d.get("exact") is None else float(d["exact"]),
         )  # fmt: skip
 
 
@@ -328,7 +335,13 @@ def tail_estimates(spec: RunSpec, model: Model, stats: Stats) -> tuple[dict, dic
         if lad is None:
             continue
         if spec.quantiles:
-            quantiles[o.name] = [quantile_estimate(lad, o.name, q, spec.confidence) for q in spec.quantiles]
+            quantiles[o.name] = [
+                dataclasses.replace(
+                    quantile_estimate(lad, o.name, q, spec.confidence),
+                    exact=model.exact_quantiles(q, spec.params).get(o.name),
+                )
+                for q in spec.quantiles
+            ]
         if spec.shortfall:
             shortfall[o.name] = [shortfall_estimate(lad, o.name, q, spec.confidence) for q in spec.shortfall]
     return quantiles, shortfall

@@ -85,6 +85,7 @@ def make_model(
     check: Callable[..., None] | None = None,
     dimension: int | Callable[..., Any] | None = None,
     uniform: Callable[..., Any] | None = None,
+    exact_quantile: Callable[..., Any] | None = None,
 ) -> Model:
     """Build a `Model` record around ``func`` (see `model` for the arguments)."""
     if not callable(func):
@@ -96,6 +97,8 @@ def make_model(
             raise ValidationError(arg, v, "an integer >= 1")
     if check is not None and not callable(check):
         raise ValidationError("check", check, "a function check(**params)")
+    if exact_quantile is not None and not callable(exact_quantile):
+        raise ValidationError("exact_quantile", exact_quantile, "a function exact_quantile(q, **params)")
     if (uniform is None) != (dimension is None) or (uniform is not None and not callable(uniform)):
         given = "uniform" if uniform is not None else "dimension"
         raise ValidationError(
@@ -122,6 +125,7 @@ def make_model(
         check=check,
         dimension=dimension,
         uniform=uniform,
+        exact_quantile=exact_quantile,
     )
 
 
@@ -140,6 +144,7 @@ MODEL_KEYWORDS = (
     "check",
     "dimension",
     "uniform",
+    "exact_quantile",
 )
 
 
@@ -191,6 +196,10 @@ def model(func: Callable[..., Any] | None = None, **options: Any) -> Any:
         from points ``u`` of shape ``(n, dimension)`` in [0, 1)^d instead of
         a generator (normals by ``scipy.special.ndtri``). It lets the model
         run on scrambled Sobol' or Halton points (``sampler="sobol"``).
+    exact_quantile : callable, optional
+        ``exact_quantile(q, **params)``: the exact ``q``-quantile of the
+        outputs (one value for the first output, a sequence, or a mapping by
+        name), shown beside the estimated quantiles.
 
     Returns
     -------
@@ -214,7 +223,7 @@ def model(func: Callable[..., Any] | None = None, **options: Any) -> Any:
     >>> montecarlo.model(ouputs=["a", "b"])
     Traceback (most recent call last):
     ...
-    TypeError: model() got an unexpected keyword argument `ouputs`. Did you mean `outputs`? Accepted: name, outputs, exact, block_size, batch_size, ranges, description, choices, derived, controls, check, dimension, uniform.
+    TypeError: model() got an unexpected keyword argument `ouputs`. Did you mean `outputs`? Accepted: name, outputs, exact, block_size, batch_size, ranges, description, choices, derived, controls, check, dimension, uniform, exact_quantile.
     """
     error = unknown_keywords(options, MODEL_KEYWORDS, "model()")
     if error is not None:

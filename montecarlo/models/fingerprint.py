@@ -183,6 +183,7 @@ class Fingerprinter:
             ("uniform", model.uniform),
             ("exact", model.exact),
             ("dimension", model.dimension if callable(model.dimension) else None),
+            ("exact_quantile", model.exact_quantile),
         ]
         functions += [(f"derived:{d.name}", d.func) for d in model.derived]
         functions += [(f"gradient:{d.name}", d.gradient) for d in model.derived]

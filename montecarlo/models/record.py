@@ -112,6 +112,8 @@ class Model:
     dimension: int | Callable[..., Any] | None = None
     #: ``uniform(u, **params)``: the outcomes at points ``u`` of shape ``(n, dimension)`` in [0, 1)^d.
     uniform: Callable[..., Any] | None = None
+    #: ``exact_quantile(q, **params)``: the exact ``q``-quantile per output (a value, a sequence or a mapping).
+    exact_quantile: Callable[..., Any] | None = None
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -169,7 +171,10 @@ class Model:
         """Exact reference value per output, where the model knows one."""
         if self.exact is None:
             return {}
-        value = call_with_params(self.exact, (), params)  # passes the parameters its signature names
+        return self._per_output(call_with_params(self.exact, (), params))  # the parameters its signature names
+
+    def _per_output(self, value: Any) -> dict[str, float]:
+        """A value per output from a function's answer: one value (the first output's), a sequence or a mapping."""
         if value is None:
             return {}
         if isinstance(value, Mapping):
@@ -177,6 +182,16 @@ class Model:
         if isinstance(value, Sequence):
             return {o.name: float(v) for o, v in zip(self.outputs, value, strict=False) if v is not None}
         return {self.outputs[0].name: float(value)}
+
+    def exact_quantiles(self, q: float, params: Mapping[str, Any]) -> dict[str, float]:
+        """Exact ``q``-quantile per output, where the model knows one (none when its formula fails)."""
+        if self.exact_quantile is None:
+            return {}
+        try:
+            value = call_with_params(self.exact_quantile, (q,), params)
+        except Exception:  # a formula outside its domain: report without it
+            return {}
+        return self._per_output(value)
 
     def exact_estimates(self, params: Mapping[str, Any]) -> dict[str, float]:
         """Exact values of the outputs, derived quantities and control-variate estimates."""

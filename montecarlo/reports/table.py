@@ -54,7 +54,8 @@ def format_result(r: Result, advice: str = "") -> str:
     """
     conf = f"{r.spec.confidence * 100:g}%"
     rows = [["output", "estimate", "std error", f"{conf} interval", "method"]]
-    has_exact = any(e.exact is not None for e in r.estimates)
+    tails = [t for part in (r.quantiles, r.shortfall) for rows_ in part.values() for t in rows_]
+    has_exact = any(e.exact is not None for e in r.estimates) or any(t.exact is not None for t in tails)
     if has_exact:
         rows[0] += ["exact", "error/se"]
     for e in r.estimates:
@@ -168,6 +169,8 @@ def _tail_rows(r: Result, width: int) -> list[list[str]]:
                 se = "" if not math.isfinite(t.standard_error) else f"{t.standard_error:.3g}"
                 row = [t.name, number(t.estimate, d), se, f"[{number(lo, d)}, {number(hi, d)}]",
                        t.method + (" (!)" if t.warnings else "")]  # fmt: skip
+                if width > len(row) and t.exact is not None:
+                    row.append(number(t.exact, d))
                 rows.append(row + [""] * (width - len(row)))
     return rows
 

@@ -7,8 +7,9 @@ expected shortfall or its outputs' distribution:
     Per output, integer counts of the values in log-spaced buckets, with the
     smallest and largest value seen in each bucket. A bucket holds the
     floats whose IEEE 754 bit patterns agree in sign, exponent and the first
-    `BITS` bits of the mantissa: its relative width is at most
-    ``2**-BITS`` (0.78%), the scheme of HDR histograms and, with a
+    ``bits`` bits of the mantissa: its relative width is at most
+    ``2**-bits`` (from 2**-7, 0.78%, to 2**-20; by default finer as the
+    run is longer: `montecarlo.core.sampling.resolution_bits`), the scheme of HDR histograms and, with a
     logarithm in place of the bit pattern, of DDSketch (C. Masson, J. Rim
     and H. K. Lee, "DDSketch: a fast and fully-mergeable quantile sketch
     with relative-error guarantees", PVLDB 12 (2019) 2195-2205). The index
@@ -26,17 +27,17 @@ every worker count, task grouping, checkpoint, resume and extension.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from montecarlo.core.sampling import BITS
 from montecarlo.stats.accumulators import Collector, Part
 from montecarlo.stats.sums import BatchStats
 
-#: Mantissa bits that index a bucket: relative bucket width at most 2**-BITS.
-BITS = 7
 #: Exact extreme values kept at each end, per output.
 TAIL = 64
 
@@ -68,6 +69,23 @@ def bucket_bounds(keys: np.ndarray, bits: int = BITS) -> tuple[np.ndarray, np.nd
     return value(keys << shift), value(((keys + 1) << shift) - 1)
 
 
+#: The arrays of a `Buckets`, with their little-endian dtypes.
+_FIELDS = {"keys": "<i8", "counts": "<i8", "low": "<f8", "high": "<f8"}
+
+
+def _b64(a: np.ndarray, dtype: str) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype=dtype).tobytes()).decode("ascii")
+
+
+def _unb64(text: Any, dtype: str) -> np.ndarray:
+    if not isinstance(text, str):
+        raise ValueError("sketch buckets: an array that is not base64 text")
+    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(raw) % 8:
+        raise ValueError("sketch buckets: an array whose length is not a whole number of 8-byte values")
+    return np.frombuffer(raw, dtype=dtype).astype(dtype[1:], copy=True)
+
+
 @dataclass(frozen=True, eq=False)
 class Buckets:
     """One output's buckets: sorted keys, counts, and the smallest and largest value in each."""
@@ -90,15 +108,16 @@ class Buckets:
 
     def merge(self, other: Buckets) -> Buckets:
         """The buckets of both (integer sums, minima and maxima: exact in any grouping)."""
-        keys, inverse = np.unique(np.concatenate((self.keys, other.keys)), return_inverse=True)
-        counts = np.zeros(keys.size, dtype=np.int64)
-        low = np.full(keys.size, np.inf)
-        high = np.full(keys.size, -np.inf)
-        for part, idx in ((self, inverse[: self.keys.size]), (other, inverse[self.keys.size :])):
-            counts[idx] += part.counts  # keys are unique within a part: no repeated index
-            low[idx] = np.minimum(low[idx], part.low)
-            high[idx] = np.maximum(high[idx], part.high)
-        return Buckets(keys, counts, low, high)
+        if not other.keys.size or not self.keys.size:
+            return self if not other.keys.size else other
+        both = np.concatenate((self.keys, other.keys))
+        order = np.argsort(both, kind="stable")  # two sorted runs: the stable sort merges them in linear time
+        keys = both[order]
+        first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        counts = np.add.reduceat(np.concatenate((self.counts, other.counts))[order], first)
+        low = np.minimum.reduceat(np.concatenate((self.low, other.low))[order], first)
+        high = np.maximum.reduceat(np.concatenate((self.high, other.high))[order], first)
+        return Buckets(keys[first], counts, low, high)
 
     @property
     def total(self) -> int:
@@ -111,17 +130,24 @@ class Buckets:
         return all(np.array_equal(getattr(self, f), getattr(other, f)) for f in ("keys", "counts", "low", "high"))
 
     def to_dict(self) -> dict:
-        """The JSON form: four lists."""
-        return {"keys": self.keys.tolist(), "counts": self.counts.tolist(), "low": self.low.tolist(),
-                "high": self.high.tolist()}  # fmt: skip
+        """The JSON form: the four arrays as base64 of their little-endian bytes (exact, and compact).
+
+        A sketch of a long run holds up to a few hundred thousand buckets:
+        as text lists it would be ten times the size, and take a second to
+        write at every checkpoint.
+        """
+        return {"encoding": "base64", **{f: _b64(getattr(self, f), t) for f, t in _FIELDS.items()}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Buckets:
-        """The buckets back from their `to_dict` form."""
-        keys = np.asarray(d["keys"], dtype=np.int64)
-        counts = np.asarray(d["counts"], dtype=np.int64)
-        low = np.asarray(d["low"], dtype=np.float64)
-        high = np.asarray(d["high"], dtype=np.float64)
+        """The buckets back from their `to_dict` form (or the lists of files written before it was base64)."""
+        if d.get("encoding") == "base64":
+            keys, counts, low, high = (_unb64(d[f], t) for f, t in _FIELDS.items())
+        else:
+            keys = np.asarray(d["keys"], dtype=np.int64)
+            counts = np.asarray(d["counts"], dtype=np.int64)
+            low = np.asarray(d["low"], dtype=np.float64)
+            high = np.asarray(d["high"], dtype=np.float64)
         if not keys.size == counts.size == low.size == high.size or np.any(np.diff(keys) <= 0):
             raise ValueError("sketch buckets: keys must increase strictly, one count, low and high each")
         return cls(keys, counts, low, high)
@@ -219,13 +245,14 @@ class SketchCollector(Collector):
 
     name: ClassVar[str] = "sketch"
 
-    def __init__(self, scales: tuple[float, ...] = ()) -> None:
+    def __init__(self, scales: tuple[float, ...] = (), bits: int = BITS) -> None:
         self.scales = tuple(scales)
+        self.bits = bits
 
     def collect(self, x: np.ndarray, index: int, batch: BatchStats) -> Part:
         """The buckets of each column of ``x``."""
         x = _scaled(x, self.scales)
-        return Sketch(tuple(Buckets.of(x[:, j]) for j in range(x.shape[1])))
+        return Sketch(tuple(Buckets.of(x[:, j], self.bits) for j in range(x.shape[1])), self.bits)
 
 
 class ExtremesCollector(Collector):

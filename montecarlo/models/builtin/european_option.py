@@ -39,6 +39,21 @@ def _exact(spot, strike, rate, volatility, maturity, kind, antithetic):
     return black_scholes(spot, strike, rate, volatility, maturity, kind)
 
 
+def _exact_quantile(q, spot, strike, rate, volatility, maturity, kind, antithetic):
+    """The discounted payoff at Z's quantile: the payoff is monotone in Z (a call rises with it, a put falls).
+
+    None with antithetic pairs, whose mean of two payoffs is not monotone in Z.
+    """
+    if antithetic:
+        return None
+    from scipy.special import ndtri
+
+    z = float(ndtri(q if kind == "call" else 1.0 - q))
+    s = spot * math.exp((rate - 0.5 * volatility**2) * maturity + volatility * math.sqrt(maturity) * z)
+    payoff = max(s - strike, 0.0) if kind == "call" else max(strike - s, 0.0)
+    return math.exp(-rate * maturity) * payoff
+
+
 def price_at(
     u: np.ndarray,
     spot: float,
@@ -66,6 +81,7 @@ def price_at(
     name="european_option",
     outputs=[Output("price")],
     exact=_exact,
+    exact_quantile=_exact_quantile,
     ranges=MARKET_RANGES,
     choices={"kind": ("call", "put")},
     block_size=1 << 20,
