@@ -272,3 +272,20 @@ def test_the_checkpoint_interval_is_honoured(tmp_path, monkeypatch):
     )
     assert r.samples == 10**6 and len(writes) == 2, writes  # the first task, and the end (100 blocks folded)
     assert writes[-1] == 100
+
+
+def test_the_interrupt_note_counts_finished_blocks_waiting_to_be_folded(tmp_path):
+    # Block 0 is slow: blocks 1-3 finished first and wait in the checkpoint,
+    # 0 samples folded. The note says what the file holds.
+    from montecarlo.cli.run import checkpoint_summary
+    from montecarlo.records.checkpoint import RunState, save
+    from montecarlo.stats.accumulators import Stats
+
+    spec = montecarlo.make_spec("pi", 4000, rng=3, sampling=montecarlo.Sampling(block_size=1000))
+    blocks = [montecarlo.replay_block(spec, b) for b in range(1, 4)]
+    path = tmp_path / "c.json"
+    save(str(path), spec, RunState(0, Stats.empty(1), dict(zip(range(1, 4), blocks, strict=True)), []))
+    assert checkpoint_summary(str(path)) == (
+        f"checkpoint {path} saved at 0 samples and 3 finished block(s) of 3,000 samples waiting for an earlier block"
+    )
+    assert checkpoint_summary(str(tmp_path / "none.json")).startswith("no checkpoint was saved")

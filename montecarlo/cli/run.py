@@ -153,16 +153,28 @@ def _resume_note(ctx: click.Context, path: str) -> str:
     """Where the checkpoint is, how many samples it holds, and the command that resumes the run."""
     import shlex
 
-    from montecarlo.records.files import read_json
-
-    try:
-        done = read_json(path)["samples_done"]
-        saved = f"checkpoint {path} saved at {done:,} samples"
-    except (OSError, ValueError, KeyError, TypeError):
-        return f"no checkpoint was saved in {path} (the run stopped before its first block was folded)"
+    saved = checkpoint_summary(path)
+    if not saved.startswith("checkpoint"):
+        return saved
     argv = list(ctx.obj.get("argv") or [])
     command = shlex.join(["mc", *argv, *([] if "--resume" in argv else ["--resume"])])
     return f"{saved}; resume with: {command}"
+
+
+def checkpoint_summary(path: str) -> str:
+    """What an interrupted run's checkpoint holds: folded samples, and finished blocks waiting to be folded."""
+    from montecarlo.records.files import read_json
+
+    try:
+        d = read_json(path)
+        done = d["samples_done"]
+        held = [m.get("count", 0) for m in (d.get("held") or {}).values()]  # finished, not yet folded in block order
+        saved = f"checkpoint {path} saved at {done:,} samples"
+        if held:
+            saved += f" and {len(held)} finished block(s) of {sum(held):,} samples waiting for an earlier block"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return f"no checkpoint was saved in {path} (the run stopped before any block finished)"
+    return saved
 
 
 def model_traceback(exc: BaseException) -> str:
