@@ -26,6 +26,7 @@ from montecarlo.engine.driver import run_spec_on
 from montecarlo.engine.scheduler import replay_block as replay_in_process
 from montecarlo.errors import FileProblem, ResultFormatError, ValidationError
 from montecarlo.estimation.outputs import check_interval
+from montecarlo.models.declare import with_outputs
 from montecarlo.models.fingerprint import fingerprint
 from montecarlo.models.record import Model
 from montecarlo.models.registry import load_model
@@ -182,6 +183,7 @@ def make_spec(
     """
     rec = load_model(model)
     bound = rec.bind(params)
+    rec = with_outputs(rec, bound)
     sampling = sampling if sampling is not None else Sampling()
     if not isinstance(sampling, Sampling):
         raise ValidationError("sampling", sampling, "a montecarlo.Sampling")
@@ -256,7 +258,7 @@ def with_model(spec: RunSpec, model: Any = None) -> RunSpec:
     """``spec`` carrying its resolved model record: ``model`` if given, else its own, else loaded by name."""
     if model is None and isinstance(spec.model_record, Model):
         return spec
-    rec = load_model(model if model is not None else spec.model)
+    rec = with_outputs(load_model(model if model is not None else spec.model), spec.params)
     return dataclasses.replace(spec, model_record=rec)
 
 

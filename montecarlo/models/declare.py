@@ -7,6 +7,7 @@ does not exist) is an error at import, naming the argument.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from montecarlo.core.validate import unknown_keywords
 from montecarlo.errors import UnknownNameError, ValidationError
 from montecarlo.models.derived import ControlVariate, Derived
-from montecarlo.models.parameters import signature_params
+from montecarlo.models.parameters import call_with_params, signature_params
 from montecarlo.models.record import DEFAULT_BATCH_SIZE, DEFAULT_BLOCK_SIZE, Model, Output
 
 
@@ -234,3 +235,31 @@ def model(func: Callable[..., Any] | None = None, **options: Any) -> Any:
         return f
 
     return wrap if func is None else wrap(func)
+
+def with_outputs(rec: Model, params: Mapping[str, Any]) -> Model:
+    """A plain function's record with outputs as many as its answer has columns: ``value``, or ``y0, y1, ...``.
+
+    The function is called once, in this process, on two samples of a
+    generator of its own (no block's stream is touched), before any worker
+    starts; the working directory it may change is restored. A record
+    declared with ``@model`` is returned as it is; so is a plain function
+    whose call fails (the run then reports the failure, naming the block and
+    its spawn key).
+    """
+    if not rec.undeclared:
+        return rec
+    import os
+
+    import numpy as np
+
+    here = os.getcwd()
+    try:
+        out = np.shape(call_with_params(rec.simulate, (np.random.default_rng(0), 2), params))
+    except Exception:
+        return rec
+    finally:
+        if os.getcwd() != here:
+            os.chdir(here)
+    if len(out) == 2 and out[0] == 2 and out[1] > 1:
+        return dataclasses.replace(rec, outputs=tuple(Output(f"y{i}") for i in range(out[1])))
+    return rec

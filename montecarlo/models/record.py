@@ -114,6 +114,9 @@ class Model:
     uniform: Callable[..., Any] | None = None
     #: ``exact_quantile(q, **params)``: the exact ``q``-quantile per output (a value, a sequence or a mapping).
     exact_quantile: Callable[..., Any] | None = None
+    #: A plain function, not declared with ``@model``: its outputs are read from its answer
+    #: (`montecarlo.models.declare.with_outputs`: one ``value``, or ``y0, y1, ...``).
+    undeclared: bool = False
 
     @property
     def output_names(self) -> tuple[str, ...]:

@@ -74,7 +74,7 @@ def load_model(obj: Any) -> Model:
         return _load_reference(obj)
     if callable(obj):
         rec = getattr(obj, "__montecarlo_model__", None)
-        return rec if isinstance(rec, Model) else make_model(obj)
+        return rec if isinstance(rec, Model) else dataclasses.replace(make_model(obj), undeclared=True)
     raise ModelNotFoundError("model", obj, ACCEPTED + ", or a function simulate(rng, n, **params)")
 
 

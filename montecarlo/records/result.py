@@ -207,19 +207,31 @@ class Result:
         return dataclasses.replace(self, estimates=self.estimates + tuple(extra))
 
     @property
+    def only(self) -> Estimate:
+        """The estimate of the model's one output (an error naming them when it has several)."""
+        outs = [e for e in self.estimates if e.is_output]
+        if len(outs) != 1:
+            names = ", ".join(e.name for e in outs)
+            raise ValidationError(
+                "result", f"(outputs {names})", "result[NAME].estimate for one of them, or result.estimates",
+                f"has {len(outs)} outputs, so result.estimate, .standard_error and .interval would not say whose",
+            )  # fmt: skip
+        return outs[0]
+
+    @property
     def estimate(self) -> float:
-        """The first output's estimate."""
-        return self.estimates[0].estimate
+        """The estimate of the model's one output (``result[name].estimate`` for one of several)."""
+        return self.only.estimate
 
     @property
     def standard_error(self) -> float:
-        """The first output's standard error."""
-        return self.estimates[0].standard_error
+        """The standard error of the model's one output."""
+        return self.only.standard_error
 
     @property
     def interval(self) -> tuple[float, float]:
-        """The first output's confidence interval."""
-        return self.estimates[0].interval
+        """The confidence interval of the model's one output."""
+        return self.only.interval
 
     @property
     def samples(self) -> int:
