@@ -329,3 +329,64 @@ def test_a_plain_function_with_several_outputs_runs_with_default_names(tmp_path)
     assert spec.model_record.output_names == ("y0", "y1", "y2", "y3")
     again = montecarlo.run_spec(dataclasses.replace(spec, model_record=None))  # loaded again from its name
     assert again.outputs == ("y0", "y1", "y2", "y3")
+
+
+# --------------------------------------------------------------------------
+# sequence parameters: lists and tuples of numbers, booleans or strings
+# --------------------------------------------------------------------------
+
+
+def basket(rng, n, w=(0.2, 0.3, 0.5)):
+    return (rng.random((n, len(w))) * np.asarray(w)).sum(axis=1)
+
+
+def labelled(rng, n, names: list[str] = ("a", "b"), flags: tuple[bool, ...] = (True,), k: tuple[int, ...] = (1,)):
+    return rng.random(n) * len(names) * sum(flags) * sum(k)
+
+
+def test_a_sequence_parameter_is_a_tuple_in_the_runspec_and_round_trips():
+    r = montecarlo.run(basket, 10**5, rng=1, params={"w": [0.6, 0.6, 0.6]}, execution="serial")
+    assert r.spec.params == {"w": (0.6, 0.6, 0.6)} and r["value"].covers(0.9)
+    back = montecarlo.Result.from_json(r.to_json())
+    assert back.spec == r.spec and back.spec.digest() == r.spec.digest()
+    assert montecarlo.make_spec(basket, 10, rng=1, params={"w": np.array([0.6, 0.6, 0.6])}).params == r.spec.params
+    ps = {p.name: p for p in load_model(labelled).params}
+    assert (ps["names"].type, ps["flags"].type, ps["k"].type) == (str, bool, int)
+    assert all(p.sequence for p in ps.values())
+    spec = montecarlo.make_spec(labelled, 10, params={"names": "x,y,z", "flags": "true,false", "k": "1e3,2"})
+    assert spec.params == {"names": ("x", "y", "z"), "flags": (True, False), "k": (1000, 2)}
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ([0.6, "x"], r"has element 1 = 'x', which is not accepted; accepted: a list, each element a number"),
+        (0.5, r"`w` = 0.5 is not accepted; accepted: a list"),
+        ([[0.1]], r"has element 0 = \[0.1\]"),
+    ],
+)
+def test_bad_sequence_values_name_the_element(value, message):
+    with pytest.raises(ParameterError, match=message):
+        montecarlo.make_spec(basket, 10, params={"w": value})
+
+
+def test_sequence_parameters_on_the_command_line_and_in_experiment_files(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bk.py").write_text(
+        "import numpy as np\n\n\ndef basket(rng, n, w: tuple[float, ...] = (0.2, 0.3, 0.5)):\n"
+        "    return (rng.random((n, len(w))) * np.asarray(w)).sum(axis=1)\n"
+    )
+    code, out, err = mc(capsys, "run", "bk.py:basket", "-n", "1e4", "-s", "1", "-p", "w=0.6,0.6,0.6", "--json", "-q")
+    assert code == 0, err
+    assert json.loads(out)["spec"]["params"] == {"w": [0.6, 0.6, 0.6]}
+    code, _, err = mc(capsys, "run", "bk.py:basket", "-n", "1e4", "-p", "w=0.6,oops")
+    assert code == 2 and "-p w=0.6,oops has element 1 = 'oops'" in err
+    (tmp_path / "sweep.toml").write_text(
+        f'name = "baskets"\nmodel = "{tmp_path / "bk.py"}:basket"\nsamples = 10000\nseed = 3\n'
+        "[sweep.params]\nw = [[0.2, 0.3, 0.5], [0.6, 0.6, 0.6]]\n"
+    )
+    code, out, err = mc(capsys, "experiment", "run", "sweep.toml", "-o", "out", "-q")
+    assert code == 0, err
+    assert "(0.2, 0.3, 0.5)" in out and "(0.6, 0.6, 0.6)" in out
+    (result,) = (tmp_path / "out").glob("*/*/result.json")
+    assert mc(capsys, "reproduce", result)[1].splitlines()[-1] == "bit-identical"

@@ -106,6 +106,8 @@ class RunSpec:
             raise ValidationError("model", self.model, "a model name or reference")
         if not isinstance(self.params, dict):
             raise ValidationError("params", self.params, "a mapping of parameter names to values")
+        # A sequence parameter is a tuple; read back from JSON it is a list: one form, so equal specs compare equal.
+        object.__setattr__(self, "params", {k: tuple(v) if isinstance(v, list) else v for k, v in self.params.items()})
         object.__setattr__(self, "samples", check_count(self.samples))
         if self.entropy is not None and (
             isinstance(self.entropy, bool) or not isinstance(self.entropy, int) or self.entropy < 0

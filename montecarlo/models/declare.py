@@ -236,6 +236,7 @@ def model(func: Callable[..., Any] | None = None, **options: Any) -> Any:
 
     return wrap if func is None else wrap(func)
 
+
 def with_outputs(rec: Model, params: Mapping[str, Any]) -> Model:
     """A plain function's record with outputs as many as its answer has columns: ``value``, or ``y0, y1, ...``.
 

@@ -1,16 +1,24 @@
 """Model parameters: read from the signature of ``simulate``, checked before any worker starts.
 
 A parameter's type comes from its annotation (``int``, ``float``, ``bool`` or
-``str``) or its default; ranges and accepted strings come from the
-`montecarlo.model` decorator. Values from a command line or a file arrive as
+``str``, or a sequence of one of them: ``tuple[float, ...]``,
+``list[float]``, ``Sequence[float]``) or its default (a tuple or list of
+such values makes a sequence parameter); ranges and accepted strings come
+from the `montecarlo.model` decorator and apply to each element of a
+sequence. A sequence is held as a tuple; on a command line it is written
+``0.2,0.3,0.5``. Values from a command line or a file arrive as
 text and are parsed here, so every entry point gets the same checks and the
 same messages.
 """
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
 import inspect
 import math
+import re
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +47,9 @@ class Param:
         Accepted values of a ``str`` parameter (``None``: any string).
     bounds : {"[]", "()", "(]", "[)"}
         Which bounds are included.
+    sequence : bool
+        A sequence of ``type`` values (held as a tuple), each checked as a
+        value of ``type`` would be.
     """
 
     name: str
@@ -48,6 +59,7 @@ class Param:
     high: float | None = None
     choices: tuple[str, ...] | None = None
     bounds: str = "[]"
+    sequence: bool = False
 
     @property
     def required(self) -> bool:
@@ -56,6 +68,9 @@ class Param:
 
     def accepted(self) -> str:
         """What the parameter accepts, in words."""
+        if self.sequence:
+            one = dataclasses.replace(self, sequence=False).accepted()
+            return f"a list, each element {one} (on a command line: comma-separated, as 0.2,0.3)"
         if self.choices is not None:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         what = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[self.type]
@@ -79,6 +94,8 @@ class Param:
 
     def convert(self, value: Any) -> Any:
         """Check one value (parsing text from a command line or a file); return it normalised."""
+        if self.sequence:
+            return self._convert_sequence(value)
         given = value
         if isinstance(value, str) and self.type is not str:
             value = self._parse(value)
@@ -100,6 +117,27 @@ class Param:
         if self.choices is not None and value not in self.choices:
             raise self._error(given)
         return value
+
+    def _convert_sequence(self, value: Any) -> tuple:
+        """A tuple of checked elements, from a list, a tuple, a 1-D array or comma-separated text."""
+        given = value
+        if isinstance(value, str):
+            text = value.strip()
+            if text[:1] + text[-1:] in ("[]", "()"):
+                text = text[1:-1]
+            value = [part for part in (p.strip() for p in text.split(",")) if part] if text.strip() else []
+        elif hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1:  # a numpy array
+            value = value.tolist()
+        if not isinstance(value, (list, tuple)):
+            raise self._error(given)
+        one = dataclasses.replace(self, sequence=False)
+        out = []
+        for i, v in enumerate(value):
+            try:
+                out.append(one.convert(v))
+            except ParameterError as exc:
+                raise self._error(given, f"has element {i} = {v!r}, which {exc.problem}") from None
+        return tuple(out)
 
     def _parse(self, text: str) -> Any:
         s = text.strip()
@@ -135,15 +173,7 @@ def signature_params(
     for p in ps[2:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        ann = p.annotation
-        if isinstance(ann, str):  # postponed annotations
-            ann = {"int": int, "float": float, "bool": bool, "str": str}.get(ann, inspect.Parameter.empty)
-        if ann in PARAM_TYPES:
-            t = ann
-        elif p.default is not p.empty and type(p.default) in PARAM_TYPES:
-            t = type(p.default)
-        else:
-            t = float
+        t, sequence = _type_of(p)
         low, high, bounds = _range(p.name, ranges.get(p.name, (None, None)))
         allowed = choices.get(p.name)
         if allowed is not None:
@@ -155,13 +185,48 @@ def signature_params(
                     "non-empty strings, for a str parameter",
                     f"of parameter {p.name!r} are not accepted",
                 )
-        out.append(Param(p.name, t, p.default, low, high, allowed, bounds))
+        default = tuple(p.default) if sequence and isinstance(p.default, (list, tuple)) else p.default
+        out.append(Param(p.name, t, default, low, high, allowed, bounds, sequence))
     for arg, given in (("ranges", ranges), ("choices", choices)):
         unknown = set(given) - {p.name for p in out}
         if unknown:
             names = ", ".join(p.name for p in out) or "none"
             raise ValidationError(arg, sorted(unknown), f"parameters of the model: {names}", "names unknown parameters")
     return tuple(out)
+
+
+#: Annotations written as text (``from __future__ import annotations``): ``"float"``, ``"tuple[float, ...]"``.
+_NAMES = {"int": int, "float": float, "bool": bool, "str": str}
+_SEQUENCE_TEXT = re.compile(
+    r"(?:tuple|list|Sequence|typing\.Sequence|collections\.abc\.Sequence)\[(\w+)(?:, \.\.\.)?\]"
+)
+
+
+def _type_of(p: inspect.Parameter) -> tuple[type, bool]:
+    """``(element type, is a sequence)`` of a parameter, from its annotation, else its default (else float)."""
+    ann = p.annotation
+    if isinstance(ann, str):
+        text = ann.replace(" ", "").replace(",...", ", ...")
+        seq = _SEQUENCE_TEXT.fullmatch(text)
+        if seq is not None and seq.group(1) in _NAMES:
+            return _NAMES[seq.group(1)], True
+        ann = _NAMES.get(ann, inspect.Parameter.empty)
+    if ann in PARAM_TYPES:
+        return ann, False
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin in (tuple, list, collections.abc.Sequence) and args and args[0] in PARAM_TYPES:
+        if origin is not tuple or len(args) == 1 or (len(args) == 2 and args[1] is Ellipsis):
+            return args[0], True
+    d = p.default
+    if d is not p.empty and type(d) in PARAM_TYPES:
+        return type(d), False
+    if isinstance(d, (list, tuple)) and d and all(type(v) in PARAM_TYPES for v in d):
+        kinds = {type(v) for v in d}
+        if kinds <= {int, float} and float in kinds:
+            return float, True  # (0, 0.5, 1): numbers
+        if len(kinds) == 1:
+            return kinds.pop(), True
+    return float, False
 
 
 def _range(name: str, spec: Iterable[Any]) -> tuple[Any, Any, str]:
