@@ -40,7 +40,12 @@ def _pandas() -> Any:
 
 
 def rows(result: Result) -> list[dict[str, Any]]:
-    """One record per estimate of ``result``: outputs, derived quantities, control variates."""
+    """One record per estimate of ``result``.
+
+    Outputs, derived quantities and control variates, then quantiles (kind
+    ``quantile``, name ``price q0.99``) and expected shortfalls (kind
+    ``shortfall``).
+    """
     out = []
     for e in result.estimates:
         out.append(
@@ -58,6 +63,14 @@ def rows(result: Result) -> list[dict[str, Any]]:
                 "error_in_se": e.error_in_se,
             }
         )
+    for part in (result.quantiles, result.shortfall):
+        for tails in part.values():
+            for t in tails:
+                out.append(
+                    {"name": t.name, "kind": t.kind, "estimate": t.estimate, "standard_error": t.standard_error,
+                     "lower": t.interval[0], "upper": t.interval[1], "confidence": t.confidence, "method": t.method,
+                     "samples": t.samples, "exact": t.exact, "error_in_se": None}
+                )  # fmt: skip
     return out
 
 
@@ -67,10 +80,19 @@ def result_frame(result: Result) -> Any:
 
 
 def experiment_frame(res: ExperimentResult) -> Any:
-    """A `pandas.DataFrame` of an experiment: one row per point and estimate, swept parameters as columns."""
-    swept = list(res.points[0].swept)
+    """A `pandas.DataFrame` of an experiment: one row per point and estimate, swept parameters as columns.
+
+    A swept parameter whose name is one of the frame's own columns
+    (``point``, ``name``, ``estimate``, ...) is the column ``param_NAME``;
+    a point without one of the swept parameters has NaN there.
+    """
+    from montecarlo.reports.table import swept_names
+
+    own = {"point", "name", "kind", *COLUMNS}
+    column = {k: f"param_{k}" if k in own else k for k in swept_names(res)}
     records = []
     for p in res.points:
+        swept = {column[k]: v for k, v in p.swept.items()}
         for row in rows(p.result):
-            records.append({"point": p.index, **p.swept, **row})
-    return _pandas().DataFrame(records, columns=["point", *swept, "name", "kind", *COLUMNS])
+            records.append({"point": p.index, **swept, **row})
+    return _pandas().DataFrame(records, columns=["point", *column.values(), "name", "kind", *COLUMNS])

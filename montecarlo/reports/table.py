@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from montecarlo.estimation.estimate import Estimate
 
 if TYPE_CHECKING:  # pragma: no cover
+    from montecarlo.estimation.quantiles import TailEstimate
     from montecarlo.records.experiment_result import ExperimentResult
     from montecarlo.records.result import Result
 
@@ -54,8 +55,7 @@ def format_result(r: Result, advice: str = "") -> str:
     """
     conf = f"{r.spec.confidence * 100:g}%"
     rows = [["output", "estimate", "std error", f"{conf} interval", "method"]]
-    tails = [t for part in (r.quantiles, r.shortfall) for rows_ in part.values() for t in rows_]
-    has_exact = any(e.exact is not None for e in r.estimates) or any(t.exact is not None for t in tails)
+    has_exact = any(e.exact is not None for e in r.estimates) or any(t.exact is not None for t in _tails(r))
     if has_exact:
         rows[0] += ["exact", "error/se"]
     for e in r.estimates:
@@ -123,6 +123,8 @@ def html_result(r: Result) -> str:
             "" if z is None else f"{z:+.2f}",
         ]
         body.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+    for cells in _tail_rows(r, len(head)):  # quantiles and expected shortfalls
+        body.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
     caption = escape(_header(r) + (f"; {_footer(r.provenance)}" if _footer(r.provenance) else ""))
     return (
         f'<table class="montecarlo-result"><caption>{caption}</caption><thead><tr>'
@@ -157,21 +159,38 @@ def _estimator_notes(estimates: Sequence[Estimate]) -> list[str]:
     return notes
 
 
+def _tails(r: Result) -> list[TailEstimate]:
+    """The quantiles, then the expected shortfalls, of every output."""
+    return [t for part in (r.quantiles, r.shortfall) for rows in part.values() for t in rows]
+
+
+def swept_names(res: ExperimentResult) -> list[str]:
+    """The swept parameters of every point, in first-seen order (points of one sweep may differ)."""
+    names: dict[str, None] = {}
+    for p in res.points:
+        names.update(dict.fromkeys(p.swept))
+    return list(names)
+
+
+def _tail_cells(t: TailEstimate) -> tuple[str, str, str, str]:
+    """A quantile's or shortfall's estimate, standard error, interval and exact value, to a tenth of its interval."""
+    lo, hi = t.interval
+    span = hi - lo if math.isfinite(hi - lo) and hi > lo else abs(t.estimate)
+    d = digits(span / 40.0) if span > 0 else 0  # an exact 0 (an atom of the distribution) shows as 0
+    se = "" if not math.isfinite(t.standard_error) else f"{t.standard_error:.3g}"
+    exact = "" if t.exact is None else number(t.exact, d)
+    return number(t.estimate, d), se, f"[{number(lo, d)}, {number(hi, d)}]", exact
+
+
 def _tail_rows(r: Result, width: int) -> list[list[str]]:
     """Rows of the quantiles (``price q0.99``) and expected shortfalls (``price ES0.99``)."""
     rows = []
-    for tails in (r.quantiles, r.shortfall):
-        for estimates in tails.values():
-            for t in estimates:
-                lo, hi = t.interval
-                span = hi - lo if math.isfinite(hi - lo) and hi > lo else abs(t.estimate)
-                d = digits(span / 40.0 if span > 0 else 0.0)
-                se = "" if not math.isfinite(t.standard_error) else f"{t.standard_error:.3g}"
-                row = [t.name, number(t.estimate, d), se, f"[{number(lo, d)}, {number(hi, d)}]",
-                       t.method + (" (!)" if t.warnings else "")]  # fmt: skip
-                if width > len(row) and t.exact is not None:
-                    row.append(number(t.exact, d))
-                rows.append(row + [""] * (width - len(row)))
+    for t in _tails(r):
+        estimate, se, interval, exact = _tail_cells(t)
+        row = [t.name, estimate, se, interval, t.method + (" (!)" if t.warnings else "")]
+        if width > len(row) and exact:
+            row.append(exact)
+        rows.append(row + [""] * (width - len(row)))
     return rows
 
 
@@ -244,22 +263,33 @@ def _reuse(res: ExperimentResult) -> list[str]:
 
 
 def _experiment_rows(res: ExperimentResult) -> list[list[str]]:
-    """Header and one row per point: swept values, then estimate, standard error and interval per estimate."""
-    params = list(res.points[0].swept)
+    """Header and one row per point: swept values, then estimate, standard error and interval per estimate.
+
+    Quantiles and expected shortfalls follow, each with its interval.
+    """
+    params = swept_names(res)
     outs = [e.name for e in res.points[0].result.estimates]  # outputs, then derived
+    tails = [t.name for t in _tails(res.points[0].result)]
     level = f"{res.points[0].result.spec.confidence * 100:g}%"
     rows = [["point", *params]]
     for o in outs:
         rows[0] += [o, "std error", f"{level} interval"]
+    for name in tails:
+        rows[0] += [name, f"{level} interval"]
     has_checks = any(p.checks for p in res.points)
     if has_checks:
         rows[0] += ["expected", "error/se", "check"]
     for p in res.points:
-        row = [str(p.index), *(f"{p.swept[k]:g}" if isinstance(p.swept[k], float) else str(p.swept[k]) for k in params)]
+        values = (p.swept.get(k, "") for k in params)  # a point without a swept name shows it empty
+        row = [str(p.index), *(f"{v:g}" if isinstance(v, float) else str(v) for v in values)]
         for o in outs:
             e = p.result[o]
             estimate, interval, _ = shown(e)
             row += [estimate, f"{e.standard_error:.3g}", interval]
+        by_name = {t.name: t for t in _tails(p.result)}
+        for name in tails:
+            t = by_name.get(name)
+            row += [_tail_cells(t)[0], _tail_cells(t)[2]] if t is not None else ["", ""]
         if has_checks:
             exp_txt = "; ".join("?" if c["expected"] is None else f"{c['expected']:.6g}" for c in p.checks)
             z_txt = "; ".join("" if c["error_in_se"] is None else f"{c['error_in_se']:+.2f}" for c in p.checks)
