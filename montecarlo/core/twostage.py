@@ -64,6 +64,10 @@ def kurtosis_covered(n: int, confidence: float, inflation: float = INFLATION) ->
     return (n - 3) / (n - 1) + (a * n / (1.0 - a)) * (1.0 - 1.0 / inflation**2) ** 2
 
 
+#: The largest kurtosis bound: its pilot (about 4e14 samples at 95%) is already beyond any run.
+MAX_KURTOSIS = 1e12
+
+
 def pilot_samples(kurtosis: float, confidence: float, inflation: float = INFLATION) -> int:
     """The smallest pilot whose variance bound holds for every excess kurtosis up to ``kurtosis``."""
     n = 4
@@ -133,6 +137,11 @@ class TwoStage(_OnOutputs):
     def __post_init__(self) -> None:
         object.__setattr__(self, "tolerance", check_positive(self.tolerance, "tolerance", "1e-3"))
         object.__setattr__(self, "kurtosis", check_positive(self.kurtosis, "kurtosis_bound", "10"))
+        if self.kurtosis > MAX_KURTOSIS:
+            raise ValidationError(
+                "kurtosis_bound", self.kurtosis, f"a bound up to {MAX_KURTOSIS:g}",
+                f"needs a pilot of more than {pilot_samples(MAX_KURTOSIS, 0.95):,} samples",
+            )  # fmt: skip
         object.__setattr__(self, "outputs", outputs_arg(self.outputs, "target"))
 
     @classmethod

@@ -16,7 +16,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from montecarlo.core.execution import EXECUTORS, MAX_WORKERS, Checkpointing, Execution
-from montecarlo.core.layout import DEFAULT_REPLICATES, SAMPLERS
+from montecarlo.core.layout import DEFAULT_REPLICATES, MAX_REPLICATES, SAMPLERS
 from montecarlo.core.sampling import BIT_GENERATORS, DEFAULT_MAX_SAMPLES, DEFAULT_SAMPLES, INTERVAL_METHODS, Sampling
 from montecarlo.core.spec import RunSpec
 from montecarlo.core.stopping import Stopping
@@ -101,6 +101,7 @@ class Option:
     accepted: str = ""
     example: str = "1e-3"
     high: int | None = None
+    low: int | None = None
     shown: str = ""
 
     @property
@@ -138,7 +139,8 @@ class Option:
         if self.kind == "count":
             return check_count(text, self.name)
         if self.kind in ("int", "int0"):
-            return check_int(text, self.name, low=1 if self.kind == "int" else 0, high=self.high)
+            low = self.low if self.low is not None else 1 if self.kind == "int" else 0
+            return check_int(text, self.name, low=low, high=self.high)
         if self.kind == "number":
             return check_positive(text, self.name, self.example)
         if self.kind == "level":
@@ -164,7 +166,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("sampler", "sampling", "NAME", "Points: random (plain Monte Carlo), or scrambled sobol or halton points "
            "(randomized quasi-Monte Carlo; -n is rounded up to R x a power of two for sobol).", choices=SAMPLERS),
     Option("replicates", "sampling", "R", "With --sampler sobol or halton: independent randomizations; the "
-           "interval is Student t on their R means.", kind="int", shown=str(DEFAULT_REPLICATES)),
+           "interval is Student t on their R means.", kind="int", low=2, high=MAX_REPLICATES,
+           shown=str(DEFAULT_REPLICATES)),
     Option("quantiles", "sampling", "Q", "Also estimate the Q-quantile of every output, with a distribution-free "
            "interval (repeatable).", flag="--quantile", multiple=True),
     Option("shortfall", "sampling", "LEVEL", "Also estimate the expected shortfall (mean above the "

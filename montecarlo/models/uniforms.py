@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Dimensions scipy's Sobol' generator has direction numbers for (Joe & Kuo 2008).
 MAX_SOBOL_DIMENSION = 21201
+#: Dimensions of scrambled Halton points: scipy's scrambling keeps a permutation per prime base and digit, whose
+#: memory grows about as d^2 (measured: 250 MB at d = 1,000, 3.7 GB and 49 s for 64 points at d = 5,000).
+MAX_HALTON_DIMENSION = 1000
 
 #: Coordinates are clipped from below at 2^-53, the gap between 1 and the
 #: largest double below it, so normals stay within ±8.13 on both sides: a
@@ -56,6 +59,12 @@ def uniform_dimension(rec: Model, params: Mapping[str, Any], sampler: str) -> in
         raise ValidationError(
             "sampler", sampler, f"halton, or a model of at most {MAX_SOBOL_DIMENSION} dimensions",
             f"cannot draw the {int(d)} dimensions of model {rec.name!r}",
+        )  # fmt: skip
+    if sampler == "halton" and d > MAX_HALTON_DIMENSION:
+        raise ValidationError(
+            "sampler", sampler, f"sobol (up to {MAX_SOBOL_DIMENSION} dimensions), or halton up to {MAX_HALTON_DIMENSION}",
+            f"cannot draw the {int(d)} dimensions of model {rec.name!r} in bounded memory "
+            "(scrambled Halton points need memory growing as the square of the dimension)",
         )  # fmt: skip
     return int(d)
 
