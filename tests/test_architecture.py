@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 #: The only upward imports: lazy presentation delegations of a result (by folder).
-UPWARD = {("records", "reports")}
+UPWARD = {("records", "reports"), ("analyses", "reports")}
 
 #: What `montecarlo/` holds at its top: these modules, the layers' folders, and at most three more modules.
 TOP_MODULES = {"__init__", "__main__", "_version", "errors", "api"}

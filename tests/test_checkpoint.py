@@ -289,3 +289,11 @@ def test_the_interrupt_note_counts_finished_blocks_waiting_to_be_folded(tmp_path
         f"checkpoint {path} saved at 0 samples and 3 finished block(s) of 3,000 samples waiting for an earlier block"
     )
     assert checkpoint_summary(str(tmp_path / "none.json")).startswith("no checkpoint was saved")
+
+
+def test_an_extension_says_what_it_extended_and_what_it_kept(tmp_path):
+    first = montecarlo.run("european_option", 2_000_000, rng=1, execution="serial")  # blocks of 2^20: one short
+    more = montecarlo.extend(first, 3_000_000, execution="serial")
+    assert more.provenance["extended_from_samples"] == 2_000_000
+    assert more.provenance["resumed_at_samples"] == 1 << 20
+    assert "3,000,000 samples, extended from 2,000,000 (1,048,576 in whole blocks kept)" in more.table()

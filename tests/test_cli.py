@@ -5,6 +5,7 @@ import math
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,41 @@ def test_installed_commands(name):
     done = subprocess.run([str(Path(MC).with_name(name)), "-V"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"mc (montecarlo) {__version__}\n"
+
+
+def test_the_commands_start_in_a_module_that_handles_signals_first():
+    # tests/test_signals_startup.py signals them at every moment of their start-up
+    from importlib.metadata import entry_points
+
+    scripts = {e.name: e.value for e in entry_points(group="console_scripts") if e.name in ("mc", "montecarlo")}
+    assert scripts == {"mc": "montecarlo.__main__:main", "montecarlo": "montecarlo.__main__:main"}
+    # Importing it, as a library might, installs no handler and loads nothing heavy: calling `main` does.
+    code = "import signal, sys; import montecarlo.__main__; print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, 'click' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["True", "False"], done.stdout + done.stderr
+
+
+SPY = """
+import signal, sys
+import montecarlo.__main__ as entry
+
+class Spy:  # sees each import as it starts
+    def find_spec(self, name, path=None, target=None):
+        if name in ("click", "montecarlo.cli"):
+            print(name, signal.getsignal(signal.SIGINT) is entry._stop, signal.getsignal(signal.SIGTERM) is entry._stop)
+        return None
+
+sys.meta_path.insert(0, Spy())
+sys.argv = ["mc", "--version"]
+entry.main()
+"""
+
+
+def test_the_entry_point_handles_signals_before_click_or_the_cli_load():
+    done = subprocess.run([sys.executable, "-c", SPY], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["montecarlo.cli True True", "click True True"], done.stdout
 
 
 SAMPLES = r"accepted: an integer >= 1 and at most 1e\+15, such as 1000000, 1_000_000 or 1e6\."
@@ -271,3 +307,174 @@ def test_replay_block_usage_errors(capsys, args, message):
     code, out, err = mc(capsys, "run", "modelzoo:raises", "-n", "1e4", "--block-size", "100", *args)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and re.search(message, err), err
+
+
+# -- a signal is never lost, whatever the code it interrupts makes of it ----------------
+
+
+def interrupted_run(monkeypatch, then):
+    """``run_spec`` receives a real Ctrl-C, and ``then`` is what the code it interrupted makes of it."""
+    import signal
+    import time
+
+    import montecarlo.api
+
+    real = montecarlo.api.run_spec
+
+    def run_spec(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises here
+        except KeyboardInterrupt:
+            return then(real, *args, **kwargs)
+        raise AssertionError("no KeyboardInterrupt")
+
+    monkeypatch.setattr(montecarlo.api, "run_spec", run_spec)
+
+
+def test_a_ctrl_c_that_became_another_error_exits_130(capsys, monkeypatch):
+    def import_error(real, *args, **kwargs):  # as an extension module's import, interrupted, reports it
+        raise ImportError("cannot initialise module strings")
+
+    interrupted_run(monkeypatch, import_error)
+    assert mc(capsys, "run", "pi", "-n", "1e4", "-q") == (130, "", "Interrupted: workers stopped.\n")
+
+
+def test_a_ctrl_c_swallowed_on_the_way_still_exits_130(capsys, monkeypatch):
+    interrupted_run(monkeypatch, lambda real, *args, **kwargs: real(*args, **kwargs))
+    code, out, err = mc(capsys, "run", "pi", "-n", "1e4", "-q", "--seed", "1")
+    assert code == 130 and "pi: 10,000 samples" in out  # the run went on to its end
+    assert err == "Interrupted: workers stopped.\n"
+
+
+def test_a_ctrl_c_dropped_in_a_finalizer_is_raised_again(capsys, monkeypatch):
+    import signal
+    import time
+
+    import montecarlo.api
+
+    class Finalized:
+        def __del__(self):  # the handler raises here, where Python prints "Exception ignored" and drops it
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def run_spec(*args, **kwargs):
+        Finalized()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10:  # the run goes on, unless the Ctrl-C reaches it
+            time.sleep(0.001)
+
+    monkeypatch.setattr(montecarlo.api, "run_spec", run_spec)
+    t0 = time.monotonic()
+    code, out, err = mc(capsys, "run", "pi", "-n", "1e4", "-q")
+    assert (code, out, err.strip()) == (130, "", "Interrupted: workers stopped.")  # not "Exception ignored in ..."
+    assert time.monotonic() - t0 < 5
+
+
+# -- text from files reaches the terminal escaped --------------------------------------
+
+#: Characters a terminal acts on rather than shows: ESC, BEL, CSI (C1), bidi override and isolates, line separator.
+RAW = ("\x1b", "\x07", "\x9b", "\x7f", "\r", "\u202e", "\u2066", "\u2069", "\u2028")
+DESCRIPTION = "pi \x1b]0;pwned\x07\x1b[2J \u202eevil\u202c \u2066iso\u2069 café π 中"
+SHOWN = r"pi \x1b]0;pwned\x07\x1b[2J \u202eevil\u202c \u2066iso\u2069 café π 中"
+
+
+def assert_no_raw_controls(text: str) -> None:
+    found = sorted({c for c in text if c in RAW})
+    assert not found, f"raw {found!r} in {text!r}"
+
+
+def experiment_file(tmp_path, **keys) -> Path:
+    """An experiment file of the pi model (10,000 samples) with ``keys`` added; strings as TOML basic strings."""
+    lines = ['name = "esc"', 'model = "pi"', "samples = 10000", "seed = 1"]
+    lines += [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in keys.items()]  # JSON's escapes are TOML's (\u001b)
+    path = tmp_path / "e.toml"
+    path.write_text("\n".join(lines) + '\n[expect]\npi = "exact"\n', encoding="utf-8")
+    return path
+
+
+def test_an_experiments_description_is_shown_escaped(capsys, tmp_path):
+    path = experiment_file(tmp_path, description=DESCRIPTION)
+    code, out, err = mc(capsys, "experiment", "run", path, "-o", tmp_path / "out", "-q", "--executor", "serial")
+    assert code == 0, err
+    assert SHOWN in out  # letters of any script as they are, controls and bidi characters escaped
+    assert_no_raw_controls(out + err)
+    result = next((tmp_path / "out").rglob("result.json"))
+    assert json.loads(result.read_text(encoding="utf-8"))["description"] == DESCRIPTION  # the file keeps it as written
+    code, out, err = mc(capsys, "experiment", "show", result)
+    assert code == 0 and SHOWN in out, err
+    assert_no_raw_controls(out + err)
+
+
+def test_a_multi_line_description_keeps_its_line_breaks(capsys, tmp_path):
+    path = experiment_file(tmp_path, description="first line\nsecond\rline")
+    code, out, err = mc(capsys, "experiment", "run", path, "-o", tmp_path / "out", "-q", "--executor", "serial")
+    assert code == 0, err
+    assert "first line\nsecond\\rline\n" in out
+
+
+def test_every_text_of_a_result_file_is_shown_escaped(capsys, tmp_path):
+    from montecarlo.records.integrity import sealed
+
+    code, _, err = mc(capsys, "experiment", "run", experiment_file(tmp_path), "-o", tmp_path / "out", "-q", "--executor", "serial")  # fmt: skip
+    assert code == 0, err
+    path = next((tmp_path / "out").rglob("result.json"))
+    d = json.loads(path.read_text(encoding="utf-8"))
+    d.pop("checksum")
+    d["name"] = "n\x1b]0;title\x07"
+    d["config"]["path"] = "p\u202eath"
+    d["provenance"]["executor"] = "x\x1b[2J"
+    point = d["points"][0]["result"]
+    point["model"] = "m\x9b31m"
+    point["provenance"]["executor"] = "\u2066x\u2069"
+    point["outputs"]["p\x1b[5mi"] = point["outputs"].pop("pi")
+    d["points"][0]["checks"][0]["output"] = "c\x7fk"
+    path.write_text(json.dumps(sealed(d)), encoding="utf-8")
+    code, out, err = mc(capsys, "experiment", "show", path)
+    assert code == 0, err
+    for shown in (r"n\x1b]0;title\x07", r"p\u202eath", r"m\x9b31m", r"\u2066x\u2069", r"p\x1b[5mi", r"c\x7fk"):
+        assert shown in out, out
+    assert_no_raw_controls(out + err)
+    # A sweep's table: swept names and values, one row per point.
+    d["points"][0]["params"] = {"k\x1b[2J": "v\u202e"}
+    path.write_text(json.dumps(sealed(d)), encoding="utf-8")
+    code, out, err = mc(capsys, "experiment", "show", path)
+    assert code == 0, err
+    assert r"k\x1b[2J" in out and r"v\u202e" in out and r"x\x1b[2J" in out, out
+    assert_no_raw_controls(out + err)
+
+
+def test_an_error_quoting_a_file_shows_its_text_escaped(capsys, tmp_path):
+    path = experiment_file(tmp_path, **{"\x1b]0;pwned\x07\u202e": 1})
+    code, out, err = mc(capsys, "experiment", "run", path, "-o", tmp_path / "out", "-q")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and r"unknown key `\x1b]0;pwned\x07\u202e`" in err, err
+    assert_no_raw_controls(err)
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("\x1b[2J\x07", r"\x1b[2J\x07"),
+        (
+            "".join(map(chr, range(32))),
+            "".join(f"\\x{i:02x}" for i in range(32))
+            .replace(r"\x09", r"\t")
+            .replace(r"\x0a", r"\n")
+            .replace(r"\x0d", r"\r"),
+        ),  # fmt: skip
+        ("\x7f\x80\x9b\x9f", r"\x7f\x80\x9b\x9f"),
+        ("\u202a\u202b\u202c\u202d\u202e", r"\u202a\u202b\u202c\u202d\u202e"),
+        ("\u2066\u2067\u2068\u2069\u200e\u200f", r"\u2066\u2067\u2068\u2069\u200e\u200f"),
+        ("a\u2028b\u2029c\ufeff", r"a\u2028b\u2029c\ufeff"),
+        ("\ud800", r"\ud800"),  # a lone surrogate (JSON allows one): it would not even encode
+        ("\U000e0041", r"\U000e0041"),  # a tag character
+        ("é π 中 Ω ü ß — “quoted” 👩\u200d🔬 a\u00a0b", "é π 中 Ω ü ß — “quoted” 👩\u200d🔬 a\u00a0b"),
+        (r"C:\path\x1b", r"C:\path\x1b"),  # backslashes as they are
+    ],
+)
+def test_printable_escapes_what_a_terminal_would_act_on(text, shown):
+    from montecarlo.reports.text import printable
+
+    assert printable(text) == shown
+    assert printable(printable(text)) == printable(text)
+    assert printable(text, keep="\n").count("\n") == text.count("\n")

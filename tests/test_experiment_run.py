@@ -225,7 +225,7 @@ def test_execution_comes_from_the_file_or_the_caller(tmp_path):
         """,
     )
     exp = load_experiment(cfg)
-    assert exp.execution == Execution("threads", workers=2, cache=True)
+    assert exp.execution == Execution("threads", workers=2)  # the cache is off unless asked for
     from_file = run_experiment(exp)
     assert (from_file.provenance["executor"], from_file.provenance["workers"]) == ("threads", 2)
     seen, calls = [], []

@@ -389,3 +389,18 @@ def test_load_and_plot_refuse_a_file_that_does_not_hold_together(tmp_path, capsy
         montecarlo.load(path)
     code, out, err = mc(capsys, "plot", path, "-o", tmp_path / "p.png")
     assert code == 2 and message in err and not (tmp_path / "p.png").exists()
+
+
+def test_a_reused_run_says_its_time_was_the_computing_runs():
+    montecarlo.run("pi", 10**4, rng=9, execution=cached())
+    again = montecarlo.run("pi", 10**4, rng=9, execution=cached())
+    assert again.table().splitlines()[-1].startswith("reused from the cache; computed in ")
+
+
+@pytest.mark.slow
+def test_on_dask_numpys_global_state_is_watched_and_the_workers_own_draws_are_not(dask_client):
+    # A Dask worker's event loop draws from `random` while tasks run: only numpy's global state is watched there.
+    plain = montecarlo.run("european_option", 10**4, rng=1, executor=dask_client)
+    assert plain.warnings == ()
+    moved = montecarlo.run(from_numpy_global, 4000, rng=1, executor=dask_client)
+    assert len(moved.warnings) == 1 and "numpy.random" in moved.warnings[0]

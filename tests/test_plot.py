@@ -131,7 +131,7 @@ def test_mc_plot_usage_errors(capsys, tmp_path, pi_result):
         (["plot", src, "--estimate", "nope"], "--estimate nope is not an estimate of this result; accepted: pi."),
         (["plot", bad], f"{bad}: not a montecarlo result"),
         (["plot", src, "--sweep", "strike"], "--sweep strike needs two or more results; got 1."),
-        (["plot", tmp_path / "missing.json"], f"File '{tmp_path / 'missing.json'}' does not exist"),
+        (["plot", tmp_path / "missing.json"], f"Path '{tmp_path / 'missing.json'}' does not exist"),
         (
             ["plot", src, "-o", tmp_path / "x.txt"],
             f"'{tmp_path / 'x.txt'}' has no plot file extension; accepted: a file name ending in .png, .svg, .pdf.",
@@ -155,11 +155,11 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch, capsys, tmp_path, p
         pi_result.plot()
     src = tmp_path / "pi.json"
     pi_result.save(str(src))
-    code, out, err = mc(capsys, "plot", src)
-    assert code == 1 and out == "" and err == f"Error: {INSTALL_HINT}\n"
+    code, out, err = mc(capsys, "plot", src)  # a usage error (2), as every missing piece of the command's input
+    assert code == 2 and out == "" and err == f"Error: {INSTALL_HINT}\n"
     # mc run --plot checks before running, not after.
     code, out, err = mc(capsys, "run", "pi", "-q", "--plot", tmp_path / "x.png")
-    assert code == 1 and out == "" and err == f"Error: {INSTALL_HINT}\n"
+    assert code == 2 and out == "" and err == f"Error: {INSTALL_HINT}\n"
     assert not (tmp_path / "x.png").exists()
 
 
@@ -259,3 +259,12 @@ def test_sweep_of_a_user_model_never_imports_it(capsys, tmp_path, monkeypatch):
     assert code == 0, err
     assert (tmp_path / "user.png").read_bytes().startswith(MAGIC["png"])
     assert name not in sys.modules
+
+
+def test_mc_plot_takes_an_experiments_result_folder(capsys, tmp_path):
+    (tmp_path / "e.toml").write_text('name = "one"\nmodel = "pi"\nsamples = 20000\nseed = 1\n')
+    assert mc(capsys, "experiment", "run", tmp_path / "e.toml", "-o", tmp_path / "out", "-q")[0] == 0
+    (folder,) = (tmp_path / "out" / "one").iterdir()
+    code, out, err = mc(capsys, "plot", folder, "-o", tmp_path / "p.png")
+    assert code == 0, err
+    assert (tmp_path / "p.png").exists()

@@ -491,6 +491,11 @@ def test_experiment_files_set_and_sweep_the_sampler(tmp_path, capsys):
     (folder,) = list((out / "both").iterdir())
     assert (folder / "sweep.csv").read_text().splitlines()[1].startswith("0,random,5000,")
     capsys.readouterr()
+    # The table says what each point ran: the Sobol' point rounds up to 16 x 2^9
+    table = mc(capsys, "experiment", "show", folder)[1].splitlines()
+    assert "2 points (grid sweep), samples as listed," in table[1]
+    assert table[2].split()[:3] == ["point", "sampler", "samples"]
+    assert table[3].split()[:3] == ["0", "random", "5,000"] and table[4].split()[:3] == ["1", "sobol", "8,192"]
     code, text, err = mc(capsys, "reproduce", folder / "result.json", "--workers", "1", "--executor", "serial")
     assert code == 0 and text.endswith("bit-identical\n"), err
 

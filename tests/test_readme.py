@@ -73,3 +73,16 @@ def test_readme_links_every_guide():
     pages = [line.strip() for line in toctree.splitlines() if line.strip() and not line.startswith(":")]
     unlinked = [p for p in pages if p != "readme" and f"(docs/{p}.md)" not in README]
     assert unlinked == [], f"README.md's guide list misses {unlinked}"
+
+
+def test_console_examples_print_what_they_show():
+    # The README's and the guides' `$ mc ...` blocks are the output of their
+    # commands, line for line; only the timing line's figures are the machine's
+    # (benchmarks/console.py --write sets them, on a quiet machine).
+    import subprocess
+    import sys
+
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "console.py")], capture_output=True, text=True, timeout=900
+    )
+    assert p.returncode == 0, p.stdout + p.stderr

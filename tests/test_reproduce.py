@@ -11,6 +11,7 @@ import textwrap
 import pytest
 from conftest import MC
 
+import montecarlo
 from montecarlo.cli import invoke
 from montecarlo.records.integrity import sealed
 
@@ -251,3 +252,14 @@ def test_reproduce_compares_quantiles_and_shortfall(tmp_path, capsys):
     assert invoke(["reproduce", path, "--executor", "serial"]) == 1
     out = capsys.readouterr().out
     assert "price quantiles 0.9 interval[1]: recorded " in out and "price shortfall 0.95 estimate: recorded " in out
+
+
+def test_reproduce_shows_text_from_the_file_escaped(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    montecarlo.run("pi", 10**4, rng=1, execution="serial").save(str(path))
+    edit(str(path), lambda d: d["provenance"].update(executor="serial\x1b]0;owned\x07", numpy="0.0\x1b[2J"))
+    code = invoke(["reproduce", str(path), "--executor", "serial"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "bit-identical" in out
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert "\\x1b" in out + err  # shown, escaped

@@ -155,22 +155,69 @@ def test_the_cache_stays_under_its_size_limit(tmp_path):
 
 
 @pytest.mark.slow
-def test_experiments_reuse_finished_points_and_say_so(tmp_path, capsys):
+def test_experiments_reuse_finished_points_and_say_so(tmp_path, capsys, cache_folder):
     out = str(tmp_path / "results")
     args = ["experiment", "run", STRIKES, "--samples", "4e5", "-o", out, "-q"]
-    code, first, err = mc(capsys, *args)
+    code, first, err = mc(capsys, *args, "--cache")
     assert code == 0, err
     assert "0 of 5 points reused from the cache" in first
-    code, second, err = mc(capsys, *args)
+    code, second, err = mc(capsys, *args, "--cache")
     assert code == 0, err
     assert "5 of 5 points reused from the cache" in second
     a, b = sorted(Path(out, "european_call_strikes").iterdir())
     ra, rb = (json.loads((f / "result.json").read_text()) for f in (a, b))
     assert [p["result"]["outputs"] for p in ra["points"]] == [p["result"]["outputs"] for p in rb["points"]]
-    code, third, _ = mc(capsys, *args, "--no-cache")
+    code, third, _ = mc(capsys, *args)  # the cache is off unless asked for
     assert code == 0 and "points reused" not in third
     assert mc(capsys, "cache", "info")[1].count("5 run(s)") == 1
     assert "removed 5 run(s)" in mc(capsys, "cache", "clear")[1]
+    assert sorted(p.name for p in cache_folder.iterdir()) == ["CACHEDIR.TAG"]  # the marker stays
+
+
+def test_experiments_do_not_use_the_cache_unless_asked(tmp_path, capsys, cache_folder):
+    cfg = tmp_path / "pi.toml"
+    cfg.write_text('model = "pi"\nsamples = 2000\nseed = 1\nexecutor = "serial"\n')
+    assert mc(capsys, "experiment", "run", cfg, "-o", tmp_path / "r", "-q")[0] == 0
+    assert not cache_folder.exists()  # nothing stored
+    res = run_experiment(load_experiment(str(cfg)))
+    assert "reused" not in res.provenance and "cache" not in res.points[0].result.provenance
+    code, out, err = mc(capsys, "experiment", "run", cfg, "-o", tmp_path / "r", "-q", "--cache")
+    assert code == 0, err
+    assert "0 of 1 points reused from the cache" in out and Cache().info().entries == 1
+    cfg.write_text(cfg.read_text() + "cache = true\n")
+    code, out, err = mc(capsys, "experiment", "run", cfg, "-o", tmp_path / "r", "-q")
+    assert code == 0 and "1 of 1 points reused from the cache" in out
+
+
+@pytest.mark.parametrize("text", ['"false"', '"no"', '"Off"', '"1"', '" TRUE "'])
+def test_a_cache_key_that_reads_as_a_boolean_string_is_refused(tmp_path, capsys, monkeypatch, text):
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'model = "pi"\nsamples = 1000\nseed = 1\ncache = {text}\n')
+    code, out, err = mc(capsys, "experiment", "run", cfg, "-q")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"{cfg}: `cache` = " in err and "reads as the boolean" in err
+    assert "accepted: true or false (a boolean, not a string), or the path of a cache folder" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]  # no folder named after the string
+
+
+def test_set_cache_no_is_refused_and_set_cache_false_is_the_boolean(tmp_path, capsys, monkeypatch, cache_folder):
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('model = "pi"\nsamples = 1000\nseed = 1\nexecutor = "serial"\n')
+    code, _, err = mc(capsys, "experiment", "run", cfg, "-q", "--set", "cache=no", "-o", "out")
+    assert code == 2 and "command line: `cache` = 'no' is a string that reads as the boolean false" in err
+    assert not (tmp_path / "no").exists() and not (tmp_path / "out").exists()
+    code, _, err = mc(capsys, "experiment", "run", cfg, "-q", "--set", 'cache="yes"')
+    assert code == 2 and "reads as the boolean true" in err
+    assert mc(capsys, "experiment", "run", cfg, "-q", "--set", "cache=false", "-o", "out")[0] == 0
+    assert mc(capsys, "experiment", "run", cfg, "-q", "--set", "cache=true", "-o", "out")[0] == 0
+    assert Cache().info().entries == 1
+    code, _, err = mc(capsys, "experiment", "run", cfg, "-q", "--set", 'cache="store"', "-o", "out")
+    assert code == 0, err
+    assert (tmp_path / "store" / "CACHEDIR.TAG").is_file()  # a path is a path
+    with pytest.raises(montecarlo.ValidationError, match="reads as the boolean false"):
+        Execution(cache="false")
 
 
 @pytest.mark.slow
@@ -184,12 +231,20 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path):
         if point.index == 1:
             raise Stop
 
-    with pytest.raises(Stop):
-        run_experiment(exp, on_point=stop_after_two)
-    res = run_experiment(exp)
-    assert res.provenance["reused"] == 2
-    fresh = run_experiment(exp, execution=Execution(cache=False))
-    assert [p.result.to_dict()["outputs"] for p in res.points] == [p.result.to_dict()["outputs"] for p in fresh.points]
+    for how in ({"execution": Execution(cache=True)}, {"output_dir": str(tmp_path / "out")}):
+        with pytest.raises(Stop) as stopped:
+            run_experiment(exp, on_point=stop_after_two, **how)
+        res = run_experiment(exp, **how)
+        if "execution" in how:  # from the cache
+            assert res.provenance["reused"] == 2
+        else:  # from the unfinished folder the first run left
+            assert "2 finished point(s) are kept in" in stopped.value.__notes__[0]
+            assert res.provenance["resumed"] == 2 and "reused" not in res.provenance
+            assert os.listdir(tmp_path / "out" / exp.name) == [os.path.basename(res.folder)]
+        fresh = run_experiment(exp, execution=Execution(cache=False))
+        assert [p.result.to_dict()["outputs"] for p in res.points] == [
+            p.result.to_dict()["outputs"] for p in fresh.points
+        ]
 
 
 @pytest.mark.slow

@@ -263,13 +263,13 @@ def save_result(result: Any, path: str | None, option: str) -> None:
 
 
 def require_matplotlib() -> None:
-    """Fail before anything runs when a plot is asked for and matplotlib is missing."""
+    """Fail before anything runs when a plot is asked for and matplotlib is missing (a usage error: exit 2)."""
     from montecarlo.reports.plot import MatplotlibMissing, _matplotlib
 
     try:
         _matplotlib()
     except MatplotlibMissing as exc:
-        raise click.ClickException(str(exc)) from None
+        raise UsageFailure(str(exc)) from None
 
 
 class PlotPath(click.ParamType):

@@ -2,7 +2,8 @@
 
 Every bad input is one ``Error:`` line naming the file (or the command
 line), the key and the value, with exit status 2; a missed expectation exits
-with status 1.
+with status 1. Text from the files reaches the terminal with its control
+characters escaped (`montecarlo.reports.text.printable`).
 """
 
 from __future__ import annotations
@@ -83,41 +84,78 @@ def _override_options(f: Any) -> Any:
     return f
 
 
+def _check_caches(exps: list) -> None:
+    """The cache of every file is usable (a folder that is a cache, a valid size), before anything runs."""
+    from montecarlo.errors import ValidationError
+    from montecarlo.records.cache import Cache
+
+    for exp in exps:
+        cache = exp.execution.cache
+        if cache:
+            try:
+                Cache(cache if isinstance(cache, str) else None)
+            except ValidationError as exc:
+                raise UsageFailure(f"{exp.path}: {exc}") from None
+
+
 def _run_all(exps: list, quiet: bool, output_dir: str | None) -> list:
     import dataclasses
 
-    from montecarlo.experiments import ExperimentError, check_output_dir, run_experiment, write_folder
-    from montecarlo.reports.progress import ProgressBar
+    from montecarlo.engine.progress import ProgressBar
+    from montecarlo.experiments import ExperimentError, check_output_dir, run_experiment
+    from montecarlo.experiments.record import WRITING
     from montecarlo.reports.table import format_experiment
+    from montecarlo.reports.text import printable
 
     if output_dir is not None:
         try:
             check_output_dir(output_dir)
         except ExperimentError as exc:
             raise UsageFailure(str(exc)) from None
+    _check_caches(exps)
     results = []
     for exp in exps:
         bar = None if quiet else ProgressBar()
         try:
             with model_output_to_stderr():
-                res = run_experiment(exp, execution=dataclasses.replace(exp.execution, progress=bar))
+                # With an output folder each point is recorded as it finishes and an unfinished
+                # folder of the same points is resumed; the result folder is written last.
+                res = run_experiment(
+                    exp, execution=dataclasses.replace(exp.execution, progress=bar), output_dir=output_dir
+                )
         except (ImportError, ConnectionError) as exc:  # dask missing, or no scheduler at the address
             raise UsageFailure(str(exc)) from None
+        except OSError as exc:
+            if WRITING not in getattr(exc, "__notes__", ()):
+                raise
+            _say_notes(exc)  # where the finished points are kept
+            raise click.ClickException(
+                f"--output-dir {output_dir!r}: cannot write the result folder ({exc})."
+            ) from None
+        except Exception as exc:  # reported by the command's handler; where the finished points are kept, here
+            _say_notes(exc)
+            raise
         finally:
             if bar is not None:
                 bar.close()
         click.echo(format_experiment(res))
-        if output_dir is not None:
-            try:
-                folder = write_folder(res, output_dir)
-            except OSError as exc:
-                raise click.ClickException(
-                    f"--output-dir {output_dir!r}: cannot write the result folder ({exc})."
-                ) from None
-            click.echo(f"wrote {folder}")
+        resumed = res.provenance.get("resumed")
+        if resumed:
+            click.echo(f"{resumed} of {len(res.points)} points taken from an unfinished run of this experiment")
+        if res.folder is not None:
+            click.echo(printable(f"wrote {res.folder}"))  # the folder is named after the experiment
         click.echo("")
         results.append((exp, res))
     return results
+
+
+def _say_notes(exc: BaseException) -> None:
+    from montecarlo.experiments.record import WRITING
+    from montecarlo.reports.text import printable
+
+    for note in getattr(exc, "__notes__", ()):
+        if note != WRITING:
+            click.echo(printable(note), err=True)
 
 
 @click.group("experiment")
@@ -179,6 +217,7 @@ def check_cmd(
     """Run each FILE and verify its [expect] values lie in the confidence intervals."""
     from montecarlo.experiments.tables import label
     from montecarlo.reports.table import check_miss
+    from montecarlo.reports.text import printable
 
     exps = _load_all(files, _overrides(values, params, settings))
     for exp in exps:
@@ -194,6 +233,6 @@ def check_cmd(
     checked = sum(len(p.expect) for e in exps for p in e.points)
     if misses:
         for line in misses:
-            click.echo(f"MISS {line}", err=True)
+            click.echo(printable(f"MISS {line}"), err=True)
         raise Failed(f"{len(misses)} of {checked} expected values missed.")
     click.echo(f"all {checked} expected values lie within their intervals ({len(exps)} file(s)).")

@@ -129,7 +129,7 @@ def _run(ctx: click.Context, spec: Any, args: Any, quiet: bool) -> Any:
     import dataclasses
 
     from montecarlo.api import run_spec
-    from montecarlo.reports.progress import ProgressBar
+    from montecarlo.engine.progress import ProgressBar
 
     bar = ProgressBar(open_ended=bool(spec.stop)) if not quiet else None
     execution = dataclasses.replace(args.execution, progress=bar)

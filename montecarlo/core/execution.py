@@ -64,6 +64,10 @@ def register_backend(name: str, factory: Callable[..., Any]) -> None:
 #: Most local workers a run may ask for (each is a process, or a thread).
 MAX_WORKERS = 1024
 
+#: Strings `Execution.cache` refuses as folder names: a boolean was meant.
+BOOLEAN_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "0", "1"})
+CACHE_ACCEPTED = "true or false (a boolean, not a string), or the path of a cache folder"
+
 
 def _is_executor_object(obj: Any) -> bool:
     """A `concurrent.futures.Executor`, a ``distributed.Client`` or a backend: anything that submits."""
@@ -104,13 +108,20 @@ class Execution:
     retries : int
         Times dead worker processes are replaced (their blocks re-run with the
         same seeds) before the run fails.
-    progress : callable, optional
+    progress : callable or bool, optional
         ``progress(samples_done, samples_total)``, called from the calling
-        thread as blocks are folded.
+        thread as blocks are folded (a callable with a ``note(text)``
+        method is also told the precision reached against a target). By
+        default (None) a Jupyter notebook shows tqdm's bar when tqdm is
+        installed (``pip install 'montecarlo-engine[notebook]'``) and
+        nothing shows elsewhere; True shows a bar anywhere, False none.
     cache : bool or path
-        Reuse a finished run of the same RunSpec, model source and versions
-        from the cache instead of computing it, and store this run there
-        (`montecarlo.records.cache`; True: the default folder, or a folder path).
+        Reuse a finished run of the same RunSpec, model fingerprint and
+        versions from the cache instead of computing it, and store this run
+        there (`montecarlo.records.cache`; True: the default folder, or a
+        folder path; a string such as ``"false"`` or ``"no"`` is refused: a
+        boolean was meant). Off by default: a fingerprint cannot see the
+        files a model opens.
 
     Examples
     --------
@@ -126,7 +137,7 @@ class Execution:
     workers: int | None = None
     scheduler: str | None = None
     retries: int = 2
-    progress: Callable[[int, int], None] | None = None
+    progress: Callable[[int, int], None] | bool | None = None
     cache: bool | str = False
 
     def __post_init__(self) -> None:
@@ -147,12 +158,18 @@ class Execution:
                 )
             object.__setattr__(self, "scheduler", check_scheduler(self.scheduler))
         object.__setattr__(self, "retries", check_int(self.retries, "retries", low=0))
-        if self.progress is not None and not callable(self.progress):
-            raise ValidationError("progress", self.progress, "a function progress(done, total)")
+        if not (self.progress is None or isinstance(self.progress, bool) or callable(self.progress)):
+            raise ValidationError("progress", self.progress, "a function progress(done, total), True, False or None")
         if isinstance(self.cache, os.PathLike):
             object.__setattr__(self, "cache", os.fspath(self.cache))
         if not isinstance(self.cache, (bool, str)) or self.cache == "":
-            raise ValidationError("cache", self.cache, "true, false or the path of a cache folder")
+            raise ValidationError("cache", self.cache, CACHE_ACCEPTED)
+        if isinstance(self.cache, str) and self.cache.strip().lower() in BOOLEAN_WORDS:
+            # "false" would name a folder ./false: a boolean was meant
+            meant = "true" if self.cache.strip().lower() in ("true", "yes", "on", "1") else "false"
+            raise ValidationError(
+                "cache", self.cache, CACHE_ACCEPTED, f"is a string that reads as the boolean {meant}, not a folder"
+            )
 
     @classmethod
     def of(cls, value: Execution | str | Any | None = None, workers: Any = None, executor: Any = None) -> Execution:

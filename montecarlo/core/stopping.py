@@ -12,6 +12,7 @@ from typing import Any
 
 from montecarlo.core.sampling import DEFAULT_MAX_SAMPLES, DEFAULT_SAMPLES
 from montecarlo.core.stopping_rules import (
+    EVERY_DERIVED,
     RULES,
     RelativeTolerance,
     StoppingRule,
@@ -210,9 +211,10 @@ def run_stopping(
             f"{given} inside `stopping` when it is given",
             "is given beside `stopping`",
         )
+    derived = [e for e in estimates if e not in outputs]
     for rule in stopping.rules:
         # The two-stage rule's guarantee is about means of outputs, not functions of them.
-        allowed = outputs if isinstance(rule, TwoStage) else estimates
+        allowed = outputs if isinstance(rule, TwoStage) else [*estimates, *([EVERY_DERIVED] if derived else [])]
         for name in rule.outputs_named():
             if name not in allowed:
                 what = "a model output" if isinstance(rule, TwoStage) else "an estimate of the model"

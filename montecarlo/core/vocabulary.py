@@ -181,7 +181,8 @@ OPTIONS: tuple[Option, ...] = (
            "block, in block order).", kind="number"),
     Option("rtol", "stopping", "REL", "Stop when the half-width is <= REL x |estimate| (with --tolerance: "
            "whichever is met first).", kind="number", example="1e-4"),
-    Option("target", "stopping", "OUTPUT", "Output the precision target applies to (repeatable).", multiple=True,
+    Option("target", "stopping", "OUTPUT", "Output the precision target applies to (repeatable; @derived: every "
+           "derived estimate).", multiple=True,
            shown="every output"),
     Option("min_samples", "stopping", "N", "Check precision targets only from N samples on (limits the bias "
            "of early stopping).", kind="count"),
@@ -201,7 +202,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("retries", "execution", "N", "Times dead worker processes are replaced before the run fails.",
            kind="int0"),
     Option("cache", "execution", "", "Reuse a finished run of the same RunSpec and model from the cache, and "
-           "store this one (`mc cache info`).", is_flag=True, shown="off for mc run, on for experiments"),
+           "store this one (`mc cache info`); a file the model reads is not part of the key.", is_flag=True,
+           shown="off"),
     Option("checkpoint", "checkpoint", "FILE", "Save progress to FILE (JSON, atomic) every few seconds and on "
            "exit.", key=None, field="path"),
     Option("resume", "checkpoint", "", "Continue the run saved in --checkpoint FILE (the seed is taken from "

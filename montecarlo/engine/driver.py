@@ -17,6 +17,7 @@ from montecarlo.core.execution import Checkpointing, Execution
 from montecarlo.core.seeding import fresh_entropy
 from montecarlo.core.spec import RunSpec
 from montecarlo.engine.backends import make_backend
+from montecarlo.engine.progress import progress_for
 from montecarlo.engine.scheduler import Outcome, execute
 from montecarlo.errors import ValidationError
 from montecarlo.estimation.diagnostics import diagnose, flagged, two_stage_estimates
@@ -81,10 +82,11 @@ def _run(spec: RunSpec, execution: Execution, ckpt: Checkpointing | None, state:
     owned = backend is not execution.executor  # a Backend the caller passed in stays open
     outcome: Outcome | None = None
     try:
-        outcome = execute(
-            spec, backend, progress=execution.progress, retries=execution.retries, state=state,
-            checkpoint=save, checkpoint_every=ckpt.every if ckpt else 5.0,
-        )  # fmt: skip
+        with progress_for(execution.progress, open_ended=bool(spec.stop)) as bar:
+            outcome = execute(
+                spec, backend, progress=bar, retries=execution.retries, state=state,
+                checkpoint=save, checkpoint_every=ckpt.every if ckpt else 5.0,
+            )  # fmt: skip
     finally:
         if owned:
             # Tasks still running past the stopping block, or of a run that
@@ -104,7 +106,7 @@ def _run(spec: RunSpec, execution: Execution, ckpt: Checkpointing | None, state:
         if outcome.prefix_blocks != outcome.ending.blocks:
             continuation["accumulator"] = outcome.prefix.to_dict()
     stopping = outcome.ending.to_dict(spec.samples, spec.stop)
-    result = result_of(spec, rec, outcome, prov, stopping, continuation, fp)
+    result = result_of(spec, outcome.model or rec, outcome, prov, stopping, continuation, fp)
     if execution.cache:
         stored = store is not None and not result.warnings and store.put(result)
         result.provenance["cache"] = _cache_use(spec, state, fp, result.warnings, stored)

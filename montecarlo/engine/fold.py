@@ -15,8 +15,22 @@ import numpy as np
 from montecarlo.core.spec import RunSpec
 from montecarlo.engine.monitor import Ending, Monitor
 from montecarlo.engine.overflow import is_finite, overflow_error
+from montecarlo.errors import ModelError
 from montecarlo.records.checkpoint import RunState
 from montecarlo.stats.accumulators import Stats
+
+
+def columns_error(index: int, spec: RunSpec, got: int, before: int) -> ModelError:
+    """A plain function whose block ``index`` returned another number of columns than the blocks before it."""
+    key = (*spec.spawn_key, index)
+    error = ModelError(
+        f"model returned {got} column(s) in block {index} and {before} before it: a model's outputs are the same "
+        f"in every call (block {index}, spawn key {key})",
+        index,
+        key,
+    )
+    error.seed, error.spec = spec.entropy, spec
+    return error
 
 
 class Fold:
@@ -77,6 +91,9 @@ class Fold:
             m = self.held.get(self.next_block)
             if m is None:
                 break
+            if self.total.count and m.moments.mean.size != self.total.moments.mean.size:
+                error = columns_error(self.next_block, self.spec, m.moments.mean.size, self.total.moments.mean.size)
+                raise error
             # Stopping is decided block by block, not task by task, so the
             # task grouping cannot move the stopping point.
             with np.errstate(over="ignore", invalid="ignore"):  # an overflow is the model's error

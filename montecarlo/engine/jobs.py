@@ -36,7 +36,7 @@ def collectors_for(spec: RunSpec, scales: Sequence[float] = ()) -> tuple[Collect
     return tuple(out)
 
 
-def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob | PointJob:
+def block_job(spec: RunSpec, model: Model, in_process: bool, private_random: bool = True) -> BlockJob | PointJob:
     """What workers need to run any block of ``spec`` (the model pickled unless ``in_process``).
 
     A quasi-random run sends the model's uniform form in a `PointJob`.
@@ -66,5 +66,7 @@ def block_job(spec: RunSpec, model: Model, in_process: bool) -> BlockJob | Point
         bit_generator=spec.bit_generator,
         batch_size=spec.batch_size,
         collectors=collectors_for(spec, [o.scale for o in model.outputs]),
+        any_columns=model.undeclared,
+        watch=("numpy.random", "random") if private_random else ("numpy.random",),
     )
     return job if spec.sampler == "random" else point_job(spec, model, job)

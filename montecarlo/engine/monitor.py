@@ -17,6 +17,7 @@ from montecarlo.core.stopping import Stopping
 from montecarlo.core.stopping_rules import Prefix, StoppingRule, TimeLimit
 from montecarlo.estimation.estimate import Estimate, jsonable
 from montecarlo.estimation.outputs import estimates
+from montecarlo.models.declare import with_columns
 from montecarlo.models.record import Model
 from montecarlo.stats.accumulators import Stats
 
@@ -73,6 +74,9 @@ class Monitor:
     ----------
     spec : RunSpec
     model : Model
+        A plain function's record becomes one with as many outputs as its
+        blocks have columns (`with_columns`): the record the result is made
+        with is ``monitor.model``.
     clock : callable
         Seconds since the run started.
     """
@@ -83,6 +87,8 @@ class Monitor:
         self.stop: Stopping = spec.stop
         self.clock = clock
         self.trace: list[dict] = []
+        #: The first precision target's distance, in words, at the last decision (for a progress bar's `note`).
+        self.note = ""
         self._next_point = 1  # sample count of the next trace point
         self._i = 0
         #: The estimates of the last prefix asked about, with its sample count and covariance.
@@ -120,6 +126,7 @@ class Monitor:
     def final(self, moments: Stats) -> tuple[tuple[Estimate, ...], np.ndarray]:
         """The estimates of a folded prefix and the covariance of its outputs' (computed once per prefix)."""
         if self._last is None or self._last[0] != moments.count:
+            self.model = with_columns(self.model, moments.moments.mean.size) if moments.count else self.model
             self._last = (moments.count, *estimates(self.spec, self.model, moments))
         return self._last[1], self._last[2]
 
@@ -152,6 +159,7 @@ class Monitor:
             return None
         ests = ests if ests is not None else self._estimates(moments)
         prefix = self._prefix(moments, blocks, ests)
+        self.note = next((n for n in (r.progress_note(prefix) for r in self.stop.targets) if n), "")
         if moments.count >= self.stop.min_samples:
             for rule in self.stop.targets:
                 if rule.should_stop(prefix):
@@ -184,7 +192,8 @@ class Monitor:
             msg = (
                 f"stopped by the time limit ({rule.seconds:g} s) at {n:,} samples"
                 + (", before the target was met" if met is False else "")
-                + f"; not reproducible: repeat these numbers with samples={n} and the same seed, without the limit"
+                + f"; not reproducible: the same seed with {n:,} samples (mc run -n {n}, or samples={n}) and no "
+                "time limit repeats these numbers"
             )
         else:
             msg = f"stopped by {rule.describe()} at {n:,} samples"

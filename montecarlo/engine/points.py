@@ -186,4 +186,4 @@ def run_point_block(job: PointJob, index: int, n: int, uniform: Any = None, wrap
 def run_point_task(job: PointJob, blocks: list[tuple[int, int]]) -> TaskBlocks:
     """A task: consecutive ``(index, n)`` blocks, one accumulator each."""
     uniform = _function(job.base.simulate)
-    return watched(lambda: [run_point_block(job, index, n, uniform) for index, n in blocks])
+    return watched(lambda: [run_point_block(job, index, n, uniform) for index, n in blocks], job.base.watch)

@@ -71,6 +71,9 @@ class Outcome:
         extension of this run continues; None when unknown.
     prefix_blocks : int
         Its block count.
+    model : Model
+        The record the estimates were made with: a plain function's, with
+        as many outputs as its blocks had columns.
     moved : tuple of str
         The global random states the model's blocks moved (``"numpy.random"``,
         ``"random"``): such a run is not reproducible.
@@ -85,6 +88,7 @@ class Outcome:
     prefix: Stats | None = None
     prefix_blocks: int = 0
     moved: tuple[str, ...] = ()
+    model: Model | None = None
 
 
 def _tasks(spec: RunSpec, backend: Backend, fold: Fold, group: int | None, window: int) -> Iterator[Task]:
@@ -160,7 +164,7 @@ def _execute(
     checkpoint_every: float,
 ) -> Outcome:
     model: Model = spec.model_record
-    job = block_job(spec, model, backend.in_process)
+    job = block_job(spec, model, backend.in_process, backend.private_random)
     run = run_point_task if isinstance(job, PointJob) else run_task
     window = window or (1 if backend.eager else max(2, 2 * backend.workers))
     start = time.monotonic()
@@ -193,7 +197,7 @@ def _execute(
             timeout = POLL_SECONDS if monitor.polls else ALIVE_SECONDS
             finished = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)[0] if in_flight else ()
             if in_flight and not finished:
-                backend.check_alive()
+                _check_alive(backend, in_flight, spec)
             lost: list[Task] = []
             for future in finished:
                 task = in_flight.pop(future)
@@ -213,6 +217,8 @@ def _execute(
             folded = fold.advance()
             if folded and progress is not None:
                 progress(fold.total.count, spec.samples)
+                if monitor.note and hasattr(progress, "note"):
+                    progress.note(monitor.note)
             if fold.ending is None and monitor.polls:
                 fold.ending = monitor.check_budgets(fold.total, fold.next_block)
                 if fold.total.count == 0:
@@ -241,7 +247,16 @@ def _execute(
     ests, cov = monitor.final(fold.total)
     moved = tuple(sorted(fold.moved))
     return Outcome(
-        fold.total, ending, tuple(monitor.trace), discarded, ests, cov, fold.prefix, fold.prefix_blocks, moved
+        fold.total,
+        ending,
+        tuple(monitor.trace),
+        discarded,
+        ests,
+        cov,
+        fold.prefix,
+        fold.prefix_blocks,
+        moved,
+        monitor.model,
     )
 
 
@@ -253,6 +268,21 @@ def _no_samples_in_time(monitor: Monitor, spec: RunSpec) -> None:
             f"the time limit ({rule.seconds:g} s) passed before the first block ({spec.block_samples(0):,} samples) "
             "finished: no samples to estimate from; give a longer time limit or a smaller block size."
         )
+
+
+def _described(tasks: list[Task], spec: RunSpec) -> str:
+    """``blocks 0-47, blocks 48-95 (spawn keys (0,)...)``: tasks sorted by their first block."""
+    names = ", ".join(t.describe() for t in tasks)
+    return f"{names} (spawn keys {(*spec.spawn_key, tasks[0].start)}...)"
+
+
+def _check_alive(backend: Backend, in_flight: dict[Future, Task], spec: RunSpec) -> None:
+    """`Backend.check_alive`, its `WorkerDiedError` naming the blocks in flight."""
+    try:
+        backend.check_alive()
+    except WorkerDiedError as exc:
+        tasks = sorted(in_flight.values(), key=lambda t: t.start)
+        raise WorkerDiedError(f"{str(exc).rstrip('.')}; in flight: {_described(tasks, spec)}.") from None
 
 
 def _recover(
@@ -274,15 +304,12 @@ def _recover(
     in_flight.clear()
     lost.sort(key=lambda t: t.start)
     if deaths > retries or not backend.restartable:
-        names = ", ".join(t.describe() for t in lost)
         why = (
             f"gave up after {retries} {'retry' if retries == 1 else 'retries'}"
             if backend.restartable
             else f"the {backend.name} backend cannot replace it"
         )
-        raise WorkerDiedError(
-            f"a worker process died while running {names} (spawn keys {(*spec.spawn_key, lost[0].start)}...); {why}."
-        )
+        raise WorkerDiedError(f"a worker process died while running {_described(lost, spec)}; {why}.")
     backend.restart()
     return lost
 

@@ -37,6 +37,10 @@ class BlockJob:
     bit_generator: str
     batch_size: int
     collectors: tuple[Collector, ...] = ()  # parts kept beside the moments
+    #: A plain function's outputs are as many as its first batch's columns (`montecarlo.models.record.Model.undeclared`).
+    any_columns: bool = False
+    #: The global generators compared around each task (`watched`): ``random``'s only where nothing else draws from it.
+    watch: tuple[str, ...] = ("numpy.random", "random")
 
 
 _FUNCTIONS: dict[bytes, Any] = {}
@@ -77,7 +81,7 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
     late = not any(job.probability) and not any(c.finite_only for c in job.collectors)
     fold = batch_fold(job.collectors, job.outputs, index)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is the model's error, reported below
-        _fold_batches(job, fold, simulate, rng, n, index, key, late, wrap)
+        fold = _fold_batches(job, fold, simulate, rng, n, index, key, late, wrap)
     total = fold.result()
     if not is_finite(total):
         raise overflow_error(index, key, "in the block")
@@ -86,11 +90,17 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
 
 def _fold_batches(
     job: BlockJob, fold: Any, simulate: Any, rng: Any, n: int, index: int, key: tuple, late: bool, wrap: bool
-) -> None:
-    """Call the model on the block's batches and fold each."""
+) -> Any:
+    """Call the model on the block's batches and fold each; return the fold.
+
+    A plain function (``job.any_columns``) may return ``(m, k)`` columns:
+    its first batch fixes ``k`` for the block, the fold (`Fold`) checks it
+    against the others.
+    """
     done = 0
     params = job.params
-    column = late and job.outputs == 1 and isinstance(fold, OneOutputFold)  # the commonest run: one float output
+    outputs = job.outputs
+    column = late and outputs == 1 and isinstance(fold, OneOutputFold)  # the commonest run: one float output
     while done < n:
         m = min(job.batch_size, n - done)
         try:
@@ -110,11 +120,17 @@ def _fold_batches(
             if not fold.last_finite():
                 _check_finite(out, index, key)  # names a non-finite sample, if there is one
         else:
-            x = _check(out, m, job, index, key, finite=not late)
+            if job.any_columns and done == 0 and np.ndim(out) == 2 and np.shape(out)[0] == m:
+                outputs = np.shape(out)[1]  # a plain function's columns: its outputs
+                if outputs != 1:
+                    column = False
+                    fold = BatchFold(job.collectors, index)
+            x = _check(out, m, job, index, key, finite=not late, outputs=outputs)
             fold.add(x)
             if late and x.dtype.kind == "f" and not fold.last_finite():
                 _check_finite(x, index, key)
         done += m
+    return fold
 
 
 def batch_fold(collectors: tuple[Collector, ...], outputs: int, index: int) -> BatchFold | OneOutputFold:
@@ -124,15 +140,18 @@ def batch_fold(collectors: tuple[Collector, ...], outputs: int, index: int) -> B
     return BatchFold(collectors, index)
 
 
-def _check(out: Any, m: int, job: BlockJob, index: int, key: tuple, finite: bool = True) -> np.ndarray:
-    """Shape ``(m, k)``, finite (unless the caller checks later), and 0/1 for probability outputs."""
+def _check(
+    out: Any, m: int, job: BlockJob, index: int, key: tuple, finite: bool = True, outputs: int | None = None
+) -> np.ndarray:
+    """Shape ``(m, k)`` (``k = outputs``, else the job's), finite (unless the caller checks later), 0/1 where asked."""
+    k = job.outputs if outputs is None else outputs
     x = np.asarray(out)
-    if x.ndim == 1 and job.outputs == 1:
+    if x.ndim == 1 and k == 1:
         x = x.reshape(m, 1) if x.shape[0] == m else x
-    if x.ndim != 2 or x.shape != (m, job.outputs):
-        want = f"({m},)" if job.outputs == 1 else f"({m}, {job.outputs})"
+    if x.ndim != 2 or x.shape != (m, k):
+        want = f"({m},)" if k == 1 else f"({m}, {k})"
         hint = ""
-        if x.ndim == 2 and x.shape[0] == m:
+        if x.ndim == 2 and x.shape[0] == m and not job.any_columns:
             hint = f"; declare its {x.shape[1]} outputs with @montecarlo.model(outputs=[...])"
         raise ModelError(
             f"model returned shape {np.shape(out)} for n={m}; expected {want} (block {index}, spawn key {key}){hint}",
@@ -187,7 +206,7 @@ def _global_states() -> tuple[Any, Any]:
     return (inner["pos"], inner["key"].tobytes(), legacy["has_gauss"], legacy["gauss"]), random.getstate()
 
 
-def watched(run: Callable[[], list[Stats]]) -> TaskBlocks:
+def watched(run: Callable[[], list[Stats]], watch: tuple[str, ...] = GLOBAL_GENERATORS) -> TaskBlocks:
     """``run()``'s accumulators, noting a global random state the blocks moved (docs/design.md, "Global random state").
 
     Checked around the task, not each block: a task whose blocks moved a
@@ -196,7 +215,8 @@ def watched(run: Callable[[], list[Stats]]) -> TaskBlocks:
     before = _global_states()
     out = TaskBlocks(run())
     after = _global_states()
-    out.moved = tuple(name for name, a, b in zip(GLOBAL_GENERATORS, before, after, strict=True) if a != b)
+    moved = (name for name, a, b in zip(GLOBAL_GENERATORS, before, after, strict=True) if a != b)
+    out.moved = tuple(name for name in moved if name in watch)
     return out
 
 
@@ -204,4 +224,4 @@ def run_task(job: BlockJob, blocks: list[tuple[int, int]]) -> TaskBlocks:
     """A task: consecutive ``(index, n)`` blocks, one accumulator each."""
     prepare_worker()  # one BLAS/OpenMP thread, malloc keeping its pages (engine/workerenv.py)
     simulate = _function(job.simulate)
-    return watched(lambda: [run_block(job, index, n, simulate) for index, n in blocks])
+    return watched(lambda: [run_block(job, index, n, simulate) for index, n in blocks], job.watch)

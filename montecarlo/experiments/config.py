@@ -83,6 +83,8 @@ class Experiment:
     sweep: Sweep | None = None
     execution: Execution = field(default_factory=Execution)
     overrides: dict = field(default_factory=dict)
+    #: No seed was given: the entropy was drawn fresh (a resumed sweep takes the one it recorded).
+    fresh_seed: bool = False
 
     @property
     def sha256(self) -> str:
@@ -182,7 +184,10 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
             f"{path}: missing key `model`; accepted: a built-in model name (see `mc list`) or 'package.module:function'."
         )
     try:
-        rec = load_model(text_key("model", "a model name or 'package.module:function'", ""))
+        reference = text_key("model", "a model name or 'package.module:function'", "")
+        # A path in the file is relative to the file's folder; one on the command line, to the working one.
+        folder = os.getcwd() if "model" in overrides else os.path.dirname(os.path.abspath(path))
+        rec = load_model(anchored(reference, folder))
         params = merged.get("params", {})
         if not isinstance(params, dict):
             raise ExperimentError(f"{where('params')}: `params` = {show(params)}; accepted: a table [params].")
@@ -230,10 +235,28 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
         model=rec,
         points=tuple(points),
         sweep=sweep,
-        # Experiments reuse finished points unless told otherwise (`cache = false`, --no-cache).
-        execution=args.execution if "cache" in merged else dataclasses.replace(args.execution, cache=True),
+        # The cache is off unless asked for (`cache = true`, --cache): a fingerprint cannot see
+        # the files a model opens. An interrupted sweep resumes from its result folder instead.
+        execution=args.execution,
         overrides=overrides,
+        fresh_seed=args.spec.get("rng") is None,
     )
+
+
+def anchored(reference: str, folder: str) -> str:
+    """``reference`` with a relative ``path/to/file.py`` made absolute against ``folder``.
+
+    An experiment file's model paths are relative to the file's own folder,
+    never to the working directory, so ``mc experiment run`` gives the same
+    model from any folder. ``ANALYSIS(REFERENCE)`` anchors its inner reference.
+    """
+    derived = re.fullmatch(r"([A-Za-z_]\w*)\((.+)\)", reference)
+    if derived is not None:
+        return f"{derived.group(1)}({anchored(derived.group(2), folder)})"
+    module, sep, attr = reference.rpartition(":")
+    if not sep or not module.endswith(".py") or os.path.isabs(os.path.expanduser(module)):
+        return reference
+    return f"{os.path.normpath(os.path.join(folder, module))}:{attr}"
 
 
 def _origin(exc: ValidationError, overrides: dict, cli_params: dict, path: str) -> str:

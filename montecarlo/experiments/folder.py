@@ -2,8 +2,10 @@
 
 The folder is assembled under a hidden temporary name inside ``DIR`` and
 renamed into place only when every file is written and synced, so a failure
-or Ctrl-C never leaves a partial result folder behind (a rename within one
-file system is atomic).
+or Ctrl-C never leaves a half-written result folder behind (a rename within
+one file system is atomic). A sweep in progress records its finished points
+in an unfinished folder beside the result folders
+(`montecarlo.experiments.record`), which becomes the result folder at the end.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from montecarlo.errors import NO_SPACE, ExperimentError, NoSpaceError
@@ -86,13 +89,26 @@ def _write(folder: str, name: str, text: str) -> None:
         os.fsync(f.fileno())
 
 
+def leaf(res: ExperimentResult) -> str:
+    """``<UTC start time>-<first 8 hex digits of the config's sha256>``."""
+    started = datetime.fromisoformat(res.provenance["started"]).timestamp()
+    return f"{folder_stamp(started)}-{res.config['sha256'][:8]}"
+
+
+def result_files(res: ExperimentResult) -> Iterator[tuple[str, str]]:
+    """The files of a result folder, by name: ``result.json``, the config copy, ``sweep.csv`` for sweeps."""
+    yield RESULT_FILE, res.to_json() + "\n"
+    yield os.path.basename(res.config["path"]) or "config.toml", res.config["text"]
+    if res.sweep is not None:
+        yield SWEEP_FILE, sweep_csv(res)
+
+
 def write_folder(res: ExperimentResult, output_dir: str) -> str:
     """Write a new result folder; return its path.
 
     It holds ``result.json``, the config copy and (for sweeps) ``sweep.csv``.
     """
-    started = datetime.fromisoformat(res.provenance["started"]).timestamp()
-    leaf = f"{folder_stamp(started)}-{res.config['sha256'][:8]}"
+    final_name = leaf(res)
     created = []  # folders this call made, removed again if it fails
     head = os.path.abspath(output_dir)
     while not os.path.isdir(head):
@@ -104,14 +120,12 @@ def write_folder(res: ExperimentResult, output_dir: str) -> str:
         os.makedirs(output_dir, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=f".{res.name}-", suffix=".partial", dir=output_dir)
         os.chmod(tmp, 0o777 & ~umask())  # as a plain mkdir would make it: readable by collaborators
-        _write(tmp, RESULT_FILE, res.to_json() + "\n")
-        _write(tmp, os.path.basename(res.config["path"]) or "config.toml", res.config["text"])
-        if res.sweep is not None:
-            _write(tmp, SWEEP_FILE, sweep_csv(res))
+        for name, text in result_files(res):
+            _write(tmp, name, text)
         if not os.path.isdir(parent):
             os.makedirs(parent)
             created.append(os.path.abspath(parent))
-        final = _rename_unique(tmp, os.path.join(parent, leaf))
+        final = rename_unique(tmp, os.path.join(parent, final_name))
         tmp = None
         return final
     except BaseException:
@@ -125,7 +139,7 @@ def write_folder(res: ExperimentResult, output_dir: str) -> str:
         raise
 
 
-def _rename_unique(src: str, dest: str) -> str:
+def rename_unique(src: str, dest: str) -> str:
     """Rename ``src`` to ``dest``, or ``dest-2``, ``dest-3`` … when taken.
 
     Two runs of one config can end within a second.

@@ -1,15 +1,26 @@
-"""Running an experiment: every point on one backend, checked against ``[expect]``, with provenance."""
+"""Running an experiment: every point on one backend, checked against ``[expect]``, with provenance.
+
+With an output folder, each finished point is recorded as it finishes
+(`montecarlo.experiments.record.PointRecord`) and a sweep that was killed
+resumes from what it recorded; the result folder is written at the end.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
 from montecarlo.api import run_spec
 from montecarlo.core.execution import Execution
 from montecarlo.engine.backends import make_backend
+from montecarlo.engine.progress import progress_for
 from montecarlo.experiments.config import Experiment
+from montecarlo.experiments.folder import check_output_dir
 from montecarlo.experiments.git import git_state
+from montecarlo.experiments.record import WRITING, PointRecord
+from montecarlo.models.fingerprint import fingerprint
+from montecarlo.records.cache import Cache
 from montecarlo.records.experiment_result import ExperimentResult, PointResult
 from montecarlo.records.provenance import iso, software
 
@@ -19,6 +30,7 @@ def run_experiment(
     *,
     execution: Execution | None = None,
     on_point: Callable[[PointResult], None] | None = None,
+    output_dir: str | None = None,
 ) -> ExperimentResult:
     """Run every point of ``exp`` on one backend and check its expectations.
 
@@ -27,42 +39,111 @@ def run_experiment(
     exp : Experiment
         From `load_experiment`.
     execution : Execution, optional
-        Default: the file's (``executor``, ``workers`` ... keys). The numbers
-        never depend on it. Its ``progress`` sees the whole experiment.
+        Default: the file's (``executor``, ``workers``, ``cache`` ... keys).
+        The numbers never depend on it. Its ``progress`` sees the whole
+        experiment.
     on_point : callable, optional
-        Called with each `PointResult` as it completes.
+        Called with each `PointResult` as it completes (points taken back
+        from an unfinished folder first, in point order).
+    output_dir : str, optional
+        Write the result folder under ``output_dir`` (as `write_folder`),
+        recording each point as it finishes in an unfinished folder there;
+        an unfinished folder of the same points and model (left by a killed
+        or failed run) is resumed: its points are taken back, not computed.
+        The folder written is ``result.folder``.
 
     Returns
     -------
     ExperimentResult
+        ``provenance["reused"]``: points taken from the cache (with the
+        cache on); ``provenance["resumed"]``: points taken back from an
+        unfinished folder (with ``output_dir``).
     """
     execution = Execution.of(execution) if execution is not None else exp.execution
-    progress = execution.progress
-    total = sum(p.spec.samples for p in exp.points)
+    if execution.cache:  # a folder that is not a cache, or a bad $MONTECARLO_CACHE_MB: refused before anything runs
+        Cache(execution.cache if isinstance(execution.cache, str) else None)
+    record = None
+    if output_dir is not None:
+        check_output_dir(output_dir)
+        record = PointRecord.open(exp, output_dir, fingerprint(exp.points[0].spec.model_record))
+    try:
+        with progress_for(execution.progress, open_ended=False) as progress:  # one bar for the whole experiment
+            res = _run(exp, execution, on_point, record, progress)
+    except BaseException as exc:
+        if record is not None and record.keep() is not None:
+            _kept_note(exc, record)
+        raise
+    if record is None:
+        return res
+    try:
+        folder = record.finish(res)
+    except BaseException as exc:
+        if isinstance(exc, OSError):
+            exc.add_note(WRITING)
+        if record.path is not None:
+            _kept_note(exc, record)
+        raise
+    return dataclasses.replace(res, folder=folder)
+
+
+def _kept_note(exc: BaseException, record: PointRecord) -> None:
+    """Say where the points finished so far are kept, and how to resume from them."""
+    exc.add_note(
+        f"{len(record.done) + record.recorded} finished point(s) are kept in {record.path}: "
+        "the same command resumes from them."
+    )
+
+
+def _run(
+    exp: Experiment,
+    execution: Execution,
+    on_point: Callable[[PointResult], None] | None,
+    record: PointRecord | None,
+    progress: Callable[[int, int], None] | None,
+) -> ExperimentResult:
+    points = record.points if record is not None else exp.points
+    done_before = record.done if record is not None else {}
+    total = sum(p.spec.samples for p in points)
     started = time.time()
     t0 = time.perf_counter()
-    backend = make_backend(execution, [p.spec for p in exp.points])
-    points = []
+    todo = [p.spec for p in points if p.index not in done_before]
+    backend = make_backend(execution, todo or [points[0].spec])
+    results = []
     done = 0
     reused = 0
     try:
-        for point in exp.points:
-            report = None
-            if progress is not None:
-                offset = done
+        for point in points:
+            if point.index in done_before:
+                pr = done_before[point.index]
+                done += pr.result.samples
+                if progress is not None:
+                    progress(done, total)
+            else:
+                report: Callable[[int, int], None] | bool = False  # no bar of its own: the experiment's shows all
+                if progress is not None:
+                    offset = done
 
-                def report(d: int, _t: int, offset: int = offset) -> None:
-                    progress(offset + d, total)
+                    def moved(d: int, _t: int, offset: int = offset) -> None:
+                        progress(offset + d, total)
 
-            result = run_spec(
-                point.spec,
-                exp.model,
-                execution=Execution(backend, retries=execution.retries, progress=report, cache=execution.cache),
-            )
-            reused += result.provenance.get("cache") == "reused"
-            done += result.samples
-            pr = PointResult(point.index, point.swept, result, tuple(e.check(result[e.output]) for e in point.expect))
-            points.append(pr)
+                    report = moved
+                result = run_spec(
+                    point.spec,
+                    exp.model,
+                    execution=Execution(backend, retries=execution.retries, progress=report, cache=execution.cache),
+                )
+                reused += result.provenance.get("cache") == "reused"
+                done += result.samples
+                pr = PointResult(
+                    point.index, point.swept, result, tuple(e.check(result[e.output]) for e in point.expect)
+                )
+                if record is not None:
+                    try:
+                        record.add(pr)
+                    except OSError as exc:
+                        exc.add_note(WRITING)
+                        raise
+            results.append(pr)
             if on_point is not None:
                 on_point(pr)
     finally:
@@ -79,11 +160,13 @@ def run_experiment(
     }
     if execution.cache:
         prov["reused"] = reused
+    if record is not None:
+        prov["resumed"] = len(done_before)
     return ExperimentResult(
         name=exp.name,
         description=exp.description,
-        model=exp.points[0].spec.model,
-        points=tuple(points),
+        model=points[0].spec.model,
+        points=tuple(results),
         sweep=exp.sweep.to_dict() if exp.sweep else None,
         config={"path": exp.path, "sha256": exp.sha256, "text": exp.text},
         overrides=exp.overrides,

@@ -17,6 +17,7 @@ from montecarlo.core.validate import did_you_mean
 from montecarlo.errors import ExperimentError
 from montecarlo.estimation.estimate import Estimate
 from montecarlo.models.record import Model
+from montecarlo.reports.text import printable
 
 SWEEP_KEYS = ("mode", "common_random_numbers", "params")
 #: Run settings a sweep may vary beside the model's parameters (a model parameter of the same name wins).
@@ -42,8 +43,8 @@ def show(value: Any) -> str:
 
 
 def label(swept: dict) -> str:
-    """``strike=80.0, kind='call'``."""
-    return ", ".join(f"{k}={v!r}" for k, v in swept.items())
+    """``strike=80.0, kind='call'`` (the names' control characters escaped, as the values' are by `repr`)."""
+    return ", ".join(f"{printable(k)}={v!r}" for k, v in swept.items())
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ class ExperimentResult:
     overrides: dict = field(default_factory=dict)
     git: dict | None = None
     provenance: dict = field(default_factory=dict)
+    #: The result folder this result was written to by `run_experiment` (not part of the file).
+    folder: str | None = field(default=None, compare=False, repr=False)
 
     def table(self) -> str:
         """The text table ``mc experiment run`` prints (and ``mc experiment show``)."""
@@ -113,7 +115,11 @@ class ExperimentResult:
 
     def to_json(self) -> str:
         """Strict JSON (non-finite numbers as null), indented, with its checksum."""
-        return json.dumps(sealed(jsonable(self.to_dict())), indent=2, allow_nan=False)
+        d = self.to_dict()
+        try:  # the walk that turns non-finite numbers into null is needed only when there are some
+            return json.dumps(sealed(d), indent=2, allow_nan=False)
+        except (ValueError, TypeError):
+            return json.dumps(sealed(jsonable(d)), indent=2, allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ExperimentResult:

@@ -1,7 +1,8 @@
 """Tables of results: the text ``mc run`` prints and ``str(result)`` shows, and HTML for notebooks.
 
 Numbers are shown to about a tenth of their standard error, an estimate and
-its interval in one notation.
+its interval in one notation. Text that comes from files (names, values, a
+description) is shown with its control characters escaped (`printable`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from montecarlo.estimation.estimate import Estimate
+from montecarlo.reports.text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.estimation.quantiles import TailEstimate
@@ -66,6 +68,7 @@ def format_result(r: Result, advice: str = "") -> str:
             row += [exact, "" if z is None else f"{z:+.2f}"]
         rows.append(row)
     rows += _tail_rows(r, len(rows[0]))
+    rows = [[printable(c) for c in row] for row in rows]  # names and methods may come from a file
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines += _estimator_notes(r.estimates)
@@ -77,12 +80,16 @@ def format_result(r: Result, advice: str = "") -> str:
     footer = _footer(r.provenance, advice)
     if footer:
         lines.append(footer)
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
 
 
 def _header(r: Result) -> str:
     resumed = r.provenance.get("resumed_at_samples")
+    extended = r.provenance.get("extended_from_samples")
     again = f", resumed at {resumed:,}" if resumed else ""
+    if extended:  # an extension keeps the whole blocks and runs a short last block again, whole
+        kept = f" ({resumed:,} in whole blocks kept)" if resumed != extended else ""
+        again = f", extended from {extended:,}{kept}"
     points = ""
     if r.spec.sampler != "random":
         reps = r.spec.replicates
@@ -98,9 +105,10 @@ def _footer(p: dict, advice: str = "") -> str:
     blocks = fewer.get("blocks") if isinstance(fewer, dict) else None
     why = f"; {fewer.get('asked')} asked for, the run has {blocks} block{'s' if blocks != 1 else ''}" if blocks else ""
     why += f": {advice}" if blocks and advice else ""
-    if p.get("cache") == "reused":
-        why += "; reused from the cache"
-    return f"{p['elapsed_s']:.2f} s, {_rate(rate)} samples/s, {p.get('workers', '?')} worker(s) ({p.get('executor', '?')}{why})"
+    timing = f"{p['elapsed_s']:.2f} s, {_rate(rate)} samples/s, {p.get('workers', '?')} worker(s) ({p.get('executor', '?')}{why})"
+    if p.get("cache") == "reused":  # the time is the run's that computed it, not this one's
+        return f"reused from the cache; computed in {timing}"
+    return timing
 
 
 def html_result(r: Result) -> str:
@@ -235,31 +243,33 @@ def check_miss(c: dict) -> str:
 
 def format_experiment(res: ExperimentResult) -> str:
     """An experiment's table: the result table for one point; one row per point for a sweep."""
-    head = f"== {res.name} ({res.config.get('path', '?')}) =="
-    if res.description:
-        head += f"\n{res.description}"
+    head = printable(f"== {res.name} ({res.config.get('path', '?')}) ==")
+    if res.description:  # its line breaks are kept, its other controls escaped
+        head += "\n" + printable(res.description, keep="\n")
     if len(res.points) == 1 and not res.points[0].swept:
         lines = [head, res.points[0].result.table()]
-        lines += [f"  {check_line(c)}" for c in res.points[0].checks]
+        lines += [printable(f"  {check_line(c)}") for c in res.points[0].checks]
         return "\n".join(lines + _reuse(res))
-    rows = _experiment_rows(res)
+    rows = [[printable(c) for c in row] for row in _experiment_rows(res)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     spec = res.points[0].result.spec
     sweep = res.sweep or {}
     crn = ", common random numbers" if sweep.get("common_random_numbers") else ""
+    ran = {p.result.samples for p in res.points}  # a Sobol' point rounds up; a stopping rule stops early
+    each = f"{ran.pop():,} samples each" if len(ran) == 1 else "samples as listed"
     info = (
         f"{res.points[0].result.model}: {len(res.points)} points ({sweep.get('mode', '')} sweep{crn}), "
-        f"{spec.samples:,} samples each, seed entropy {spec.entropy}, {spec.bit_generator}"
+        f"{each}, seed entropy {spec.entropy}, {spec.bit_generator}"
     )
     prov = res.provenance
     tail = f"{prov.get('elapsed_s', 0.0):.2f} s, {prov.get('workers', '?')} worker(s) ({prov.get('executor', '?')})"
-    return "\n".join([head, info, *body, tail, *_reuse(res)])
+    return "\n".join([head, printable(info), *body, printable(tail), *_reuse(res)])
 
 
 def _reuse(res: ExperimentResult) -> list[str]:
     reused = res.provenance.get("reused")
-    return [f"{reused} of {len(res.points)} points reused from the cache"] if reused is not None else []
+    return [printable(f"{reused} of {len(res.points)} points reused from the cache")] if reused is not None else []
 
 
 def _experiment_rows(res: ExperimentResult) -> list[list[str]]:
@@ -272,6 +282,9 @@ def _experiment_rows(res: ExperimentResult) -> list[list[str]]:
     tails = [t.name for t in _tails(res.points[0].result)]
     level = f"{res.points[0].result.spec.confidence * 100:g}%"
     rows = [["point", *params]]
+    by_point = len({p.result.samples for p in res.points}) > 1
+    if by_point:
+        rows[0].append("samples")
     for o in outs:
         rows[0] += [o, "std error", f"{level} interval"]
     for name in tails:
@@ -282,6 +295,7 @@ def _experiment_rows(res: ExperimentResult) -> list[list[str]]:
     for p in res.points:
         values = (p.swept.get(k, "") for k in params)  # a point without a swept name shows it empty
         row = [str(p.index), *(f"{v:g}" if isinstance(v, float) else str(v) for v in values)]
+        row += [f"{p.result.samples:,}"] if by_point else []
         for o in outs:
             e = p.result[o]
             estimate, interval, _ = shown(e)

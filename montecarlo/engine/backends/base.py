@@ -32,6 +32,11 @@ class Backend:
     restartable : bool
         Dead workers are replaced (`restart`) and their blocks run again;
         otherwise a worker death (`is_worker_death`) fails the run at once.
+    private_random : bool
+        While a task runs, no other code of its process draws from the
+        `random` module (false for a Dask worker, whose event loop does, and
+        for a caller's executor): a task that moved that state then moved
+        it itself (`montecarlo.engine.worker.watched`).
     task_samples : int
         Samples a task aims at (`montecarlo.engine.plan.blocks_per_task`):
         large enough that what a task costs to hand out and to hand back
@@ -43,6 +48,7 @@ class Backend:
     in_process = False
     eager = False
     restartable = False
+    private_random = True
     #: A task of a local pool costs its driver about half a millisecond of
     #: CPU (taken from the workers when every core is busy, measured on the
     #: π run): 2**24 samples, ~70 ms of π work, make that vanish.
@@ -88,6 +94,7 @@ class ExecutorBackend(Backend):
     workers : int
     """
 
+    private_random = False  # a caller's executor: its other work may draw from `random`
     name = "executor"
 
     def __init__(self, executor: Executor, workers: int) -> None:

@@ -9,14 +9,18 @@ the same numbers as a laptop for the same RunSpec.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import math
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
 from montecarlo.engine.backends.base import Backend, warn_past_cores
+from montecarlo.errors import WorkerDiedError
 
 INSTALL_HINT = "the dask executor needs the 'distributed' package: pip install 'montecarlo-engine[dask]'"
 
@@ -63,6 +67,18 @@ class _CancelledCascade(logging.Filter):
 
 _CANCEL_FILTER = _CancelledCascade()
 
+#: Seconds a run waits, while tasks are in flight, for a worker to join a
+#: cluster of the caller's that has none left (they died, or left) before it
+#: fails: the cluster may be replacing them.
+NO_WORKER_SECONDS = 60.0
+#: The same for the cluster a run starts for itself, whose nannies replace a
+#: dead worker in about a second (a few on a busy machine).
+OWN_NO_WORKER_SECONDS = 15.0
+#: Seconds the count of a cluster's workers may take to come back.
+ASK_SECONDS = 5.0
+#: Seconds between two counts (the engine asks more often under a time limit).
+ASK_EVERY_SECONDS = 1.0
+
 
 class DaskBackend(Backend):
     """Run tasks on a Dask cluster.
@@ -77,8 +93,20 @@ class DaskBackend(Backend):
         With neither ``client`` nor ``scheduler``: start a
         ``distributed.LocalCluster`` of this many single-threaded worker
         processes, forked from this one on Linux (closed at the end).
+
+    Notes
+    -----
+    A worker that dies fails its task with ``KilledWorker`` once the
+    scheduler gives up re-running it (``distributed.scheduler.allowed-failures``),
+    and the engine then re-runs the task's blocks up to the run's ``retries``.
+    On the cluster a run starts for itself the scheduler re-runs nothing
+    (``allowed_failures=0``), so a model that kills its worker fails the run
+    after ``retries`` replacements, as with local processes. A cluster left
+    with no worker while tasks are in flight fails the run after
+    `OWN_NO_WORKER_SECONDS` (its own) or `NO_WORKER_SECONDS` (a caller's).
     """
 
+    private_random = False  # the worker's event loop draws from `random` (retry jitter) while tasks run
     name = "dask"
     restartable = True  # the cluster replaces its own workers
     #: A Dask task costs about 6 ms of CPU in the process of its client and
@@ -91,6 +119,8 @@ class DaskBackend(Backend):
     def __init__(self, client: Any = None, scheduler: str | None = None, workers: int | None = None) -> None:
         distributed = _distributed()
         self._owned: list[Any] = []
+        self._cluster: Any = None  # the LocalCluster this backend started
+        self._asked = workers or 1
         if client is None:
             if scheduler is None:
                 with _signals_deferred() as pending:
@@ -112,8 +142,14 @@ class DaskBackend(Backend):
                 client = connect(distributed, scheduler)
                 self._owned.insert(0, client)
         self.client = client
-        nthreads = sum(client.nthreads().values()) or 1
+        threads = client.nthreads()
+        nthreads = sum(threads.values()) or 1
         super().__init__(nthreads)
+        # A cluster that has no worker yet may be starting them: only one that
+        # had workers and lost them all is given a deadline (`check_alive`).
+        self._had_workers = bool(threads)
+        self._workerless_since: float | None = None
+        self._asked_at = -math.inf
         logging.getLogger("tornado.application").addFilter(_CANCEL_FILTER)  # once: filters are a set
         # pure=False: a retried task must run again, not be served from cache.
         self.executor = client.get_executor(pure=False)
@@ -127,22 +163,35 @@ class DaskBackend(Backend):
         # takes a third of a second more. Only the first workers are forked:
         # one the cluster replaces later starts as Dask's configuration says.
         method = "fork" if sys.platform.startswith("linux") else None
+        from montecarlo.engine.backends.dask_plugins import QuietWorker, WorkerSignals
+
         with dask.config.set({"distributed.worker.multiprocessing-method": method} if method else {}):
             cluster = distributed.LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
+                worker_class=functools.partial(distributed.Nanny, worker_class=QuietWorker),
                 # nobody could find a dashboard on a random port of a run's own
                 # cluster; with bokeh installed, starting one costs start-up time
                 dashboard_address=None,
                 # its workers lose their scheduler when a run stops: expected, not news
                 silence_logs=logging.CRITICAL,
+                scheduler_kwargs={
+                    # A task whose worker died fails at once (KilledWorker) and the
+                    # engine re-runs it, up to the run's `retries`, as with local
+                    # processes; Dask's own re-runs (3 by default) would multiply
+                    # them, each a worker to replace.
+                    "allowed_failures": 0,
+                    # Without a dashboard the scheduler still serves HTTP, on port
+                    # 8787 unless told otherwise, and warns on stderr when another
+                    # cluster on this machine holds that port.
+                    "dashboard_address": ":0",
+                },
             )
         self._owned.append(cluster)
+        self._cluster = cluster
         client = distributed.Client(cluster)
         self._owned.insert(0, client)
-        from montecarlo.engine.backends.dask_plugins import WorkerSignals
-
         client.register_plugin(WorkerSignals())
         return client
 
@@ -153,13 +202,66 @@ class DaskBackend(Backend):
     def is_worker_death(self, exc: BaseException) -> bool:
         """`distributed.scheduler.KilledWorker`: the scheduler gave up re-running a lost worker's task."""
         # The scheduler itself re-runs the tasks of a lost worker a few times
-        # (distributed.scheduler.allowed-failures); KilledWorker means it gave up.
+        # (distributed.scheduler.allowed-failures; none on a run's own
+        # cluster); KilledWorker means it gave up.
         from distributed.scheduler import KilledWorker
 
         return isinstance(exc, KilledWorker)
 
+    def check_alive(self) -> None:
+        """Fail when the cluster has had no worker for a while (all died, none came back) while tasks wait.
+
+        A LocalCluster's nannies replace a dead worker, but the cluster gives
+        up on one that is not back within ``distributed.deploy.lost-worker-timeout``
+        of a death (on a busy machine, a worker killed again and again), and
+        a nanny whose worker fails to start gives up; the tasks would then
+        wait for workers forever.
+        """
+        now = time.monotonic()
+        if now - self._asked_at < ASK_EVERY_SECONDS:
+            return
+        self._asked_at = now
+        if self._worker_count() > 0:
+            self._had_workers = True
+            self._workerless_since = None
+            return
+        if not self._had_workers:
+            return
+        if self._workerless_since is None:
+            self._workerless_since = now
+        self._replace_lost_workers()
+        patience = OWN_NO_WORKER_SECONDS if self._cluster is not None else NO_WORKER_SECONDS
+        if now - self._workerless_since >= patience:
+            where = "this run's Dask cluster" if self._cluster is not None else f"the Dask cluster at {self._address()}"
+            raise WorkerDiedError(
+                f"{where} has had no worker for {patience:g} s (its workers died or left, and none came back): "
+                "no task in flight can finish."
+            )
+
+    def _worker_count(self) -> int:
+        """Workers the scheduler has now (none when it does not answer in time)."""
+        try:
+            return len(self.client.nthreads(callback_timeout=ASK_SECONDS))
+        except Exception:  # a scheduler that is gone, or too busy to answer
+            return 0
+
+    def _address(self) -> str:
+        try:
+            return str(self.client.scheduler.address)
+        except AttributeError:  # pragma: no cover - a client without a scheduler
+            return "(unknown)"
+
+    def _replace_lost_workers(self) -> None:
+        """Start workers again that the run's own cluster gave up on (a no-op while it has them all)."""
+        cluster = self._cluster
+        if cluster is None or len(cluster.workers) >= self._asked:
+            return
+        with contextlib.suppress(Exception):  # a cluster closing: the deadline decides
+            cluster.scale(self._asked)
+
     def restart(self) -> None:
-        """Nothing to rebuild: the cluster replaces its own workers."""
+        """The cluster replaces dead workers itself; the run's own cluster also gets back any it gave up on."""
+        self._replace_lost_workers()
 
     def close(self, cancel: bool = False) -> None:
         """Stop submitting; close the client and cluster this backend started."""

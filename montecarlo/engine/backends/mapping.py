@@ -39,6 +39,7 @@ class MapBackend(Backend):
         How many tasks a round holds at most is twice this.
     """
 
+    private_random = False  # a caller's map: its other work may draw from `random`
     name = "map"
 
     def __init__(self, mapper: Callable[..., Any], workers: int) -> None:
