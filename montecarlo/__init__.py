@@ -16,17 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 from montecarlo._version import __version__
 
-# The decorator is used at import time of every model module: bound eagerly.
-from montecarlo.models.declare import model
-
 # Public names, imported on first use so that `mc --help` starts fast.
 _LAZY = {
+    "model": "montecarlo.models.declare",
     "run": "montecarlo.api",
     "run_spec": "montecarlo.api",
     "make_spec": "montecarlo.api",
     "replay_block": "montecarlo.api",
     "extend": "montecarlo.api",
-    "load": "montecarlo.api",
+    "load": "montecarlo.analyses.reading",
+    "sensitivity": "montecarlo.analyses.sensitivity",
+    "SensitivityResult": "montecarlo.analyses.sensitivity_result",
+    "mlmc": "montecarlo.analyses.mlmc",
+    "MLMCResult": "montecarlo.records.mlmc_result",
+    "Levels": "montecarlo.models.levels",
     "Model": "montecarlo.models.record",
     "Output": "montecarlo.models.record",
     "load_model": "montecarlo.models.registry",
@@ -59,6 +62,8 @@ __all__ = [
     "Derived",
     "Estimate",
     "Execution",
+    "Levels",
+    "MLMCResult",
     "Model",
     "ModelError",
     "MonteCarloError",
@@ -68,6 +73,7 @@ __all__ = [
     "Result",
     "RunSpec",
     "Sampling",
+    "SensitivityResult",
     "Stopping",
     "StoppingRule",
     "UnknownNameError",
@@ -79,6 +85,7 @@ __all__ = [
     "load",
     "load_model",
     "make_spec",
+    "mlmc",
     "model",
     "register_backend",
     "register_part",
@@ -86,10 +93,15 @@ __all__ = [
     "replay_block",
     "run",
     "run_spec",
+    "sensitivity",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from montecarlo.api import extend, load, make_spec, replay_block, run, run_spec
+    from montecarlo.analyses.mlmc import mlmc
+    from montecarlo.analyses.reading import load
+    from montecarlo.analyses.sensitivity import sensitivity
+    from montecarlo.analyses.sensitivity_result import SensitivityResult
+    from montecarlo.api import extend, make_spec, replay_block, run, run_spec
     from montecarlo.core.execution import Checkpointing, Execution, register_backend
     from montecarlo.core.sampling import Sampling
     from montecarlo.core.spec import RunSpec
@@ -104,9 +116,12 @@ if TYPE_CHECKING:  # pragma: no cover
         WorkerDiedError,
     )
     from montecarlo.estimation.estimate import Estimate
+    from montecarlo.models.declare import model
     from montecarlo.models.derived import ControlVariate, Derived
+    from montecarlo.models.levels import Levels
     from montecarlo.models.record import Model, Output
     from montecarlo.models.registry import builtin_models, load_model
+    from montecarlo.records.mlmc_result import MLMCResult
     from montecarlo.records.result import Result
     from montecarlo.stats.accumulators import register_part
     from montecarlo.stats.moments import Moments

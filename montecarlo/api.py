@@ -26,7 +26,6 @@ from montecarlo.engine.driver import run_spec_on
 from montecarlo.engine.scheduler import replay_block as replay_in_process
 from montecarlo.errors import FileProblem, ResultFormatError, ValidationError
 from montecarlo.estimation.outputs import check_interval
-from montecarlo.models.declare import with_outputs
 from montecarlo.models.fingerprint import fingerprint
 from montecarlo.models.record import Model
 from montecarlo.models.registry import load_model
@@ -35,6 +34,8 @@ from montecarlo.records.checkpoint import continuation
 from montecarlo.records.experiment_result import SCHEMA as EXPERIMENT_SCHEMA
 from montecarlo.records.experiment_result import ExperimentResult
 from montecarlo.records.integrity import read_document
+from montecarlo.records.mlmc_result import SCHEMA as MLMC_SCHEMA
+from montecarlo.records.mlmc_result import MLMCResult
 from montecarlo.records.result import SCHEMA as RESULT_SCHEMA
 from montecarlo.records.result import Result
 from montecarlo.stats.accumulators import Stats
@@ -183,7 +184,6 @@ def make_spec(
     """
     rec = load_model(model)
     bound = rec.bind(params)
-    rec = with_outputs(rec, bound)
     sampling = sampling if sampling is not None else Sampling()
     if not isinstance(sampling, Sampling):
         raise ValidationError("sampling", sampling, "a montecarlo.Sampling")
@@ -258,7 +258,7 @@ def with_model(spec: RunSpec, model: Any = None) -> RunSpec:
     """``spec`` carrying its resolved model record: ``model`` if given, else its own, else loaded by name."""
     if model is None and isinstance(spec.model_record, Model):
         return spec
-    rec = with_outputs(load_model(model if model is not None else spec.model), spec.params)
+    rec = load_model(model if model is not None else spec.model)
     return dataclasses.replace(spec, model_record=rec)
 
 
@@ -312,7 +312,9 @@ def extend(
     target = Stopping(tolerance, rtol, min_samples=result.samples) if tolerance or rtol else Stopping()
     spec = with_model(dataclasses.replace(result.spec, samples=samples, stop=target), model)
     state = continuation(result, fingerprint(spec.model_record))
-    return run_spec_on(spec, how, None, state)
+    extended = run_spec_on(spec, how, None, state)
+    extended.provenance["extended_from_samples"] = result.samples
+    return extended
 
 
 def replay_block(spec: RunSpec, index: int, model: Any = None) -> Stats:
@@ -337,8 +339,8 @@ def replay_block(spec: RunSpec, index: int, model: Any = None) -> Stats:
     return replay_in_process(spec, spec.model_record, index)
 
 
-def load(path: str | os.PathLike) -> Result | ExperimentResult:
-    """Read a result file: ``mc run -o``, `Result.save`, or an experiment's ``result.json`` (or its folder).
+def load(path: str | os.PathLike) -> Result | ExperimentResult | MLMCResult:
+    """Read a result file: ``mc run -o``, `Result.save`, an experiment's ``result.json`` (or its folder), ``mc mlmc -o``.
 
     Parameters
     ----------
@@ -347,8 +349,8 @@ def load(path: str | os.PathLike) -> Result | ExperimentResult:
 
     Returns
     -------
-    Result or ExperimentResult
-        By the file's ``"schema"``. Both have ``to_frame()``, ``table()``
+    Result, ExperimentResult or MLMCResult
+        By the file's ``"schema"``. Each has ``to_frame()``, ``table()``
         and an HTML form for notebooks.
 
     Raises
@@ -376,8 +378,10 @@ def load(path: str | os.PathLike) -> Result | ExperimentResult:
             return ExperimentResult.from_dict(data)
         if schema == RESULT_SCHEMA:
             return Result.from_dict(data)
+        if schema == MLMC_SCHEMA:
+            return MLMCResult.from_dict(data)
     except ResultFormatError as exc:
         raise ResultFormatError(f"{name}: {exc}") from None
     raise ResultFormatError(
-        f"{name}: not a montecarlo result file (schema {schema!r}); accepted: {RESULT_SCHEMA!r} or {EXPERIMENT_SCHEMA!r}"
+        f"{name}: not a montecarlo result file (schema {schema!r}); accepted: {RESULT_SCHEMA!r}, {EXPERIMENT_SCHEMA!r} or {MLMC_SCHEMA!r}"
     )

@@ -37,7 +37,7 @@ def test_minimal_file_builds_the_runspec(tmp_path):
     assert point.spec.entropy == 7
     assert point.spec.spawn_key == ()  # a single run is the plain `mc run --seed 7`
     assert (
-        exp.execution == Execution(cache=True)
+        exp.execution == Execution()  # the cache is off unless asked for
         and exp.execution.executor == "processes"
         and exp.execution.workers is None
     )
@@ -65,7 +65,7 @@ def test_every_run_setting_is_passed_to_the_runspec(tmp_path):
     spec = exp.points[0].spec
     assert (spec.samples, spec.bit_generator, spec.block_size, spec.batch_size) == (10**6, "philox", 4096, 1024)
     assert (spec.confidence, spec.interval) == (0.9, "clopper-pearson")
-    assert exp.execution == Execution("serial", workers=1, retries=0, cache=True)
+    assert exp.execution == Execution("serial", workers=1, retries=0)
     assert exp.name == "exp"  # default: the file name without .toml
 
 
@@ -185,7 +185,7 @@ def test_overrides_replace_file_values_and_are_kept(tmp_path):
     assert exp.points[0].spec.samples == 500
     assert exp.points[0].spec.entropy == 9
     assert exp.points[0].spec.confidence == 0.5
-    assert exp.execution == Execution(workers=1, cache=True)
+    assert exp.execution == Execution(workers=1)
     assert exp.overrides == {"samples": 500, "seed": 9, "workers": 1, "confidence": 0.5}
 
 
@@ -424,3 +424,38 @@ def test_check_needs_expectations(tmp_path, capsys):
     path = write(tmp_path, PI)
     assert invoke(["experiment", "check", path]) == 2
     assert "no [expect] table, nothing to check" in capsys.readouterr().err
+
+
+def test_model_paths_are_relative_to_the_files_folder(tmp_path, monkeypatch, capsys):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "mymodel.py").write_text(
+        "import montecarlo\n\n\n"
+        "def simulate(rng, n, scale=1.0):\n    return scale * rng.random(n)\n\n\n"
+        '@montecarlo.model(inputs={"a": "uniform(0, 1)", "b": "uniform(0, 1)"})\n'
+        "def product(x):\n    return x[:, 0] * x[:, 1]\n",
+        encoding="utf-8",
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    write(work, 'model = "../proj/mymodel.py:simulate"\nsamples = 4096\nseed = 3\n', "x.toml")
+    write(work, 'model = "sensitivity(../proj/mymodel.py:product)"\nsamples = 64\nseed = 3\n', "derived.toml")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    exp = load_experiment(os.path.join("..", "work", "x.toml"))
+    expected = os.path.join(str(project), "mymodel.py") + ":simulate"
+    assert exp.points[0].spec.model == expected  # recorded absolute: the result re-runs from anywhere
+    derived = load_experiment(str(work / "derived.toml"))
+    assert derived.points[0].spec.model == f"sensitivity({expected[: -len('simulate')]}product)"
+    # The file runs from another folder, and its result reproduces from a third one.
+    out = tmp_path / "results"
+    assert invoke(["experiment", "run", str(work / "x.toml"), "-o", str(out), "-w", "1"]) == 0
+    (folder,) = [p.parent for p in out.rglob("result.json")]
+    monkeypatch.chdir(tmp_path)
+    assert invoke(["reproduce", str(folder), "-w", "1"]) == 0
+    capsys.readouterr()
+    # A path given on the command line stays relative to the working directory.
+    monkeypatch.chdir(project)
+    other = load_experiment(str(work / "x.toml"), overrides={"model": "mymodel.py:simulate"})
+    assert other.points[0].spec.model == expected  # not work/mymodel.py

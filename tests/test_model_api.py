@@ -209,7 +209,8 @@ def test_mc_show_every_builtin(name, capsys):
     code, out, _ = mc(capsys, "show", name)
     assert code == 0
     rec = load_model(name)
-    for section in ("parameters", "outputs:", "exact values at the defaults:"):
+    exact = "exact limit at the defaults:" if rec.levels is not None else "exact values at the defaults:"
+    for section in ("parameters", "outputs:", exact):
         assert section in out
     for p in rec.params:
         assert f"  {p.name}" in out and "default" in out
@@ -326,9 +327,15 @@ def test_a_plain_function_with_several_outputs_runs_with_default_names(tmp_path)
     path = tmp_path / "two.py"
     path.write_text("import numpy as np\n\ndef f(rng, n, k: int = 3):\n    return rng.random((n, k))\n")
     spec = montecarlo.make_spec(f"{path}:f", 1000, rng=1, params={"k": 4})
-    assert spec.model_record.output_names == ("y0", "y1", "y2", "y3")
+    assert montecarlo.run_spec(spec).outputs == ("y0", "y1", "y2", "y3")  # counted in the workers, not here
     again = montecarlo.run_spec(dataclasses.replace(spec, model_record=None))  # loaded again from its name
     assert again.outputs == ("y0", "y1", "y2", "y3")
+    (tmp_path / "changing.py").write_text(
+        "import numpy as np\n\ndef f(rng, n):\n    x = rng.random(n)\n"
+        "    return np.column_stack([x, x]) if rng.random() < 0.5 else x\n"
+    )
+    with pytest.raises(montecarlo.ModelError, match=r"returned \d column\(s\) in block \d+ and \d before it"):
+        montecarlo.run(f"{tmp_path / 'changing.py'}:f", 8000, rng=1, sampling=montecarlo.Sampling(block_size=1000))
 
 
 # --------------------------------------------------------------------------

@@ -2,6 +2,11 @@
 
 Exit codes: 0 success, 1 the run failed, 2 usage error, 130 Ctrl-C, 143 SIGTERM.
 Heavy modules (numpy, scipy) load inside commands, so ``mc --help`` is quick.
+The installed command starts in `montecarlo.__main__`, which handles signals
+before this module loads; while a command runs, Ctrl-C raises
+`KeyboardInterrupt` and SIGTERM `montecarlo.errors.Terminated` (`_guarded`).
+Messages quote text from files with its control characters escaped
+(`montecarlo.reports.text.printable`).
 One module per command group: `montecarlo.cli.run`, `montecarlo.cli.results`
 (extend, plot, reproduce), `montecarlo.cli.models` (list, show) and
 `montecarlo.cli.experiment`; `montecarlo.cli.common` holds what they share.
@@ -9,6 +14,7 @@ One module per command group: `montecarlo.cli.run`, `montecarlo.cli.results`
 
 from __future__ import annotations
 
+import _thread
 import gc
 import os
 import signal
@@ -23,10 +29,13 @@ from montecarlo._version import __version__
 from montecarlo.cli.cache import cache_group
 from montecarlo.cli.common import EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, replay_command
 from montecarlo.cli.experiment import experiment_group
+from montecarlo.cli.mlmc import mlmc_cmd
 from montecarlo.cli.models import list_cmd, show_cmd
 from montecarlo.cli.results import extend_cmd, plot_cmd, reproduce_cmd
 from montecarlo.cli.run import run_cmd
+from montecarlo.cli.sensitivity import sensitivity_cmd
 from montecarlo.errors import ModelError, Terminated, one_line
+from montecarlo.reports.text import printable
 
 __all__ = ["cli", "invoke", "main"]
 
@@ -51,28 +60,88 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 for _command in (run_cmd, list_cmd, show_cmd, extend_cmd, plot_cmd, reproduce_cmd, experiment_group, cache_group):
     cli.add_command(_command)
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated()
+cli.add_command(sensitivity_cmd)
+cli.add_command(mlmc_cmd)
 
 
 def _say(text: str) -> None:
-    """Print one line to stderr, even when click or memory fail (the message must get out)."""
+    """Print one line to stderr, even when click or memory fail (the message must get out).
+
+    Its control characters are escaped: messages quote names and values read from files.
+    """
     try:
-        click.echo(one_line(text, limit=2000), err=True)
-    except BaseException:
+        click.echo(_line(text), err=True)
+    except Exception:  # (a signal meanwhile is not swallowed: it propagates)
         try:
-            os.write(2, (one_line(text, limit=2000) + "\n").encode("utf-8", "replace"))
+            os.write(2, (_line(text) + "\n").encode("utf-8", "replace"))
         except OSError:
             pass
 
 
+def _line(text: object) -> str:
+    return printable(one_line(text, limit=2000))
+
+
+#: Signals received while a command ran or its error was reported: the exit status says so, whatever became of them.
+_received: list[int] = []
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    """While a command runs: Ctrl-C raises `KeyboardInterrupt`, SIGTERM `Terminated` (both remembered)."""
+    _received.append(signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _remember(signum: int, frame: Any) -> None:
+    _received.append(signum)
+
+
+def _raised_again(previous: Any) -> Any:
+    """An unraisable hook: a signal's exception that Python drops is delivered again, to the code that runs next.
+
+    A handler raises wherever the main thread is, also in a finalizer or a
+    weakref or ctypes callback (an import's module lock, freed), where the
+    exception is printed as "Exception ignored" and dropped: the run would
+    go on. Any other is for the ``previous`` hook.
+    """
+
+    def hook(args: Any) -> None:
+        if args.exc_type is not None and issubclass(args.exc_type, KeyboardInterrupt) and _received:
+            signum = signal.SIGTERM if issubclass(args.exc_type, Terminated) else signal.SIGINT
+            # From another thread, a moment later: raised from here, it would be dropped again.
+            later = threading.Timer(0.01, _interrupt_main, args=(signum,))
+            later.daemon = True
+            later.start()
+            return
+        previous(args)
+
+    return hook
+
+
+def _interrupt_main(signum: int) -> None:
+    """The signal to the main thread again, while the command's handler is in place (not once it has ended)."""
+    if signal.getsignal(signum) is _on_signal:
+        _thread.interrupt_main(signal.Signals(signum))
+
+
+def _by_signal() -> int | None:
+    """The exit status of a signal the command received, said, when it ended otherwise.
+
+    The exception a handler raises can be swallowed or turned into another
+    error by code it interrupts (an extension module's import that fails
+    with an `ImportError`, a cleanup that catches everything).
+    """
+    if not _received:
+        return None
+    return _interrupted(Terminated() if _received[0] == signal.SIGTERM else KeyboardInterrupt())
+
+
 def _settle() -> None:
-    """Ignore further Ctrl-C and SIGTERM while an error is reported (no traceback from a second one)."""
+    """While an error is reported, a further Ctrl-C or SIGTERM is remembered: no traceback, and not lost."""
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_IGN)
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # (a SIGINT ignored from the start stays so)
+                signal.signal(signum, _remember)
     except ValueError:  # not the main thread
         pass
 
@@ -98,8 +167,10 @@ def main(argv: list[str] | None = None) -> None:
     driver_only()  # before numpy loads
     try:
         code = invoke(argv)
-    except KeyboardInterrupt:  # a signal between two of invoke's own statements
-        code = EXIT_SIGTERM if isinstance(sys.exc_info()[1], Terminated) else EXIT_SIGINT
+    except KeyboardInterrupt as exc:  # a signal between two of invoke's own statements (handlers handed over)
+        _settle()
+        code = EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+        _say("Terminated." if code == EXIT_SIGTERM else "Interrupted.")
     # The process ends here: the interpreter's last collections of every
     # object left (numpy's, click's, a Dask client's) took 0.1-0.2 s of its
     # exit; frozen, they are freed by reference counts alone.
@@ -122,36 +193,57 @@ def _warning_line(message: Warning | str, category: type[Warning], *args: Any, *
 
 
 def _guarded(args: list[str]) -> int:
-    """Run the CLI with SIGTERM raising `Terminated` and helper threads' failures kept quiet."""
+    """Run the CLI with Ctrl-C raising `KeyboardInterrupt`, SIGTERM `Terminated`, helper threads' failures quiet.
+
+    The handlers found are put back at the end (``mc``'s own, which end the
+    process at once: `montecarlo.__main__`). A signal that arrives as they
+    are swapped is handled by one or the other, never lost; one that
+    arrives while the command runs or its error is reported makes the exit
+    status 130 or 143, whatever the code it interrupted made of it.
+    """
     debug = "--debug" in args
+    _received.clear()
     handlers: dict[int, Any] = {}
+    hook, unraisable = threading.excepthook, sys.unraisablehook
     try:
-        handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-        signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread (e.g. under a test runner thread)
-        handlers = {}
-    hook = threading.excepthook
-    if not debug:
-        threading.excepthook = _quiet_threads
-    try:
-        return _invoke(args, debug)
-    except KeyboardInterrupt as exc:  # a second signal while the first error was being reported
+        sys.unraisablehook = _raised_again(unraisable)
+        _take_signals(handlers)
+        if not debug:
+            threading.excepthook = _quiet_threads
+        code = _invoke(args, debug)
+    except KeyboardInterrupt as exc:  # a signal as the handlers were swapped, or while an error was reported
         _settle()
-        return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+        code = EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
     finally:
-        threading.excepthook = hook
+        threading.excepthook, sys.unraisablehook = hook, unraisable
         for signum, handler in handlers.items():
             if handler is not None:
                 signal.signal(signum, handler)
+    if _received and code not in (EXIT_SIGINT, EXIT_SIGTERM):
+        code = EXIT_SIGTERM if signal.SIGTERM in _received else EXIT_SIGINT
+    return code
+
+
+def _take_signals(saved: dict[int, Any]) -> None:
+    """Install the command's handlers, the ones in place kept in ``saved`` first (to be put back)."""
+    try:
+        saved.update({signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)})
+        if callable(saved[signal.SIGINT]):  # (a SIGINT ignored from the start stays so)
+            signal.signal(signal.SIGINT, _on_signal)
+        signal.signal(signal.SIGTERM, _on_signal)
+    except ValueError:  # not the main thread (e.g. under a test runner thread)
+        saved.clear()
 
 
 def _invoke(args: list[str], debug: bool) -> int:
     try:
         # args are kept for messages that repeat the command (how to resume after Ctrl-C)
         cli.main(args=args, prog_name="mc", standalone_mode=False, obj={"argv": args})
-        return 0
+        return _by_signal() or 0  # (a signal swallowed on the way)
     except click.UsageError as exc:
         _settle()
+        if _received:  # a signal that became another error
+            return _by_signal() or EXIT_USAGE
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         _say(f"Error: {exc.format_message()}{hint}")
         return EXIT_USAGE
@@ -160,16 +252,22 @@ def _invoke(args: list[str], debug: bool) -> int:
         # click turns KeyboardInterrupt (and so SIGTERM's Terminated) into Abort
         if isinstance(exc.__cause__, KeyboardInterrupt):
             return _interrupted(exc.__cause__)
+        if _received:
+            return _by_signal() or EXIT_FAILED
         _say("Aborted.")
         return EXIT_FAILED
     except click.ClickException as exc:
         _settle()
+        if _received:
+            return _by_signal() or exc.exit_code
         _say(f"Error: {exc.format_message()}")
         return exc.exit_code
     except KeyboardInterrupt as exc:
         return _interrupted(exc)
     except Exception as exc:
         _settle()
+        if _received:
+            return _by_signal() or EXIT_FAILED
         if debug:
             if isinstance(exc, ModelError) and exc.detail:
                 click.echo(exc.detail, err=True)

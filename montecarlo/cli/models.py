@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from montecarlo.cli.common import complete_models
@@ -45,6 +47,13 @@ def show_cmd(ctx: click.Context, model: str) -> None:
         interval = "Wilson/Clopper-Pearson interval" if o.kind == "probability" else "Student t interval"
         weighted = ", likelihood-ratio weighted" if o.likelihood_ratio else ""
         click.echo(f"  {o.name}: {o.kind}{scale} ({interval}{weighted})")
+    if rec.inputs is not None:
+        _show_inputs(rec)
+    if rec.levels is not None:  # a level model of multilevel Monte Carlo
+        from montecarlo.models.levels import describe
+
+        click.echo("\nlevels (a level model: mc mlmc MODEL --rmse EPS):")
+        click.echo("\n".join(describe(rec.levels, {p.name: p.default for p in rec.params if not p.required})))
     if rec.derived:
         click.echo("\nderived quantities (delta method):")
         for d in rec.derived:
@@ -77,3 +86,23 @@ def show_cmd(ctx: click.Context, model: str) -> None:
             dim = "set by the parameters"
         click.echo(f"quasi-random points (--sampler sobol or halton): uniform form of dimension {dim}")
     click.echo("\n" + (rec.doc or rec.description or "(no description)"))
+
+
+def _show_inputs(rec: Any) -> None:
+    """The declared inputs (``mc sensitivity MODEL``) and the exact Sobol' indices at the defaults, if known."""
+    inputs = rec.inputs
+    click.echo("\ninputs (independent; mc sensitivity MODEL):")
+    width = max(len(n) for n in inputs.names)
+    for name, given, scipy in zip(inputs.names, inputs.given, inputs.described, strict=True):
+        click.echo(f"  {name.ljust(width)}  {given}" + (f"  (scipy.stats {scipy})" if scipy != given else ""))
+    try:
+        exact = inputs.exact(rec.bind({}), rec.output_names)
+    except Exception:  # required parameters
+        exact = {}
+    for output, per in exact.items():
+        click.echo(f"\nexact Sobol' indices of {output} at the defaults:")
+        for name, (first, total) in per.items():
+            click.echo(f"  {name.ljust(width)}  first {first:<10.6g}  total {total:.6g}")
+        pairs = inputs.exact_pairs(rec.bind({}), rec.output_names).get(output, {})
+        if pairs:
+            click.echo("  second order: " + ", ".join(f"{j},{k} {v:.4g}" for (j, k), v in pairs.items()))

@@ -71,8 +71,8 @@ def extend_cmd(
     model, which is imported to run it: a result file is trusted input here.
     """
     from montecarlo.api import extend
+    from montecarlo.engine.progress import ProgressBar
     from montecarlo.models.registry import load_model
-    from montecarlo.reports.progress import ProgressBar
 
     previous = _load(ctx, result_file, experiments=False)
     target = {k: values.pop(k) for k in ("tolerance", "rtol")}
@@ -104,7 +104,7 @@ def extend_cmd(
 
 
 @click.command("plot")
-@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
     "-o", "--output", "out", type=PlotPath(), default=None,
     help="Plot file (.png, .svg or .pdf).  [default: RESULT.png beside the (first) result]",
@@ -139,12 +139,29 @@ def plot_cmd(
     matplotlib: pip install 'montecarlo-engine[plot]'.
     """
     from montecarlo.records.experiment_result import ExperimentResult
+    from montecarlo.records.mlmc_result import MLMCResult
     from montecarlo.reports.plot import save_convergence, save_sweep
 
     require_matplotlib()
+    # An experiment's result folder stands for its result.json, as for montecarlo.load and mc experiment show.
+    results = tuple(os.path.join(p, "result.json") if os.path.isdir(p) else p for p in results)
+    if len(results) == 1 and parameter is None and not histogram:  # an analysis's result draws its own plot
+        from montecarlo.cli.sensitivity import plot_analysis
+
+        drawn = plot_analysis(results[0], out or f"{os.path.splitext(results[0])[0]}.png", name)
+        if drawn is not None:
+            click.echo(f"wrote {drawn}")
+            return
     loaded = []
     for path in results:
         one = _load(ctx, path)
+        if isinstance(one, MLMCResult):  # a multilevel result: Giles' figure of its levels
+            if len(results) > 1 or parameter is not None or histogram:
+                raise click.UsageError(f"{path}: a multilevel result is plotted alone (its levels)", ctx)
+            target = out or os.path.splitext(path)[0] + ".png"
+            one.plot(output=target)
+            click.echo(f"wrote {target}")
+            return
         if isinstance(one, ExperimentResult):
             loaded += [p.result for p in one.points]  # a sweep's points, or one run
             if parameter is None and len(one.points[0].swept) == 1:
@@ -183,6 +200,10 @@ def reproduce_cmd(result_file: str, **values: Any) -> None:
     file is trusted input here.
     """
     from montecarlo.experiments import ExperimentError, reproduce
+    from montecarlo.reports.text import printable
+
+    def say(text: str, err: bool = False) -> None:  # names, versions and executors come from the file: escaped
+        click.echo(printable(text), err=err)
 
     execution = _execution(click.get_current_context(), values)
     try:
@@ -191,16 +212,16 @@ def reproduce_cmd(result_file: str, **values: Any) -> None:
     except ExperimentError as exc:
         raise UsageFailure(str(exc)) from None
     for w in rep.warnings:
-        click.echo(f"warning: {w}", err=True)
+        say(f"warning: {w}", err=True)
     rec = rep.recorded
     was = f"{rec.provenance.get('workers', '?')} worker(s) ({rec.provenance.get('executor', '?')})"
-    click.echo(
+    say(
         f"{rec.path}: {len(rec.points)} run(s), {rep.compared} numbers compared; "
         f"recorded on {was}, re-run on {rep.workers} worker(s) ({rep.executor})"
     )
     if rep.model_changed:
         for line in rep.model_changed:
-            click.echo(f"  {line}")
+            say(f"  {line}")
         raise Failed(
             f"not reproduced: the model changed since the file was written ({len(rep.model_changed)} of "
             f"{len(rec.points)} run(s)); re-run with the model that wrote it."
@@ -213,11 +234,11 @@ def reproduce_cmd(result_file: str, **values: Any) -> None:
             click.echo(f"every re-run estimate lies within its recorded interval ({rep.compared} compared)")
             return
         for line in rep.mismatches:
-            click.echo(f"  {line}")
+            say(f"  {line}")
         raise Failed(f"not reproduced: {len(rep.mismatches)} of {rep.compared} estimates lie outside their intervals.")
     if rep.identical:
         click.echo("bit-identical")
         return
     for line in rep.mismatches:
-        click.echo(f"  {line}")
+        say(f"  {line}")
     raise Failed(f"not reproduced: {len(rep.mismatches)} of {rep.compared} numbers differ.")

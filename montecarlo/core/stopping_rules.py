@@ -151,6 +151,10 @@ class StoppingRule:
         fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
         return f"{self.name}({fields})"
 
+    def progress_note(self, prefix: Prefix) -> str:
+        """How far the prefix is from this target, in words, for a progress bar ("" when there is nothing to say)."""
+        return ""
+
     def outputs_named(self) -> tuple[str, ...]:
         """The estimates this rule names (checked against the model's before a run)."""
         return tuple(getattr(self, "outputs", ()))
@@ -175,11 +179,17 @@ def outputs_arg(value: Any, name: str) -> tuple[str, ...]:
     raise ValidationError(name, value, "an output name or a list of output names")
 
 
+#: A target name that stands for every derived estimate of the model (no estimate can be named so).
+EVERY_DERIVED = "@derived"
+
+
 class _OnOutputs(StoppingRule):
     """A precision target on some estimates (every model output when ``outputs`` is empty).
 
     ``outputs`` may also name a derived or control-variate estimate the model
-    declares: the target then applies to that estimate's interval.
+    declares: the target then applies to that estimate's interval; the name
+    `EVERY_DERIVED` (``"@derived"``) stands for every derived estimate (the
+    Sobol' indices of a sensitivity analysis).
     """
 
     outputs: tuple[str, ...]
@@ -187,11 +197,20 @@ class _OnOutputs(StoppingRule):
     def _targets(self, prefix: Prefix) -> Iterable[Estimate]:
         if not self.outputs:
             return (e for e in prefix.estimates.values() if e.is_output)
-        return (prefix.estimates[o] for o in self.outputs)
+        return (
+            e
+            for o in self.outputs
+            for e in (
+                [d for d in prefix.estimates.values() if d.kind == "derived"]
+                if o == EVERY_DERIVED
+                else [prefix.estimates[o]]
+            )
+        )
 
     def on(self) -> str:
         """The estimates the target applies to, in words."""
-        return ", ".join(self.outputs) if self.outputs else "every output"
+        words = ["every derived estimate" if o == EVERY_DERIVED else o for o in self.outputs]
+        return ", ".join(words) if words else "every output"
 
 
 @dataclass(frozen=True)
@@ -221,6 +240,11 @@ class Tolerance(_OnOutputs):
     def describe(self) -> str:
         """The target in words."""
         return f"interval half-width <= {self.value:g} on {self.on()}"
+
+    def progress_note(self, prefix: Prefix) -> str:
+        """The widest targeted half-width against the target."""
+        widest = max((half_width(e) for e in self._targets(prefix)), default=math.nan)
+        return f"half-width {widest:.3g} (target {self.value:g})"
 
 
 @dataclass(frozen=True)
@@ -253,6 +277,11 @@ class RelativeTolerance(_OnOutputs):
     def describe(self) -> str:
         """The target in words."""
         return f"interval half-width <= {self.value:g} x |estimate| on {self.on()}"
+
+    def progress_note(self, prefix: Prefix) -> str:
+        """The widest targeted relative half-width against the target."""
+        rel = [half_width(e) / abs(e.estimate) if e.estimate else math.inf for e in self._targets(prefix)]
+        return f"relative half-width {max(rel, default=math.nan):.3g} (target {self.value:g})"
 
 
 @dataclass(frozen=True)

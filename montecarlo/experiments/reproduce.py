@@ -10,13 +10,16 @@ recorded, and the report says that the arithmetic changed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from montecarlo.analyses.mlmc import run_mlmc
 from montecarlo.api import run_spec
 from montecarlo.core.execution import Execution
+from montecarlo.core.multilevel import MultilevelSpec
 from montecarlo.core.spec import RunSpec
 from montecarlo.engine.backends import make_backend
 from montecarlo.errors import ExperimentError, FileProblem, ResultFormatError, ValidationError
@@ -26,6 +29,8 @@ from montecarlo.models.registry import load_model
 from montecarlo.records.experiment_result import SCHEMA as EXPERIMENT_SCHEMA
 from montecarlo.records.experiment_result import ExperimentResult
 from montecarlo.records.integrity import read_document
+from montecarlo.records.mlmc_result import SCHEMA as MLMC_SCHEMA
+from montecarlo.records.mlmc_result import MLMCResult
 from montecarlo.records.provenance import software
 from montecarlo.records.result import SCHEMA as RESULT_SCHEMA
 from montecarlo.records.result import Result
@@ -33,7 +38,9 @@ from montecarlo.stats.sums import ARITHMETIC
 
 #: Provenance entries whose change across installs is worth a warning.
 VERSIONED = ("montecarlo", "numpy", "blas")
-ACCEPTED = "accepted: result.json from `mc experiment run` (or its folder), or a file written by `mc run -o`"
+ACCEPTED = (
+    "accepted: result.json from `mc experiment run` (or its folder), or a file written by `mc run -o` or `mc mlmc -o`"
+)
 
 
 @dataclass(frozen=True)
@@ -41,8 +48,8 @@ class Recorded:
     """What a result file recorded: per point a label, its RunSpec and its numbers."""
 
     path: str
-    kind: str  # "experiment" or "result"
-    points: tuple[tuple[str, RunSpec, dict], ...]
+    kind: str  # "experiment", "result" or "mlmc" (one point: the MultilevelSpec, re-run whole)
+    points: tuple[tuple[str, RunSpec | MultilevelSpec, dict], ...]
     provenance: dict
     arithmetic: int = ARITHMETIC
 
@@ -90,6 +97,9 @@ def load_recorded(path: str) -> Recorded:
         if schema == RESULT_SCHEMA:
             r = Result.from_dict(data)
             return Recorded(file, "result", (("", r.spec, data),), r.provenance, r.arithmetic)
+        if schema == MLMC_SCHEMA:
+            m = MLMCResult.from_dict(data)
+            return Recorded(file, "mlmc", (("", m.spec, data),), m.provenance, m.arithmetic)
     except (ResultFormatError, ValidationError) as exc:
         raise ExperimentError(f"{file}: {exc}; {ACCEPTED}.") from None
     raise ExperimentError(f'{file}: not a montecarlo result file ("schema" is {schema!r}); {ACCEPTED}.')
@@ -143,14 +153,18 @@ def reproduce(path: str, *, execution: Execution | None = None) -> Reproduction:
             except ValidationError as exc:
                 raise ExperimentError(f"{recorded.path}: cannot re-run: {exc}") from None
     execution = Execution.of(execution)
-    backend = make_backend(execution, [s for _, s, _ in recorded.points])
+    backend = make_backend(execution, [s for _, s, _ in recorded.points if isinstance(s, RunSpec)])
     out.executor, out.workers = backend.name, backend.workers
     try:
         for label, spec, numbers in recorded.points:
             if changed := changed_since(numbers.get("model_fingerprint") or {}, fingerprint(models[spec.model])):
                 out.model_changed.append(f"{label}{spec.model}: {changed}")
                 continue  # another model: its numbers are not the recorded run's to compare
-            result = run_spec(spec, models[spec.model], execution=Execution(backend, retries=execution.retries))
+            how = Execution(backend, retries=execution.retries)
+            if isinstance(spec, MultilevelSpec):  # the whole algorithm again: every decision, every level
+                result: Any = run_mlmc(dataclasses.replace(spec, model_record=models[spec.model]), execution=how)
+            else:
+                result = run_spec(spec, models[spec.model], execution=how)
             again = json.loads(result.to_json())
             if out.arithmetic_changed is None:
                 out.compared += _compare(label, numbers, again, out.mismatches)
@@ -164,6 +178,8 @@ def reproduce(path: str, *, execution: Execution | None = None) -> Reproduction:
 
 def _compare(label: str, recorded: dict, again: dict, diffs: list[str]) -> int:
     """Append a line per differing number; return how many numbers were compared."""
+    if "mlmc" in again:  # a multilevel result: every number of its estimate, diagnostics and levels
+        return _differing(label, _nested("", recorded.get("mlmc"), again["mlmc"]), diffs)
     pairs: list[tuple[str, Any, Any]] = [("samples", recorded.get("samples"), again["samples"])]
     # Outputs, then derived and control-variate estimates (functions of the
     # folded moments, so they must match bit for bit as well).
@@ -195,6 +211,11 @@ def _compare(label: str, recorded: dict, again: dict, diffs: list[str]) -> int:
     pairs.append(("accumulator count", acc_r.get("count"), acc_a["count"]))
     pairs += _flat("accumulator mean", acc_r.get("mean"), acc_a["mean"])
     pairs += _flat("accumulator comoment", acc_r.get("comoment"), acc_a["comoment"])
+    return _differing(label, pairs, diffs)
+
+
+def _differing(label: str, pairs: list[tuple[str, Any, Any]], diffs: list[str]) -> int:
+    """Append a line per pair whose numbers differ; return how many pairs were compared."""
     for what, a, b in pairs:
         # JSON floats round-trip exactly, so == is bit equality (null for NaN on both sides matches).
         if a != b or type(a) is not type(b):
@@ -207,6 +228,12 @@ def _within(label: str, recorded: dict, again: dict, diffs: list[str]) -> int:
 
     Appends a line per estimate outside; returns how many were compared.
     """
+    if "mlmc" in again:  # a multilevel result: its estimate inside the recorded interval
+        lo, hi = (recorded.get("mlmc") or {}).get("interval") or [None, None]
+        value = again["mlmc"]["estimate"]
+        if not ((lo is None or lo <= value) and (hi is None or value <= hi)):
+            diffs.append(f"{label}estimate: reproduced {value!r}, outside the recorded interval [{lo!r}, {hi!r}]")
+        return 1
     compared = 1
     if recorded.get("samples") != again["samples"]:
         diffs.append(f"{label}samples: recorded {recorded.get('samples')!r}, reproduced {again['samples']!r}")
@@ -233,6 +260,17 @@ def _flat(name: str, a: Any, b: Any) -> list[tuple[str, Any, Any]]:
         sub = f"{name}[{i}]"
         out += _flat(sub, av, bv) if isinstance(bv, list) else [(sub, av, bv)]
     return out
+
+
+def _nested(name: str, a: Any, b: Any) -> list[tuple[str, Any, Any]]:
+    """Pairs of the values of two nested JSON values, objects by key and lists by index (missing: None)."""
+    if isinstance(b, dict):
+        a = a if isinstance(a, dict) else {}
+        return [p for k, v in b.items() for p in _nested(f"{name} {k}".strip(), a.get(k), v)]
+    if isinstance(b, list):
+        a = a if isinstance(a, list) else []
+        return [p for i, v in enumerate(b) for p in _nested(f"{name}[{i}]", a[i] if i < len(a) else None, v)]
+    return [(name, a, b)]
 
 
 def _difference(a: Any, b: Any) -> str:

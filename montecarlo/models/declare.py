@@ -15,7 +15,8 @@ from typing import Any
 from montecarlo.core.validate import unknown_keywords
 from montecarlo.errors import UnknownNameError, ValidationError
 from montecarlo.models.derived import ControlVariate, Derived
-from montecarlo.models.parameters import call_with_params, signature_params
+from montecarlo.models.levels import check_levels
+from montecarlo.models.parameters import signature_params
 from montecarlo.models.record import DEFAULT_BATCH_SIZE, DEFAULT_BLOCK_SIZE, Model, Output
 
 
@@ -87,10 +88,23 @@ def make_model(
     dimension: int | Callable[..., Any] | None = None,
     uniform: Callable[..., Any] | None = None,
     exact_quantile: Callable[..., Any] | None = None,
+    inputs: Any = None,
+    levels: Any = None,
 ) -> Model:
     """Build a `Model` record around ``func`` (see `model` for the arguments)."""
     if not callable(func):
         raise ValidationError("model", func, "a function simulate(rng, n, **params)")
+    declared = None
+    if inputs is not None:  # func is f(x, **params) of declared inputs: its ordinary forms are built from it
+        if uniform is not None or dimension is not None:
+            raise ValidationError(
+                "uniform" if uniform is not None else "dimension", uniform if uniform is not None else dimension,
+                "inputs alone: they make the uniform form and its dimension", "is given together with `inputs`",
+            )  # fmt: skip
+        from montecarlo.models.inputs import declare, forms
+
+        func, uniform, declared = forms(func, declare(inputs))
+        dimension = declared.dimension
     doc = inspect.getdoc(func) or ""
     first = doc.strip().split("\n\n")[0].replace("\n", " ").strip()
     for arg, v in (("block_size", block_size), ("batch_size", batch_size)):
@@ -127,6 +141,8 @@ def make_model(
         dimension=dimension,
         uniform=uniform,
         exact_quantile=exact_quantile,
+        inputs=declared,
+        levels=check_levels(levels, signature_params(func, ranges, choices), outs),
     )
 
 
@@ -146,6 +162,8 @@ MODEL_KEYWORDS = (
     "dimension",
     "uniform",
     "exact_quantile",
+    "inputs",
+    "levels",
 )
 
 
@@ -201,6 +219,23 @@ def model(func: Callable[..., Any] | None = None, **options: Any) -> Any:
         ``exact_quantile(q, **params)``: the exact ``q``-quantile of the
         outputs (one value for the first output, a sequence, or a mapping by
         name), shown beside the estimated quantiles.
+    inputs : dict, optional
+        ``{name: distribution}``: the model's independent random inputs, in
+        the column order of ``x``, each a frozen ``scipy.stats``
+        distribution or a string such as ``"uniform(-pi, pi)"``,
+        ``"normal(0, 1)"``, ``"lognormal(0, 0.5)"``
+        (`montecarlo.models.inputs`). The function is then ``f(x, **params)``
+        of an ``(n, d)`` array of input values; the declaration builds
+        ``simulate`` and the uniform form from it (so no ``uniform`` or
+        ``dimension``), and `montecarlo.sensitivity` can compute its Sobol'
+        indices.
+    levels : montecarlo.Levels, optional
+        The model is a level model of multilevel Monte Carlo
+        (`montecarlo.mlmc`): ``simulate(rng, n, level, **params)`` returns
+        two columns, the difference ``P_l - P_{l-1}`` of the fine and coarse
+        approximations from the same random inputs (``P_0`` on level 0) and
+        ``P_l``; `montecarlo.models.levels.Levels` gives the cost of a
+        sample of each level in model units (docs/mlmc.md).
 
     Returns
     -------
@@ -224,7 +259,7 @@ def model(func: Callable[..., Any] | None = None, **options: Any) -> Any:
     >>> montecarlo.model(ouputs=["a", "b"])
     Traceback (most recent call last):
     ...
-    TypeError: model() got an unexpected keyword argument `ouputs`. Did you mean `outputs`? Accepted: name, outputs, exact, block_size, batch_size, ranges, description, choices, derived, controls, check, dimension, uniform, exact_quantile.
+    TypeError: model() got an unexpected keyword argument `ouputs`. Did you mean `outputs`? Accepted: name, outputs, exact, block_size, batch_size, ranges, description, choices, derived, controls, check, dimension, uniform, exact_quantile, inputs, levels.
     """
     error = unknown_keywords(options, MODEL_KEYWORDS, "model()")
     if error is not None:
@@ -237,30 +272,14 @@ def model(func: Callable[..., Any] | None = None, **options: Any) -> Any:
     return wrap if func is None else wrap(func)
 
 
-def with_outputs(rec: Model, params: Mapping[str, Any]) -> Model:
-    """A plain function's record with outputs as many as its answer has columns: ``value``, or ``y0, y1, ...``.
+def with_columns(rec: Model, k: int) -> Model:
+    """A plain function's record with ``k`` outputs: ``value`` for one column, ``y0, y1, ...`` for several.
 
-    The function is called once, in this process, on two samples of a
-    generator of its own (no block's stream is touched), before any worker
-    starts; the working directory it may change is restored. A record
-    declared with ``@model`` is returned as it is; so is a plain function
-    whose call fails (the run then reports the failure, naming the block and
-    its spawn key).
+    A function not declared with ``@model`` gets its outputs from what it
+    returns, in the workers (a block's first batch); a record declared with
+    ``@model``, or one that already has ``k`` outputs, is returned as it is.
     """
-    if not rec.undeclared:
+    if not rec.undeclared or k == len(rec.outputs):
         return rec
-    import os
-
-    import numpy as np
-
-    here = os.getcwd()
-    try:
-        out = np.shape(call_with_params(rec.simulate, (np.random.default_rng(0), 2), params))
-    except Exception:
-        return rec
-    finally:
-        if os.getcwd() != here:
-            os.chdir(here)
-    if len(out) == 2 and out[0] == 2 and out[1] > 1:
-        return dataclasses.replace(rec, outputs=tuple(Output(f"y{i}") for i in range(out[1])))
-    return rec
+    outs = (Output("value"),) if k == 1 else tuple(Output(f"y{i}") for i in range(k))
+    return dataclasses.replace(rec, outputs=outs)

@@ -16,7 +16,8 @@ the run was made, as digests of:
   its pickled bytes (as cloudpickle would ship it to a worker);
 - ``module:NAME``: the source text of each module the model's functions are
   defined in (a file edited since is another model);
-- ``declaration``: the outputs, their kinds and scales;
+- ``declaration``: the outputs, their kinds and scales (and a model's declared
+  inputs: their names and distributions; a level model's levels);
 - ``base.code``, ``base.declaration``: those of the model this one is
   derived from (an analysis's model holds the model it analyses).
 
@@ -36,6 +37,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from montecarlo.models.inputs import Inputs
 from montecarlo.models.record import Model
 
 #: Version of the fingerprint's recipe (a change makes every old fingerprint another).
@@ -120,6 +122,9 @@ class Fingerprinter:
             return self.callable(obj, depth - 1)
         if isinstance(obj, Model):  # a model another is derived from (an analysis's): its own parts count
             return self.model(obj, prefix="base.")
+        if isinstance(obj, Inputs):  # by what fixes them: a pickled scipy distribution holds numpy's global state
+            parts = (obj.names, obj.described, [self.value(fn, depth) for fn in (obj.function, obj.indices)])
+            return _digest(repr(parts).encode())
         if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType)) or type(obj).__name__ == "ufunc":
             return (
                 f"builtin {getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', getattr(obj, '__name__', ''))}"
@@ -185,17 +190,27 @@ class Fingerprinter:
             ("dimension", model.dimension if callable(model.dimension) else None),
             ("exact_quantile", model.exact_quantile),
         ]
+        if model.inputs is not None:  # f(x, **params), which simulate and uniform wrap, and the exact indices
+            functions += [("inputs", model.inputs.function), ("indices", model.inputs.indices)]
+        if model.levels is not None:  # the cost of each level decides the sample counts of multilevel Monte Carlo
+            exact_limit = model.levels.exact if callable(model.levels.exact) else None
+            functions += [("levels.cost", model.levels.cost), ("levels.exact", exact_limit)]
         functions += [(f"derived:{d.name}", d.func) for d in model.derived]
         functions += [(f"gradient:{d.name}", d.gradient) for d in model.derived]
         functions += [(f"means:{c.name}", c.means if callable(c.means) else None) for c in model.controls]
         codes = {name: self.callable(fn) for name, fn in functions if fn is not None}
         self.parts[prefix + "code"] = code = _digest(repr(sorted(codes.items())).encode())
-        declared = (
+        declared: tuple[Any, ...] = (
             [(o.name, o.kind, o.scale, o.likelihood_ratio) for o in model.outputs],
             [(d.name, d.inputs, d.exact if not callable(d.exact) else None) for d in model.derived],
             [(c.name, c.target, c.controls, c.means if not callable(c.means) else None) for c in model.controls],
             model.dimension if not callable(model.dimension) else None,
         )
+        if model.inputs is not None:  # (a model without inputs keeps the declaration it always had)
+            declared += ((model.inputs.names, model.inputs.described),)
+        if model.levels is not None:  # (likewise a model without levels)
+            exact = model.levels.exact
+            declared += (("levels", exact if not callable(exact) else None, model.levels.unit),)
         self.parts[prefix + "declaration"] = _digest(repr(declared).encode())
         return code
 

@@ -19,12 +19,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from montecarlo.core.validate import closest
 from montecarlo.errors import ParameterError, ValidationError
 from montecarlo.models.derived import ControlVariate, Derived
 from montecarlo.models.parameters import Param, call_with_params
+
+if TYPE_CHECKING:  # pragma: no cover - loaded with numpy, only where a model declares inputs
+    from montecarlo.models.inputs import Inputs
+    from montecarlo.models.levels import Levels
 
 OUTPUT_KINDS = ("mean", "probability")
 
@@ -114,9 +118,15 @@ class Model:
     uniform: Callable[..., Any] | None = None
     #: ``exact_quantile(q, **params)``: the exact ``q``-quantile per output (a value, a sequence or a mapping).
     exact_quantile: Callable[..., Any] | None = None
-    #: A plain function, not declared with ``@model``: its outputs are read from its answer
-    #: (`montecarlo.models.declare.with_outputs`: one ``value``, or ``y0, y1, ...``).
+    #: A plain function, not declared with ``@model``: its outputs are as many as the columns it returns
+    #: (`montecarlo.models.declare.with_columns`: one ``value``, or ``y0, y1, ...``), seen in the workers.
     undeclared: bool = False
+    #: The declared inputs (``@model(inputs=...)``, `montecarlo.models.inputs.Inputs`): their names and
+    #: distributions, and ``f(x, **params)`` the forms above are built from; None for a model without them.
+    inputs: Inputs | None = None
+    #: The declared levels (``@model(levels=Levels(...))``, `montecarlo.models.levels`): the model is a level
+    #: model of multilevel Monte Carlo, ``simulate(rng, n, level, **params)``; None for a model without them.
+    levels: Levels | None = None
 
     @property
     def output_names(self) -> tuple[str, ...]:

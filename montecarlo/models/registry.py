@@ -38,10 +38,20 @@ BUILTIN = {
     "asian_option": "montecarlo.models.builtin.asian_option:simulate",
     "gamblers_ruin": "montecarlo.models.builtin.gamblers_ruin:simulate",
     "tail_probability": "montecarlo.models.builtin.tail_probability:simulate",
+    "gbm_call": "montecarlo.models.builtin.gbm_call:simulate",
+    "digital_call": "montecarlo.models.builtin.digital_call:simulate",
+    "ishigami": "montecarlo.models.builtin.ishigami:simulate",
+    "sobol_g": "montecarlo.models.builtin.sobol_g:simulate",
 }
 
 #: Analysis name -> ``derive(model) -> Model``: the model the analysis runs for ``model`` (``"ANALYSIS(REFERENCE)"``).
-DERIVATIONS = Registry("analysis", {})
+DERIVATIONS = Registry(
+    "analysis",
+    {
+        "sensitivity": "montecarlo.analyses.sensitivity_model:derive",
+        "sensitivity2": "montecarlo.analyses.sensitivity_model:derive_second_order",
+    },
+)
 
 #: ``ANALYSIS(REFERENCE)``.
 _DERIVED = re.compile(r"([A-Za-z_]\w*)\((.+)\)")

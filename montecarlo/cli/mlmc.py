@@ -1,0 +1,185 @@
+"""``mc mlmc MODEL --rmse EPS``: multilevel Monte Carlo of a level model, printed as Giles' table or JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from montecarlo.cli.common import (
+    EXIT_CODES,
+    PlotPath,
+    SectionedCommand,
+    SectionOption,
+    check_distinct,
+    check_output,
+    click_option,
+    complete_models,
+    model_output_to_stderr,
+    param_option,
+    parse_params,
+    require_matplotlib,
+    save_result,
+)
+from montecarlo.core.vocabulary import Option, cli_message
+from montecarlo.errors import ValidationError
+
+#: The options of a multilevel run beside the shared vocabulary (the keywords of `montecarlo.mlmc`).
+MLMC_OPTIONS = (
+    Option("rmse", "mlmc", "EPS", "Target root mean squared error of the estimate (required).", kind="number",
+           example="0.01"),
+    Option("theta", "mlmc", "THETA", "Share of EPS**2 allowed to the squared bias (Giles' mlmc.m), strictly "
+           "between 0 and 1.", shown="0.25"),
+    Option("max_cost", "mlmc", "C", "Budget in model units: stop before a round that would spend more (the "
+           "result says so).", kind="number", example="1e8", shown="none"),
+    Option("max_level", "mlmc", "L", "The finest level the algorithm may add.", kind="int", shown="10"),
+    Option("block_cost", "mlmc", "UNITS", "Model units per block on every level (part of the numbers).",
+           kind="int", shown="4096"),
+    Option("initial_samples", "mlmc", "N", "Samples first taken on levels 0, 1 and 2 (whole blocks).",
+           kind="count", shown="200"),
+)  # fmt: skip
+BY_NAME = {o.name: o for o in MLMC_OPTIONS}
+#: The shared options `mc mlmc` takes (no sample count, stopping rules or cache: the algorithm sets them).
+SHARED = ("rng", "confidence", "bit_generator", "executor", "workers", "scheduler", "retries", "checkpoint", "resume",
+          "checkpoint_every")  # fmt: skip
+
+EXAMPLES = (
+    """Examples:
+  mc mlmc gbm_call --rmse 0.01 --seed 1
+  mc mlmc digital_call --rmse 0.02 -w 2 --json
+  mc mlmc gbm_call --rmse 0.005 --checkpoint mlmc.ckpt --seed 3
+  mc mlmc gbm_call --rmse 0.005 --checkpoint mlmc.ckpt --seed 3 --resume
+  mc mlmc ou.py:ou_square --rmse 0.002 -p sigma=0.3 --max-cost 1e8 --plot levels.png
+
+"""
+    + EXIT_CODES
+)
+
+
+def _options(f: Any) -> Any:
+    from montecarlo.core.vocabulary import BY_NAME as SHARED_BY_NAME
+
+    for option in reversed([SHARED_BY_NAME[n] for n in SHARED]):
+        f = click_option(option)(f)
+    for option in reversed(MLMC_OPTIONS):
+        f = click_option(option, section="Multilevel Monte Carlo")(f)
+    return f
+
+
+def _parse(name: str, text: str) -> Any:
+    """The value of a multilevel option (theta as a number, checked by the spec)."""
+    if name != "theta":
+        return BY_NAME[name].parse(text)
+    try:
+        return float(text)
+    except ValueError:
+        raise ValidationError("theta", text, "a number strictly between 0 and 1, such as 0.25") from None
+
+
+def _output(*decls: str, **kwargs: Any) -> Any:
+    return click.option(*decls, cls=SectionOption, section="Output", **kwargs)
+
+
+def usage(exc: ValidationError, ctx: click.Context | None = None) -> click.UsageError:
+    """A `ValidationError` as one line naming the command-line option (the multilevel ones too)."""
+    option = BY_NAME.get(exc.argument)
+    return click.UsageError(exc.format(option.cli) if option is not None else cli_message(exc), ctx)
+
+
+@click.command("mlmc", cls=SectionedCommand, epilog=EXAMPLES)
+@click.argument("model", shell_complete=complete_models)
+@param_option
+@_options
+@_output("--json", "as_json", is_flag=True, help="Print the result as one JSON object (docs/json.md).")
+@_output("-o", "--output", metavar="FILE", help="Also write the JSON result to FILE (atomically).")
+@_output("--plot", "plot_file", type=PlotPath(), help="Also draw Giles' figure of the levels (.png, .svg or .pdf).")
+@_output("-q", "--quiet", is_flag=True, help="No line per round on stderr.")
+@click.pass_context
+def mlmc_cmd(
+    ctx: click.Context,
+    model: str,
+    params: tuple[str, ...],
+    as_json: bool,
+    output: str | None,
+    plot_file: str | None,
+    quiet: bool,
+    **values: Any,
+) -> None:
+    """Estimate MODEL's limit to RMSE --rmse by multilevel Monte Carlo (Giles' adaptive algorithm).
+
+    MODEL is a level model (`mc show MODEL` says so): gbm_call, digital_call,
+    package.module:function or file.py:function. Level l runs as an ordinary
+    run with -p level=l; the levels, every N_l and the estimate are the same
+    for any worker count, executor and resume (docs/mlmc.md).
+    """
+    from montecarlo.analyses.mlmc import make_mlmc_spec
+    from montecarlo.core.vocabulary import run_arguments
+
+    if plot_file is not None:
+        require_matplotlib()
+    check_distinct({"--checkpoint": values.get("checkpoint"), "--output": output, "--plot": plot_file})
+    output = check_output(output, "--output")
+    try:  # everything is checked before any worker starts
+        own = {n: values.pop(n) for n in BY_NAME}
+        if own["rmse"] is None:
+            raise ValidationError("rmse", None, "a finite number > 0, such as 0.01", "is required")
+        kwargs = {n: _parse(n, v) for n, v in own.items() if v is not None}
+        args = run_arguments({**values, "params": parse_params(params)})
+        spec = make_mlmc_spec(
+            model, kwargs.pop("rmse"), rng=args.spec.get("rng"), params=args.spec["params"],
+            bit_generator=args.spec["sampling"].bit_generator, confidence=args.spec.get("confidence", 0.95), **kwargs,
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise usage(exc, ctx) from None
+    result = _run(ctx, spec, args, quiet)
+    click.echo(result.to_json() if as_json else result.table())
+    if as_json and not result.converged:
+        click.echo(result.message, err=True)
+    save_result(result, output, "--output")
+    if plot_file:
+        result.plot(output=plot_file)
+    if spec.entropy is None and not as_json:
+        click.echo(f"repeat these numbers with --seed {result.spec.entropy}")
+
+
+def _round_line(report: dict) -> None:
+    samples = " ".join(f"{n:,}" for n in report["samples"])
+    end = f"; {report['stopped']}" if report["stopped"] else ""
+    click.echo(
+        f"round {report['round']}: levels 0-{report['levels'] - 1}, N_l = {samples}, cost {report['cost']:.4g}{end}",
+        err=True,
+    )
+
+
+def _run(ctx: click.Context, spec: Any, args: Any, quiet: bool) -> Any:
+    """Run the spec, a line per round on stderr; usage problems found at start-up exit 2."""
+    from montecarlo.analyses.mlmc import run_mlmc
+
+    try:
+        with model_output_to_stderr():  # stdout is for the result
+            return run_mlmc(
+                spec, execution=args.execution, checkpoint=args.checkpoint, on_round=None if quiet else _round_line
+            )
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say where the checkpoint is and how to resume
+        if args.checkpoint is not None:
+            exc.add_note(_resume_note(ctx, args.checkpoint.path))
+        raise
+    except ValidationError as exc:  # a checkpoint that exists, is missing for --resume, belongs to another run
+        raise usage(exc, ctx) from None
+    except (ImportError, ConnectionError) as exc:  # dask not installed, or no scheduler at the address
+        raise click.UsageError(str(exc), ctx) from None
+
+
+def _resume_note(ctx: click.Context, path: str) -> str:
+    """Where the checkpoint is and the command that resumes the run."""
+    import shlex
+
+    from montecarlo.records.files import read_json
+
+    try:
+        saved = f"checkpoint {path} saved in round {read_json(path)['round']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no checkpoint was saved in {path} (the run stopped before its first block was folded)"
+    argv = list(ctx.obj.get("argv") or [])
+    command = shlex.join(["mc", *argv, *([] if "--resume" in argv else ["--resume"])])
+    return f"{saved}; resume with: {command}"
