@@ -29,7 +29,7 @@ from montecarlo.core.execution import Execution
 from montecarlo.core.seeding import fresh_entropy
 from montecarlo.core.spec import RunSpec
 from montecarlo.core.vocabulary import BY_KEY, file_message, run_arguments
-from montecarlo.errors import ExperimentError, FileProblem, ParameterError, ValidationError
+from montecarlo.errors import ExperimentError, FileProblem, ModelNotFoundError, ParameterError, ValidationError
 from montecarlo.experiments.tables import (
     SWEEP_SETTINGS,
     Expectation,
@@ -187,7 +187,7 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
         reference = text_key("model", "a model name or 'package.module:function'", "")
         # A path in the file is relative to the file's folder; one on the command line, to the working one.
         folder = os.getcwd() if "model" in overrides else os.path.dirname(os.path.abspath(path))
-        rec = load_model(anchored(reference, folder))
+        rec = _load_anchored(reference, folder)
         params = merged.get("params", {})
         if not isinstance(params, dict):
             raise ExperimentError(f"{where('params')}: `params` = {show(params)}; accepted: a table [params].")
@@ -257,6 +257,18 @@ def anchored(reference: str, folder: str) -> str:
     if not sep or not module.endswith(".py") or os.path.isabs(os.path.expanduser(module)):
         return reference
     return f"{os.path.normpath(os.path.join(folder, module))}:{attr}"
+
+
+def _load_anchored(reference: str, folder: str) -> Model:
+    """The model of ``reference`` anchored at ``folder``; an error shows the reference as written."""
+    resolved = anchored(reference, folder)
+    try:
+        return load_model(resolved)
+    except ModelNotFoundError as exc:
+        if resolved != reference:
+            exc.value = reference
+            exc.problem = f"{exc.problem.replace(folder + os.sep, '')} (a path relative to {folder})"
+        raise
 
 
 def _origin(exc: ValidationError, overrides: dict, cli_params: dict, path: str) -> str:
