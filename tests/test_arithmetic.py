@@ -122,6 +122,7 @@ def spec_stats(x):
     return n, mean, com, m3, m4, [min(c) + 0.0 for c in cols], [max(c) + 0.0 for c in cols]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(hnp.arrays(np.float64, st.tuples(st.integers(1, 130), st.integers(1, 4)), elements=st.floats(allow_nan=False)))
 def test_the_reference_follows_the_literal_definition(x):
@@ -137,6 +138,7 @@ def test_a_lane_of_negative_zeros_sums_to_positive_zero():
 
 
 # ---- the compiled kernels give the reference's bits --------------------------
+@pytest.mark.slow
 def test_every_length_from_1_to_300(compiled):
     rng = np.random.default_rng(1)
     for n in range(1, 301):
@@ -144,6 +146,7 @@ def test_every_length_from_1_to_300(compiled):
         check(compiled, rng.standard_normal((n, 2)) + 3.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [16384, 16385, 65536 + 7, 10**6])
 @pytest.mark.parametrize("k", [1, 3])
 def test_long_batches(host, n, k):
@@ -185,6 +188,7 @@ def test_zeros_subnormals_overflow_and_infinities(compiled, kind):
         assert math.copysign(1.0, ref.minimum[2]) == 1.0 and math.copysign(1.0, ref.maximum[2]) == 1.0
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(
     hnp.arrays(
@@ -238,6 +242,7 @@ def test_halving_drops_the_lane_axis():
 
 
 # ---- the compiled code --------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_the_machine_code_fuses_no_multiply_add(target):
     cpu, features = TARGETS[target]
@@ -247,6 +252,7 @@ def test_the_machine_code_fuses_no_multiply_add(target):
         assert word not in kernel_stats.ir()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not X86, reason="x86 register names")
 def test_the_targets_use_other_instruction_sets():
     base, avx2 = kernel_stats.assembly("", ""), kernel_stats.assembly("haswell", "")
@@ -254,6 +260,7 @@ def test_the_targets_use_other_instruction_sets():
     assert "ymm" in avx2 and "zmm" not in avx2
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(hnp.arrays(np.float64, st.tuples(st.integers(1, 100), st.sampled_from([1, 2, 3])), elements=st.floats()))
 def test_random_batches_with_nan(compiled, x):

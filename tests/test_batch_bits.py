@@ -12,6 +12,7 @@ integers and booleans, one output and several, with infinities and NaN.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -83,6 +84,7 @@ def check_batch(x: np.ndarray) -> None:
     assert all(same_bits(a, b) for a, b in zip(part.rows(), rows, strict=True))
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(x=batches(allow_nonfinite=False))
 def test_a_batch_gives_the_bits_of_the_general_computation(x):
@@ -112,6 +114,7 @@ def moments(k: int, finite: bool):
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(a=moments(1, finite=True), b=moments(1, finite=True))
 def test_one_output_merge_gives_the_bits_of_numpy(a, b):
@@ -122,6 +125,7 @@ def test_one_output_merge_gives_the_bits_of_numpy(a, b):
     assert m.mean.dtype == m.comoment.dtype == np.float64 and m.mean.shape == (1,) and m.comoment.shape == (1, 1)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(k=st.integers(1, 3), data=st.data())
 def test_merge_with_infinities_and_nan_gives_the_bits_of_numpy(k, data):
@@ -170,12 +174,14 @@ def check_folds(batches: list[np.ndarray]) -> None:
     assert all(a == b for a, b in finite)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(batches=one_output_blocks(allow_nonfinite=False))
 def test_a_block_of_one_output_folds_to_the_bits_of_its_batch_stats(batches):
     check_folds(batches)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(batches=one_output_blocks(allow_nonfinite=True))
 def test_a_block_with_infinities_and_nan_folds_to_the_bits_of_its_batch_stats(batches):

@@ -92,6 +92,7 @@ def test_outputs_declaration_and_defaults_are_part_of_it():
     assert "its outputs' declaration" in changes(plain, fingerprint(load_model(named)))
 
 
+@pytest.mark.slow
 def test_it_is_the_same_in_every_process(tmp_path):
     # Sets and dictionaries are taken in sorted order: their iteration order
     # follows the string hash seed, which differs from process to process.
@@ -166,6 +167,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_module_data_built_at_start_up_keys_the_cache(tmp_path, cache_folder):
     (tmp_path / "basket.py").write_text(BASKET)
 
@@ -220,6 +222,7 @@ def payoff(rng, n):
 """
 
 
+@pytest.mark.slow
 def test_a_resume_after_the_payoff_changed_is_refused_in_one_line(tmp_path):
     (tmp_path / "m2.py").write_text(SLOW_MODEL)
     ck = tmp_path / "m2.ckpt"
@@ -331,6 +334,7 @@ def test_a_run_moving_a_global_generator_is_not_cached(cache_folder):
     assert not list(cache_folder.glob("**/*.json"))
 
 
+@pytest.mark.slow
 def test_models_drawing_from_their_rng_carry_no_warning():
     for name in ("pi", "european_option", "asian_option"):
         assert montecarlo.run(name, 10**4, rng=1, execution=Execution(workers=2)).warnings == ()

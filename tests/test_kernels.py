@@ -104,6 +104,7 @@ def run_both_ways(name, n, sampling, execution, monkeypatch):
     return compiled, plain
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "n", "sampling"), RUNS)
 def test_runs_are_bit_identical_with_and_without_the_statistics_kernel(name, n, sampling, monkeypatch):
     compiled, plain = run_both_ways(name, n, sampling, "serial", monkeypatch)

@@ -185,6 +185,7 @@ def test_the_estimate_and_its_diagnostics(reference):
     assert variances == sorted(variances, reverse=True)  # the corrections shrink with the level
 
 
+@pytest.mark.slow
 def test_rates_savings_and_accuracy_at_eps_001():
     # The checks at eps = 0.01 on one seed (100 seeds: benchmarks/mlmc.py).
     r = montecarlo.mlmc("gbm_call", 0.01, rng=2025, executor="threads", workers=2)
@@ -230,6 +231,7 @@ def test_a_budget_that_cannot_reach_eps_says_so():
     assert r.rmse_estimate > 0.001
 
 
+@pytest.mark.slow
 def test_max_level_reached_is_a_warning():
     r = montecarlo.mlmc("gbm_call", 0.005, rng=4, executor="threads", max_level=3)
     assert r.stopped == "max_level" and r.finest == 3
@@ -354,6 +356,7 @@ def test_table_html_and_frame(reference):
     assert list(frame["level"]) == list(range(7)) and list(frame["samples"]) == list(reference.samples)
 
 
+@pytest.mark.slow
 def test_plot(tmp_path, reference):
     pytest.importorskip("matplotlib")
     out = tmp_path / "levels.png"
@@ -362,6 +365,7 @@ def test_plot(tmp_path, reference):
     assert axes[0].get_ylabel() == "$\\log_2$ variance" and len(axes[0].lines) == 2
 
 
+@pytest.mark.slow
 def test_cli_prints_table_json_and_files(tmp_path, capsys, reference):
     out_file, plot_file = tmp_path / "r.json", tmp_path / "r.svg"
     code, out, err = mc(capsys, "mlmc", "gbm_call", "--rmse", "0.02", "--seed", "11", "--executor", "threads",
@@ -376,6 +380,7 @@ def test_cli_prints_table_json_and_files(tmp_path, capsys, reference):
     assert code == 0 and "repeat these numbers with --seed" in out
 
 
+@pytest.mark.slow
 def test_mc_reproduce_and_mc_plot_of_a_multilevel_result(tmp_path, capsys, reference):
     path = tmp_path / "r.json"
     reference.save(str(path))

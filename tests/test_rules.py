@@ -93,6 +93,7 @@ class TestTimeLimit(RuleContract):
     rule = TimeLimit(0.3)
     cap = 10**9
 
+    @pytest.mark.slow
     def test_stops_every_executor_at_the_same_block(self):
         # The clock decides where: what holds instead is that every executor's
         # numbers are those of a plain run of the samples it reached.

@@ -157,6 +157,7 @@ def test_exact_indices_inside_their_own_999_intervals(model, sampling):
     assert s.variance["y"].estimate > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["ishigami", "sobol_g"])
 def test_second_order_indices(model, tmp_path):
     s = montecarlo.sensitivity(model, 2**14, rng=7, sampling=SOBOL, confidence=0.999, second_order=True)
@@ -199,6 +200,7 @@ def test_a_constant_model_has_undefined_indices():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::montecarlo.errors.OversubscriptionWarning")  # 4 workers on 2 cores, on purpose
 @pytest.mark.parametrize("sampling", [None, SOBOL], ids=["plain", "sobol"])
 def test_bit_identical_for_every_worker_count_and_executor(sampling):
@@ -351,6 +353,7 @@ def test_python_refuses_the_same_inputs():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_table_json_round_trip_and_plot(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     path, png = tmp_path / "s.json", tmp_path / "s.png"

@@ -192,6 +192,7 @@ print(max(lib["num_threads"] for lib in threadpool_info()))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: native libraries start one thread anyway")
 def test_the_mc_command_loads_native_libraries_with_one_thread():
     # Loaded with more, OpenBLAS spins a thread after the limit of a run comes off, in the driver and in each worker.
