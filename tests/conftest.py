@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -19,6 +20,12 @@ TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+
+# The suite signals runs as a terminal would, so it must not inherit an ignored SIGINT (a shell starts
+# background jobs so, and Python then keeps it ignored): Ctrl-C raises here, and `mc` children get it
+# at its default again (exec resets a handled signal, never an ignored one).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 #: The installed command, next to the interpreter running the tests.
 MC = str(Path(sys.executable).with_name("mc"))
