@@ -506,7 +506,7 @@ def test_experiment_files_set_and_sweep_the_sampler(tmp_path, capsys):
         ('sampler = "sobl"', "`sampler` = 'sobl' is not accepted; accepted: one of random, sobol, halton."),
         ("replicates = 4", "`replicates` = 4 needs a quasi-random sampler; accepted: a count together with `sampler` sobol or halton."),
         ('sampler = "sobol"\n[sweep.params]\nsampler = ["random"]', "`sampler` is both set and swept ([sweep.params]); accepted: one of the two."),
-        ('[sweep.params]\nsampler = ["random", "quasi"]', "`sampler` = 'quasi' is not accepted; accepted: one of random, sobol, halton."),
+        ('[sweep.params]\nsampler = ["random", "quasi"]', "[sweep] point 1 (sampler='quasi'): `sampler` = 'quasi' is not accepted; accepted: one of random, sobol, halton."),
         ('replicates = 4\n[sweep.params]\nsampler = ["sobol", "random"]', "`replicates` = 4 needs a quasi-random sampler"),
     ],
 )  # fmt: skip

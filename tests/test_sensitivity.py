@@ -444,3 +444,15 @@ def test_intervals_cover_every_exact_index_over_200_seeds(model, sampler):
     assert all(0.92 <= r <= 0.98 for r in rates.values()), rates
     if model == "ishigami":  # x3's first-order index is exactly 0 (docs/sensitivity.md gives the rate at 1000 seeds)
         assert rates[("x3", "first")] >= 0.93, rates
+
+
+def test_mc_extend_of_a_sensitivity_file_gives_the_indices_of_one_longer_run(tmp_path, capsys):
+    short, longer = tmp_path / "short.json", tmp_path / "longer.json"
+    assert mc(capsys, "sensitivity", "ishigami", "-n", "4096", "--seed", "3", "-w", "1", "-q", "-o", short)[0] == 0
+    code, out, _ = mc(capsys, "extend", short, "-n", "16384", "-w", "1", "-q", "-o", longer)
+    assert code == 0 and out.startswith("sensitivity(ishigami): 16,384 base points x (3 + 2)") and "input  first" in out
+    assert ", extended from 4,096," in out.splitlines()[0]
+    extended = montecarlo.load(longer)
+    assert isinstance(extended, SensitivityResult)
+    direct = montecarlo.sensitivity("ishigami", 16384, rng=3, execution="serial")
+    assert extended.to_dict()["sensitivity"] == direct.to_dict()["sensitivity"]

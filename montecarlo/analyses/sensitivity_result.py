@@ -105,6 +105,10 @@ class SensitivityResult:
         second = {o: {p: result[layout.second_order(o, *p)] for p in pairs} for o in layout.outputs} if pairs else {}
         return cls(result, layout, indices, variance, second)
 
+    def with_run(self, result: Result) -> SensitivityResult:
+        """The indices of ``result``, a continuation of this record's run (`montecarlo.extend`)."""
+        return type(self).of(result, self.layout)
+
     # -- what the run was -------------------------------------------------
     @property
     def spec(self) -> Any:

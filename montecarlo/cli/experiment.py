@@ -63,11 +63,18 @@ def _overrides(values: dict[str, Any], params: tuple[str, ...], settings: tuple[
 def _load_all(files: tuple[str, ...], overrides: dict) -> list:
     """Validate every file before running any (a typo in the last file fails at once)."""
     from montecarlo.experiments import ExperimentError, load_experiment
+    from montecarlo.experiments.analysis import KINDS, refuse_foreign
 
     try:
-        return [load_experiment(f, overrides) for f in files]
+        exps = [load_experiment(f, overrides) for f in files]
     except ExperimentError as exc:
         raise UsageFailure(str(exc)) from None
+    # A command-line key some files' analysis does not take is left out for them; one that no file takes is an error.
+    for key in overrides:
+        if all(key in e.ignored for e in exps):
+            kind = KINDS[(exps[0].analysis or {}).get("name")]
+            raise UsageFailure(str(refuse_foreign(kind, key, "command line")))
+    return exps
 
 
 def _override_options(f: Any) -> Any:
@@ -104,7 +111,6 @@ def _run_all(exps: list, quiet: bool, output_dir: str | None) -> list:
     from montecarlo.engine.progress import ProgressBar
     from montecarlo.experiments import ExperimentError, check_output_dir, run_experiment
     from montecarlo.experiments.record import WRITING
-    from montecarlo.reports.table import format_experiment
     from montecarlo.reports.text import printable
 
     if output_dir is not None:
@@ -138,7 +144,7 @@ def _run_all(exps: list, quiet: bool, output_dir: str | None) -> list:
         finally:
             if bar is not None:
                 bar.close()
-        click.echo(format_experiment(res))
+        click.echo(res.table())
         resumed = res.provenance.get("resumed")
         if resumed:
             click.echo(f"{resumed} of {len(res.points)} points taken from an unfinished run of this experiment")
@@ -187,7 +193,7 @@ def run_cmd(
 @click.argument("result_file", metavar="RESULT.json")
 def show_cmd(result_file: str) -> None:
     """Print the table of an experiment's result again (its result.json, or its folder)."""
-    from montecarlo.api import load
+    from montecarlo.analyses.reading import load
     from montecarlo.errors import ResultFormatError
     from montecarlo.records.experiment_result import ExperimentResult
 

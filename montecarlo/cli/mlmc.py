@@ -21,27 +21,11 @@ from montecarlo.cli.common import (
     require_matplotlib,
     save_result,
 )
-from montecarlo.core.vocabulary import Option, cli_message
+from montecarlo.core.vocabulary import ANALYSIS_OPTIONS, MLMC_OPTIONS, cli_message
 from montecarlo.errors import ValidationError
 
-#: The options of a multilevel run beside the shared vocabulary (the keywords of `montecarlo.mlmc`).
-MLMC_OPTIONS = (
-    Option("rmse", "mlmc", "EPS", "Target root mean squared error of the estimate (required).", kind="number",
-           example="0.01"),
-    Option("theta", "mlmc", "THETA", "Share of EPS**2 allowed to the squared bias (Giles' mlmc.m), strictly "
-           "between 0 and 1.", shown="0.25"),
-    Option("max_cost", "mlmc", "C", "Budget in model units: stop before a round that would spend more (the "
-           "result says so).", kind="number", example="1e8", shown="none"),
-    Option("max_level", "mlmc", "L", "The finest level the algorithm may add.", kind="int", shown="10"),
-    Option("block_cost", "mlmc", "UNITS", "Model units per block on every level (part of the numbers).",
-           kind="int", shown="4096"),
-    Option("initial_samples", "mlmc", "N", "Samples first taken on levels 0, 1 and 2 (whole blocks).",
-           kind="count", shown="200"),
-)  # fmt: skip
-BY_NAME = {o.name: o for o in MLMC_OPTIONS}
 #: The shared options `mc mlmc` takes (no sample count, stopping rules or cache: the algorithm sets them).
-SHARED = ("rng", "confidence", "bit_generator", "executor", "workers", "scheduler", "retries", "checkpoint", "resume",
-          "checkpoint_every")  # fmt: skip
+SHARED = tuple(n for n in ANALYSIS_OPTIONS["mlmc"] if n not in {o.name for o in MLMC_OPTIONS})
 
 EXAMPLES = (
     """Examples:
@@ -61,19 +45,9 @@ def _options(f: Any) -> Any:
 
     for option in reversed([SHARED_BY_NAME[n] for n in SHARED]):
         f = click_option(option)(f)
-    for option in reversed(MLMC_OPTIONS):
-        f = click_option(option, section="Multilevel Monte Carlo")(f)
+    for option in reversed(MLMC_OPTIONS):  # the vocabulary's: the keywords of montecarlo.mlmc and the file keys
+        f = click_option(option)(f)
     return f
-
-
-def _parse(name: str, text: str) -> Any:
-    """The value of a multilevel option (theta as a number, checked by the spec)."""
-    if name != "theta":
-        return BY_NAME[name].parse(text)
-    try:
-        return float(text)
-    except ValueError:
-        raise ValidationError("theta", text, "a number strictly between 0 and 1, such as 0.25") from None
 
 
 def _output(*decls: str, **kwargs: Any) -> Any:
@@ -82,8 +56,7 @@ def _output(*decls: str, **kwargs: Any) -> Any:
 
 def usage(exc: ValidationError, ctx: click.Context | None = None) -> click.UsageError:
     """A `ValidationError` as one line naming the command-line option (the multilevel ones too)."""
-    option = BY_NAME.get(exc.argument)
-    return click.UsageError(exc.format(option.cli) if option is not None else cli_message(exc), ctx)
+    return click.UsageError(cli_message(exc), ctx)
 
 
 @click.command("mlmc", cls=SectionedCommand, epilog=EXAMPLES)
@@ -120,11 +93,10 @@ def mlmc_cmd(
     check_distinct({"--checkpoint": values.get("checkpoint"), "--output": output, "--plot": plot_file})
     output = check_output(output, "--output")
     try:  # everything is checked before any worker starts
-        own = {n: values.pop(n) for n in BY_NAME}
-        if own["rmse"] is None:
+        if values.get("rmse") is None:
             raise ValidationError("rmse", None, "a finite number > 0, such as 0.01", "is required")
-        kwargs = {n: _parse(n, v) for n, v in own.items() if v is not None}
         args = run_arguments({**values, "params": parse_params(params)})
+        kwargs = dict(args.mlmc)
         spec = make_mlmc_spec(
             model, kwargs.pop("rmse"), rng=args.spec.get("rng"), params=args.spec["params"],
             bit_generator=args.spec["sampling"].bit_generator, confidence=args.spec.get("confidence", 0.95), **kwargs,

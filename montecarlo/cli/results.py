@@ -70,11 +70,16 @@ def extend_cmd(
     settings: only the missing blocks are computed. The result file names the
     model, which is imported to run it: a result file is trusted input here.
     """
+    from montecarlo.analyses.reading import load as load_record
     from montecarlo.api import extend
     from montecarlo.engine.progress import ProgressBar
     from montecarlo.models.registry import load_model
+    from montecarlo.records.result import Result
 
     previous = _load(ctx, result_file, experiments=False)
+    # An analysis's record (Sobol' indices) is its run's result plus a section: the run goes on, the record is made again.
+    analysis = load_record(result_file)
+    analysis = analysis if not isinstance(analysis, Result) else None
     target = {k: values.pop(k) for k in ("tolerance", "rtol")}
     execution = _execution(ctx, values)
     output = check_output(output, "--output")
@@ -95,10 +100,11 @@ def extend_cmd(
         click.echo(
             rounding_note(check_count(samples), result.samples, result.spec.sampler, result.spec.replicates), err=True
         )
-    click.echo(result.to_json() if as_json else result.table())
+    shown = analysis.with_run(result) if analysis is not None else result
+    click.echo(shown.to_json() if as_json else shown.table())
     if result.spec.stop and not as_json:
         click.echo(result.stopping["message"])
-    save_result(result, output, "--output")
+    save_result(shown, output, "--output")
     if output is None:
         click.echo("not saved: add -o FILE to write the extended result", err=True)
 
@@ -140,6 +146,7 @@ def plot_cmd(
     """
     from montecarlo.records.experiment_result import ExperimentResult
     from montecarlo.records.mlmc_result import MLMCResult
+    from montecarlo.records.result import Result
     from montecarlo.reports.plot import save_convergence, save_sweep
 
     require_matplotlib()
@@ -163,7 +170,13 @@ def plot_cmd(
             click.echo(f"wrote {target}")
             return
         if isinstance(one, ExperimentResult):
-            loaded += [p.result for p in one.points]  # a sweep's points, or one run
+            if one.analysis is not None:
+                raise click.UsageError(
+                    f"{path}: an experiment of analysis {one.analysis.get('name')!r} is not plotted as runs; "
+                    "accepted: a result of `mc run`, `mc sensitivity -o`, `mc mlmc -o` or a plain experiment",
+                    ctx,
+                )
+            loaded += [p.result for p in one.points if isinstance(p.result, Result)]  # a sweep's points, or one run
             if parameter is None and len(one.points[0].swept) == 1:
                 parameter = next(iter(one.points[0].swept))
         else:

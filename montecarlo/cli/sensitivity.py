@@ -20,6 +20,7 @@ from montecarlo.cli.common import (
     usage_error,
     vocabulary_options,
 )
+from montecarlo.core.vocabulary import ANALYSIS_OPTIONS
 from montecarlo.errors import ValidationError
 
 EXAMPLES = (
@@ -35,8 +36,8 @@ EXAMPLES = (
     + EXIT_CODES
 )
 
-#: The vocabulary's options `mc sensitivity` takes, besides its own -n and --tolerance.
-OPTIONS = ["rng", "confidence", "bit_generator", "block_size", "batch_size", "sampler", "replicates"]
+#: The vocabulary's options `mc sensitivity` takes, besides its own -n and --tolerance (their help is in base points).
+OPTIONS = [n for n in ANALYSIS_OPTIONS["sensitivity"] if n not in ("samples", "tolerance")]
 
 
 def _option(section: str, *decls: str, **kwargs: Any) -> Any:
@@ -50,7 +51,7 @@ def _option(section: str, *decls: str, **kwargs: Any) -> Any:
 @_option("Sampling", "--second-order", is_flag=True, help="Also the second-order index of every pair of inputs: "
          "N x (2d + 2) evaluations.")  # fmt: skip
 @param_option
-@vocabulary_options(["execution", "checkpoint"], only=OPTIONS)
+@vocabulary_options((), only=OPTIONS)
 @_option("Precision targets and budgets", "--tolerance", metavar="T", help="Stop at the first block where every "
          "index's interval half-width is <= T (checked from 4096 base points on).")  # fmt: skip
 @_option("Output", "--json", "as_json", is_flag=True, help="Print the result as one JSON object (docs/json.md).")

@@ -12,19 +12,21 @@ the option; `cli_name` and `file_name` say how each entry point shows it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from montecarlo.core.execution import EXECUTORS, MAX_WORKERS, Checkpointing, Execution
 from montecarlo.core.layout import DEFAULT_REPLICATES, MAX_REPLICATES, SAMPLERS
+from montecarlo.core.multilevel import MultilevelSpec
 from montecarlo.core.sampling import BIT_GENERATORS, DEFAULT_MAX_SAMPLES, DEFAULT_SAMPLES, INTERVAL_METHODS, Sampling
 from montecarlo.core.spec import RunSpec
 from montecarlo.core.stopping import Stopping
 from montecarlo.core.validate import check_count, check_int, check_level, check_positive, did_you_mean
 from montecarlo.errors import ParameterError, ValidationError
 
-#: Where an option's value goes: a keyword of `montecarlo.make_spec`, or a field of an option object.
-GROUPS = ("spec", "sampling", "stopping", "execution", "checkpoint")
+#: Where an option's value goes: a keyword of `montecarlo.make_spec`, a field of an option object, or
+#: (``"mlmc"``) a keyword of `montecarlo.mlmc` that only a multilevel run takes (its `MultilevelSpec` field).
+GROUPS = ("spec", "sampling", "stopping", "execution", "checkpoint", "mlmc")
 
 #: Help sections of ``mc run --help``, by group.
 SECTIONS = {
@@ -33,6 +35,7 @@ SECTIONS = {
     "stopping": "Precision targets and budgets",
     "execution": "Execution",
     "checkpoint": "Recovery",
+    "mlmc": "Multilevel Monte Carlo",
 }
 
 
@@ -73,7 +76,8 @@ class Option:
         A command-line switch.
     kind : str
         How command-line text becomes a value: ``"count"``, ``"int"``,
-        ``"int0"`` (>= 0), ``"number"`` (> 0), ``"level"`` or ``"text"``.
+        ``"int0"`` (>= 0), ``"number"`` (> 0), ``"level"``, ``"float"`` (any
+        number, checked where the value goes) or ``"text"``.
     accepted : str
         What the command line and files accept, when the Python keyword
         accepts more (a seed: an integer, not a Generator).
@@ -107,9 +111,9 @@ class Option:
     @property
     def default(self) -> Any:
         """The default, where the option object (or the `RunSpec`) that holds the option defines one; else None."""
-        owner = {"spec": RunSpec, "sampling": Sampling, "execution": Execution, "checkpoint": Checkpointing}.get(
-            self.group
-        )
+        owners = {"spec": RunSpec, "sampling": Sampling, "execution": Execution, "checkpoint": Checkpointing,
+                  "mlmc": MultilevelSpec}  # fmt: skip
+        owner = owners.get(self.group)
         found = {f.name: f.default for f in fields(owner)} if owner is not None else {}
         value = found.get(self.field or self.name, MISSING)
         return None if value is MISSING else value
@@ -145,6 +149,11 @@ class Option:
             return check_positive(text, self.name, self.example)
         if self.kind == "level":
             return check_level(text, self.name)
+        if self.kind == "float":
+            try:
+                return float(text)
+            except ValueError:
+                raise ValidationError(self.name, text, self.accepted or f"a number, such as {self.example}") from None
         return text
 
 
@@ -210,12 +219,36 @@ OPTIONS: tuple[Option, ...] = (
            "the file if not given).", key=None, is_flag=True),
     Option("checkpoint_every", "checkpoint", "SECONDS", "Seconds between checkpoint writes.", key=None,
            field="every", kind="number", example="5"),
+    Option("rmse", "mlmc", "EPS", "Target root mean squared error of the estimate (required).", kind="number",
+           example="0.01"),
+    Option("theta", "mlmc", "THETA", "Share of EPS**2 allowed to the squared bias (Giles' mlmc.m), strictly "
+           "between 0 and 1.", kind="float", accepted="a number strictly between 0 and 1, such as 0.25"),
+    Option("max_cost", "mlmc", "C", "Budget in model units: stop before a round that would spend more (the "
+           "result says so).", kind="number", example="1e8", shown="none"),
+    Option("max_level", "mlmc", "L", "The finest level the algorithm may add.", kind="int"),
+    Option("block_cost", "mlmc", "UNITS", "Model units per block on every level (part of the numbers).",
+           kind="int"),
+    Option("initial_samples", "mlmc", "N", "Samples first taken on levels 0, 1 and 2 (whole blocks).",
+           kind="count"),
 )  # fmt: skip
+
+#: The options only a multilevel run takes (`montecarlo.mlmc`, ``mc mlmc``, ``analysis = "mlmc"``).
+MLMC_OPTIONS: tuple[Option, ...] = tuple(o for o in OPTIONS if o.group == "mlmc")
 
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 
 #: Experiment-file key -> option.
 BY_KEY: dict[str, Option] = {o.file_key: o for o in OPTIONS if o.file_key is not None}
+
+#: The options each analysis takes, by name: those of ``mc sensitivity`` and ``mc mlmc`` (beside an analysis's
+#: own flags such as ``--second-order``) and the keys of an experiment file with that ``analysis``.
+ANALYSIS_OPTIONS: dict[str, tuple[str, ...]] = {
+    "sensitivity": ("samples", "rng", "confidence", "bit_generator", "block_size", "batch_size", "sampler",
+                    "replicates", "tolerance", "executor", "workers", "scheduler", "retries", "cache", "checkpoint",
+                    "resume", "checkpoint_every"),
+    "mlmc": ("rng", "confidence", "bit_generator", "executor", "workers", "scheduler", "retries", "checkpoint",
+             "resume", "checkpoint_every", *(o.name for o in MLMC_OPTIONS)),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -230,11 +263,15 @@ class RunOptions:
         ``sampling`` (the option objects).
     execution : Execution
     checkpoint : Checkpointing or None
+    mlmc : dict
+        The keywords only `montecarlo.mlmc` takes (``rmse``, ``theta`` ...),
+        as given.
     """
 
     spec: dict[str, Any]
     execution: Execution
     checkpoint: Checkpointing | None
+    mlmc: dict[str, Any] = field(default_factory=dict)
 
 
 def run_arguments(values: Mapping[str, Any]) -> RunOptions:
@@ -269,7 +306,8 @@ def run_arguments(values: Mapping[str, Any]) -> RunOptions:
         "stopping": Stopping(**groups["stopping"]),
         "sampling": Sampling(**groups["sampling"]),
     }
-    return RunOptions(keywords, Execution(**groups["execution"]), Checkpointing(**checkpoint) if checkpoint else None)
+    ckpt = Checkpointing(**checkpoint) if checkpoint else None
+    return RunOptions(keywords, Execution(**groups["execution"]), ckpt, groups["mlmc"])
 
 
 def cli_name(error: ValidationError) -> str:

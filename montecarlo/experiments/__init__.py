@@ -18,6 +18,7 @@ from montecarlo.experiments.reproduce import Reproduction, load_recorded, reprod
 from montecarlo.experiments.runner import run_experiment
 from montecarlo.experiments.tables import Expectation, Sweep
 from montecarlo.records.experiment_result import ExperimentResult, PointResult
+from montecarlo.reports.experiment_analyses import point_analysis
 
 __all__ = [
     "Expectation",
@@ -32,6 +33,7 @@ __all__ = [
     "known_keys",
     "load_experiment",
     "load_recorded",
+    "point_analysis",
     "reproduce",
     "run_experiment",
     "sweep_csv",

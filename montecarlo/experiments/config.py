@@ -24,36 +24,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from montecarlo.api import make_spec
 from montecarlo.core.execution import Execution
+from montecarlo.core.multilevel import MultilevelSpec
 from montecarlo.core.seeding import fresh_entropy
 from montecarlo.core.spec import RunSpec
-from montecarlo.core.vocabulary import BY_KEY, file_message, run_arguments
+from montecarlo.core.vocabulary import BY_KEY, BY_NAME, file_message, run_arguments
 from montecarlo.errors import ExperimentError, FileProblem, ModelNotFoundError, ParameterError, ValidationError
-from montecarlo.experiments.tables import (
-    SWEEP_SETTINGS,
-    Expectation,
-    Sweep,
-    label,
-    parse_expect,
-    parse_sweep,
-    show,
-    unknown,
+from montecarlo.experiments.analysis import (
+    SENSITIVITY,
+    every_key,
+    expectations,
+    kind_of,
+    layout_record,
+    point_spec,
+    refuse_foreign,
+    sensitivity_layout,
 )
+from montecarlo.experiments.tables import Expectation, Sweep, label, parse_sweep, show, unknown
 from montecarlo.models.record import Model
 from montecarlo.models.registry import load_model
 from montecarlo.records.files import MAX_TEXT_BYTES
 from montecarlo.records.files import read_text as read_file
 
-#: Keys of an experiment file that are not run settings.
-OWN_KEYS = ("name", "description", "model", "params", "sweep", "expect")
 #: Experiment names become folder names.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 def known_keys() -> tuple[str, ...]:
-    """Every top-level key of an experiment file: its own keys, then the run settings."""
-    return OWN_KEYS + tuple(BY_KEY)
+    """Every top-level key of an experiment file: its own keys, the analyses' own, then the run settings."""
+    return every_key()
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class Point:
 
     index: int
     swept: dict
-    spec: RunSpec
+    spec: RunSpec | MultilevelSpec  # a MultilevelSpec for analysis = "mlmc"
     expect: tuple[Expectation, ...] = ()
 
     def label(self) -> str:
@@ -85,6 +84,10 @@ class Experiment:
     overrides: dict = field(default_factory=dict)
     #: No seed was given: the entropy was drawn fresh (a resumed sweep takes the one it recorded).
     fresh_seed: bool = False
+    #: The result's ``analysis`` entry: None for plain runs, else ``{"name": "sensitivity" | "mlmc", ...}``.
+    analysis: dict | None = None
+    #: Command-line keys this file's analysis does not take, left out for it (``--samples`` for an mlmc file).
+    ignored: tuple[str, ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -159,6 +162,13 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
     for key in data:
         if key not in keys:
             raise unknown(key, keys, path)
+    kind = kind_of({**data, **overrides}, "command line" if "analysis" in overrides else path)
+    for key in data:
+        if key not in kind.keys:
+            raise refuse_foreign(kind, key, path)
+    # One command line may serve files of every kind: a key this kind does not take is left out for it.
+    ignored = tuple(k for k in overrides if k not in kind.keys)
+    overrides = {k: v for k, v in overrides.items() if k not in ignored}
     cli_params = dict(overrides.get("params") or {})
     merged = {**data, **{k: v for k, v in overrides.items() if k != "params"}}
 
@@ -192,37 +202,44 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
         if not isinstance(params, dict):
             raise ExperimentError(f"{where('params')}: `params` = {show(params)}; accepted: a table [params].")
         params = {**params, **cli_params}
-        values = {option.name: merged[key] for key, option in BY_KEY.items() if key in merged}
+        # (a sensitivity analysis's `tolerance` is its own: every index's half-width)
+        own = ("tolerance",) if kind is SENSITIVITY else ()
+        values = {o.name: merged[key] for key, o in BY_KEY.items() if key in merged and key not in own}
         args = run_arguments(values)
         # One entropy for the whole experiment: sweep points differ by spawn key only.
-        entropy = args.spec.get("rng") if args.spec.get("rng") is not None else fresh_entropy()
-        sweep = parse_sweep(merged.get("sweep"), path, rec, params)
+        entropy: int = args.spec["rng"] if args.spec.get("rng") is not None else fresh_entropy()
+        layout = sensitivity_layout(rec, merged, path) if kind is SENSITIVITY else None
+        sweep = parse_sweep(merged.get("sweep"), path, rec, params, kind.sweep_settings)
         combos = sweep.combinations() if sweep is not None else [{}]
         points = []
         names = {p.name for p in rec.params}
         for i, swept in enumerate(combos):
             # A swept run setting (the sampler: plain against randomized QMC) goes to the sampling options.
-            settings = {k: v for k, v in swept.items() if k in SWEEP_SETTINGS and k not in names}
+            settings = {k: v for k, v in swept.items() if k in kind.sweep_settings and k not in names}
             for k in settings:
                 if k in merged:
                     raise ExperimentError(
                         f"{path}: `{k}` is both set and swept ([sweep.params]); accepted: one of the two."
                     )
-            sampling = dataclasses.replace(args.spec["sampling"], **settings) if settings else args.spec["sampling"]
             varied = {k: v for k, v in swept.items() if k not in settings}
             try:
-                keywords = {**args.spec, "rng": entropy, "params": {**params, **varied}, "sampling": sampling}
-                spec = make_spec(rec, **keywords)
-            except ParameterError as exc:
-                if swept and exc.argument in swept:
-                    raise ExperimentError(f"{path}: [sweep] point {i} ({label(swept)}): {exc}") from None
+                spec = point_spec(kind, rec, args, merged, entropy, {**params, **varied}, settings, path)
+            except ValidationError as exc:
+                if swept and _file_key(exc) in swept:
+                    shown = exc if isinstance(exc, ParameterError) else file_message(exc)
+                    raise ExperimentError(f"{path}: [sweep] point {i} ({label(swept)}): {shown}") from None
                 raise
             if sweep is not None and not sweep.common_random_numbers:
                 # Point i draws block b from SeedSequence(entropy, spawn_key=(i, b)).
                 spec = dataclasses.replace(spec, spawn_key=(*spec.spawn_key, i))
             # record the bound values (an integer 80 given for a float parameter is 80.0)
             bound = {k: getattr(spec, k) if k in settings else spec.params[k] for k in swept}
-            points.append(Point(i, bound, spec, parse_expect(merged.get("expect"), path, rec, spec, i, len(combos))))
+            points.append(Point(i, bound, spec))
+        model = points[0].spec.model_record if kind is SENSITIVITY else rec
+        points = [
+            dataclasses.replace(p, expect=expectations(kind, merged.get("expect"), path, model, p.spec, i, len(combos)))
+            for i, p in enumerate(points)
+        ]
     except ExperimentError:
         raise
     except ValidationError as exc:
@@ -232,7 +249,7 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
         text=text,
         name=name,
         description=description,
-        model=rec,
+        model=model,
         points=tuple(points),
         sweep=sweep,
         # The cache is off unless asked for (`cache = true`, --cache): a fingerprint cannot see
@@ -240,6 +257,8 @@ def build(data: dict, *, path: str, text: str, overrides: dict) -> Experiment:
         execution=args.execution,
         overrides=overrides,
         fresh_seed=args.spec.get("rng") is None,
+        analysis=layout_record(layout) if layout is not None else None if kind.name is None else {"name": kind.name},
+        ignored=ignored,
     )
 
 
@@ -269,6 +288,12 @@ def _load_anchored(reference: str, folder: str) -> Model:
             exc.value = reference
             exc.problem = f"{exc.problem.replace(folder + os.sep, '')} (a path relative to {folder})"
         raise
+
+
+def _file_key(exc: ValidationError) -> str:
+    """The key (or parameter) a `ValidationError` names, as a file spells it."""
+    option = None if isinstance(exc, ParameterError) else BY_NAME.get(exc.argument)
+    return option.file_key or exc.argument if option is not None else exc.argument
 
 
 def _origin(exc: ValidationError, overrides: dict, cli_params: dict, path: str) -> str:

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from montecarlo.errors import NO_SPACE, ExperimentError, NoSpaceError
 from montecarlo.records.experiment_result import ExperimentResult
 from montecarlo.records.files import umask
+from montecarlo.records.result import Result
+from montecarlo.reports.experiment_analyses import estimates
 
 RESULT_FILE = "result.json"
 SWEEP_FILE = "sweep.csv"
@@ -62,20 +64,24 @@ def sweep_csv(res: ExperimentResult) -> str:
     """The sweep as CSV, one row per point, numbers in full precision.
 
     Columns: the swept parameters, then per output the estimate, standard
-    error, interval bounds and exact value.
+    error, interval bounds and exact value. For an analysis: its estimates
+    (a sensitivity analysis's indices; a multilevel run's ``value``, whose
+    ``samples`` are those of every level).
     """
     params = list(res.points[0].swept)
-    outputs = [e.name for e in res.points[0].result.estimates]  # outputs, then derived
+    per_point = [{e.name: e for e in estimates(res, p)} for p in res.points]
+    outputs = list(per_point[0])  # outputs, then derived
     header = ["point", *params, "samples"]
     for o in outputs:
         header += [o, f"{o}_se", f"{o}_low", f"{o}_high", f"{o}_exact"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
-    for p in res.points:
-        row = [p.index, *(p.swept[k] for k in params), p.result.samples]
+    for p, by_name in zip(res.points, per_point, strict=True):
+        n = p.result.samples if isinstance(p.result, Result) else sum(p.result.samples)
+        row = [p.index, *(p.swept[k] for k in params), n]
         for o in outputs:
-            e = p.result[o]
+            e = by_name[o]
             row += [repr(e.estimate), repr(e.standard_error), repr(e.interval[0]), repr(e.interval[1])]
             row.append("" if e.exact is None else repr(e.exact))
         w.writerow(row)

@@ -26,6 +26,7 @@ from montecarlo.errors import ExperimentError, FileProblem
 from montecarlo.estimation.estimate import jsonable
 from montecarlo.experiments import folder as folders
 from montecarlo.experiments.config import Experiment, Point
+from montecarlo.experiments.tables import checks
 from montecarlo.records.experiment_result import ExperimentResult, PointResult
 from montecarlo.records.integrity import FIELD, PREFIX, parse_sealed
 
@@ -227,9 +228,9 @@ class PointRecord:
             except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
                 continue
             point = points[i]
-            checks = tuple(e.check(pr.result[e.output]) for e in point.expect)  # the file's [expect], as it is now
+            outcome = checks(point.expect, pr.result)  # the file's [expect], as it is now
             result = dataclasses.replace(pr.result, provenance={**pr.result.provenance, "folder": "resumed"})
-            done[i] = PointResult(i, point.swept, result, checks)
+            done[i] = PointResult(i, point.swept, result, outcome)
         return done
 
     # -- appending -------------------------------------------------------------

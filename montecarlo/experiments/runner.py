@@ -11,18 +11,24 @@ import dataclasses
 import time
 from collections.abc import Callable
 
+from montecarlo.analyses.mlmc import run_mlmc
 from montecarlo.api import run_spec
 from montecarlo.core.execution import Execution
+from montecarlo.core.multilevel import MultilevelSpec
+from montecarlo.core.spec import RunSpec
 from montecarlo.engine.backends import make_backend
 from montecarlo.engine.progress import progress_for
-from montecarlo.experiments.config import Experiment
+from montecarlo.experiments.config import Experiment, Point
 from montecarlo.experiments.folder import check_output_dir
 from montecarlo.experiments.git import git_state
 from montecarlo.experiments.record import WRITING, PointRecord
+from montecarlo.experiments.tables import checks
 from montecarlo.models.fingerprint import fingerprint
 from montecarlo.records.cache import Cache
 from montecarlo.records.experiment_result import ExperimentResult, PointResult
+from montecarlo.records.mlmc_result import MLMCResult
 from montecarlo.records.provenance import iso, software
+from montecarlo.records.result import Result
 
 
 def run_experiment(
@@ -86,6 +92,23 @@ def run_experiment(
     return dataclasses.replace(res, folder=folder)
 
 
+def _size(spec: RunSpec | MultilevelSpec) -> int:
+    """A point's share of the progress bar: its samples; a multilevel run counts one (its cost is not known ahead)."""
+    return spec.samples if isinstance(spec, RunSpec) else 1
+
+
+def _finished(point: Point, result: Result | MLMCResult, record: PointRecord | None) -> PointResult:
+    """The point's result with its checks, recorded as it finishes."""
+    pr = PointResult(point.index, point.swept, result, checks(point.expect, result))
+    if record is not None:
+        try:
+            record.add(pr)
+        except OSError as exc:
+            exc.add_note(WRITING)
+            raise
+    return pr
+
+
 def _kept_note(exc: BaseException, record: PointRecord) -> None:
     """Say where the points finished so far are kept, and how to resume from them."""
     exc.add_note(
@@ -103,11 +126,12 @@ def _run(
 ) -> ExperimentResult:
     points = record.points if record is not None else exp.points
     done_before = record.done if record is not None else {}
-    total = sum(p.spec.samples for p in points)
+    total = sum(_size(p.spec) for p in points)
     started = time.time()
     t0 = time.perf_counter()
-    todo = [p.spec for p in points if p.index not in done_before]
-    backend = make_backend(execution, todo or [points[0].spec])
+    runs = [p.spec for p in points if isinstance(p.spec, RunSpec)]  # a multilevel run sizes its own rounds
+    todo = [p.spec for p in points if isinstance(p.spec, RunSpec) and p.index not in done_before]
+    backend = make_backend(execution, todo or runs[:1])
     results = []
     done = 0
     reused = 0
@@ -115,9 +139,17 @@ def _run(
         for point in points:
             if point.index in done_before:
                 pr = done_before[point.index]
-                done += pr.result.samples
+                done += _size(point.spec)
                 if progress is not None:
                     progress(done, total)
+            elif isinstance(point.spec, MultilevelSpec):  # the whole algorithm, its levels on the shared backend
+                result: Result | MLMCResult = run_mlmc(
+                    point.spec, execution=Execution(backend, retries=execution.retries)
+                )
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+                pr = _finished(point, result, record)
             else:
                 report: Callable[[int, int], None] | bool = False  # no bar of its own: the experiment's shows all
                 if progress is not None:
@@ -133,16 +165,8 @@ def _run(
                     execution=Execution(backend, retries=execution.retries, progress=report, cache=execution.cache),
                 )
                 reused += result.provenance.get("cache") == "reused"
-                done += result.samples
-                pr = PointResult(
-                    point.index, point.swept, result, tuple(e.check(result[e.output]) for e in point.expect)
-                )
-                if record is not None:
-                    try:
-                        record.add(pr)
-                    except OSError as exc:
-                        exc.add_note(WRITING)
-                        raise
+                done += _size(point.spec)
+                pr = _finished(point, result, record)
             results.append(pr)
             if on_point is not None:
                 on_point(pr)
@@ -163,6 +187,7 @@ def _run(
     if record is not None:
         prov["resumed"] = len(done_before)
     return ExperimentResult(
+        analysis=exp.analysis,
         name=exp.name,
         description=exp.description,
         model=points[0].spec.model,

@@ -17,11 +17,15 @@ from montecarlo.core.validate import did_you_mean
 from montecarlo.errors import ExperimentError
 from montecarlo.estimation.estimate import Estimate
 from montecarlo.models.record import Model
+from montecarlo.records.mlmc_result import MLMCResult
+from montecarlo.records.result import Result
+from montecarlo.reports.experiment_analyses import mlmc_estimate
 from montecarlo.reports.text import printable
 
 SWEEP_KEYS = ("mode", "common_random_numbers", "params")
 #: Run settings a sweep may vary beside the model's parameters (a model parameter of the same name wins).
 SWEEP_SETTINGS = ("sampler",)
+
 SWEEP_MODES = ("grid", "zip")
 EXPECT_KEYS = ("value", "tolerance")
 
@@ -99,8 +103,24 @@ class Expectation:
         }
 
 
-def parse_sweep(table: Any, path: str, rec: Model, params: dict) -> Sweep | None:
-    """The ``[sweep]`` table, checked against the model and the fixed parameters."""
+def estimate_named(result: Result | MLMCResult, name: str) -> Estimate:
+    """The estimate ``name`` of a point's result: an output or derived estimate of a run, or a multilevel estimate."""
+    return mlmc_estimate(result) if isinstance(result, MLMCResult) else result[name]
+
+
+def checks(expect: tuple[Expectation, ...], result: Result | MLMCResult) -> tuple[dict, ...]:
+    """The outcome of each expectation of a point against its result."""
+    return tuple(e.check(estimate_named(result, e.output)) for e in expect)
+
+
+def parse_sweep(
+    table: Any, path: str, rec: Model, params: dict, settings: tuple[str, ...] = SWEEP_SETTINGS
+) -> Sweep | None:
+    """The ``[sweep]`` table, checked against the model and the fixed parameters.
+
+    ``settings`` are the run settings a sweep may vary besides the model's
+    parameters (the sampler; for a multilevel analysis, its options).
+    """
     if table is None:
         return None
     if not isinstance(table, dict):
@@ -122,7 +142,7 @@ def parse_sweep(table: Any, path: str, rec: Model, params: dict) -> Sweep | None
             f"{path}: [sweep] needs a [sweep.params] table of parameter = [values, ...], got {show(values)}."
         )
     names = [p.name for p in rec.params]
-    names += [s for s in SWEEP_SETTINGS if s not in names]
+    names += [s for s in settings if s not in names]
     for key, vals in values.items():
         if key not in names:
             raise unknown(key, names or ["(the model has no parameters)"], f"{path}: [sweep.params]", "parameter")
@@ -146,56 +166,68 @@ def parse_sweep(table: Any, path: str, rec: Model, params: dict) -> Sweep | None
     return Sweep(mode, crn, {k: list(v) for k, v in values.items()})
 
 
-def parse_expect(table: Any, path: str, rec: Model, spec: RunSpec, index: int, npoints: int) -> tuple[Expectation, ...]:
-    """The expectations of point ``index`` from the ``[expect]`` table."""
+def parse_entry(out: str, entry: Any, path: str, index: int, npoints: int) -> tuple[float | str, float]:
+    """One ``[expect]`` entry at point ``index``: ``(value, tolerance)``, the value a number or ``"exact"``."""
+    tolerance: Any = 0.0
+    value = entry
+    if isinstance(entry, dict):
+        for key in entry:
+            if key not in EXPECT_KEYS:
+                raise unknown(key, EXPECT_KEYS, f"{path}: [expect.{out}]")
+        if "value" not in entry:
+            raise ExperimentError(
+                f'{path}: [expect.{out}] needs `value` (a number, a list per sweep point, or "exact").'
+            )
+        value, tolerance = entry["value"], entry.get("tolerance", 0.0)
+        if (
+            isinstance(tolerance, bool)
+            or not isinstance(tolerance, (int, float))
+            or not tolerance >= 0
+            or not math.isfinite(tolerance)
+        ):
+            raise ExperimentError(f"{path}: [expect.{out}] `tolerance` = {show(tolerance)}; accepted: a number >= 0.")
+    if isinstance(value, list):
+        if len(value) != npoints:
+            raise ExperimentError(
+                f"{path}: [expect] `{out}` has {len(value)} values for {npoints} sweep point(s); "
+                'accepted: one number, "exact", or one number per point.'
+            )
+        value = value[index]
+    if value == "exact":
+        return "exact", float(tolerance)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ExperimentError(
+            f'{path}: [expect] `{out}` = {show(value)}; accepted: a number, "exact", '
+            "a list of one number per sweep point, or a table {value = ..., tolerance = ...}."
+        )
+    return float(value), float(tolerance)
+
+
+def expect_table(table: Any, path: str) -> dict:
+    """The ``[expect]`` table itself (empty when absent)."""
     if table is None:
-        return ()
+        return {}
     if not isinstance(table, dict):
         raise ExperimentError(f"{path}: `expect` = {show(table)}; accepted: a table [expect] of output = value.")
+    return table
+
+
+def parse_expect(table: Any, path: str, rec: Model, spec: RunSpec, index: int, npoints: int) -> tuple[Expectation, ...]:
+    """The expectations of point ``index`` from the ``[expect]`` table."""
     outs = list(rec.estimate_names)
     result = []
-    for out, entry in table.items():
+    for out, entry in expect_table(table, path).items():
         if out not in outs:
             raise unknown(out, outs, f"{path}: [expect]", f"output of model {rec.name!r}")
-        tolerance: Any = 0.0
-        value = entry
-        if isinstance(entry, dict):
-            for key in entry:
-                if key not in EXPECT_KEYS:
-                    raise unknown(key, EXPECT_KEYS, f"{path}: [expect.{out}]")
-            if "value" not in entry:
-                raise ExperimentError(
-                    f'{path}: [expect.{out}] needs `value` (a number, a list per sweep point, or "exact").'
-                )
-            value, tolerance = entry["value"], entry.get("tolerance", 0.0)
-            if (
-                isinstance(tolerance, bool)
-                or not isinstance(tolerance, (int, float))
-                or not tolerance >= 0
-                or not math.isfinite(tolerance)
-            ):
-                raise ExperimentError(
-                    f"{path}: [expect.{out}] `tolerance` = {show(tolerance)}; accepted: a number >= 0."
-                )
-        if isinstance(value, list):
-            if len(value) != npoints:
-                raise ExperimentError(
-                    f"{path}: [expect] `{out}` has {len(value)} values for {npoints} sweep point(s); "
-                    'accepted: one number, "exact", or one number per point.'
-                )
-            value = value[index]
+        value, tolerance = parse_entry(out, entry, path, index, npoints)
         if value == "exact":
             _check_exact(rec, out, spec, index, path)
             # Resolved from the run's own Estimate.exact, which also covers
             # derived and control-variate estimates.
-            result.append(Expectation(out, None, "exact", float(tolerance)))
+            result.append(Expectation(out, None, "exact", tolerance))
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ExperimentError(
-                f'{path}: [expect] `{out}` = {show(value)}; accepted: a number, "exact", '
-                "a list of one number per sweep point, or a table {value = ..., tolerance = ...}."
-            )
-        result.append(Expectation(out, float(value), "given", float(tolerance)))
+        assert isinstance(value, float)
+        result.append(Expectation(out, value, "given", tolerance))
     return tuple(result)
 
 

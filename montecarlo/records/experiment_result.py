@@ -15,6 +15,8 @@ from typing import Any
 from montecarlo.errors import ResultFormatError, one_line
 from montecarlo.estimation.estimate import jsonable
 from montecarlo.records.integrity import sealed
+from montecarlo.records.mlmc_result import SCHEMA as MLMC_SCHEMA
+from montecarlo.records.mlmc_result import MLMCResult
 from montecarlo.records.result import Result
 
 #: JSON document type and version of an experiment result (docs/experiments.md).
@@ -24,11 +26,15 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class PointResult:
-    """One point of an experiment: swept values, its `Result`, its checks."""
+    """One point of an experiment: swept values, its result, its checks.
+
+    ``result`` is the point's `Result` (for a sensitivity analysis, the run
+    of ``"sensitivity(MODEL)"``), or its `MLMCResult` for a multilevel one.
+    """
 
     index: int
     swept: dict
-    result: Result
+    result: Result | MLMCResult
     checks: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
@@ -43,17 +49,25 @@ class PointResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PointResult:
         """The point back from its `to_dict` form."""
+        doc = d["result"]
+        result = MLMCResult.from_dict(doc) if doc.get("schema") == MLMC_SCHEMA else Result.from_dict(doc)
         return cls(
             index=int(d["index"]),
             swept=dict(d.get("params") or {}),
-            result=Result.from_dict(d["result"]),
+            result=result,
             checks=tuple(d.get("checks") or ()),
         )
 
 
 @dataclass(frozen=True)
 class ExperimentResult:
-    """The outcome of an experiment file, as written to ``result.json``."""
+    """The outcome of an experiment file, as written to ``result.json``.
+
+    ``analysis`` is None for plain runs; for an analysis
+    (``analysis = "sensitivity"`` or ``"mlmc"`` in the file) it is
+    ``{"name": ...}`` plus what reading its points back needs (a sensitivity
+    analysis: ``outputs``, ``inputs`` and ``second_order``).
+    """
 
     name: str
     description: str
@@ -64,11 +78,16 @@ class ExperimentResult:
     overrides: dict = field(default_factory=dict)
     git: dict | None = None
     provenance: dict = field(default_factory=dict)
+    analysis: dict | None = None
     #: The result folder this result was written to by `run_experiment` (not part of the file).
     folder: str | None = field(default=None, compare=False, repr=False)
 
     def table(self) -> str:
-        """The text table ``mc experiment run`` prints (and ``mc experiment show``)."""
+        """The text table ``mc experiment run`` prints (and ``mc experiment show``); an analysis's per point."""
+        if self.analysis is not None:
+            from montecarlo.reports.experiment_analyses import format_analyses
+
+            return format_analyses(self)
         from montecarlo.reports.table import format_experiment
 
         return format_experiment(self)
@@ -77,12 +96,23 @@ class ExperimentResult:
         return self.table()
 
     def _repr_html_(self) -> str:  # notebooks
+        if self.analysis is not None:
+            from montecarlo.reports.experiment_analyses import html_analyses
+
+            return html_analyses(self)
         from montecarlo.reports.table import html_experiment
 
         return html_experiment(self)
 
     def to_frame(self) -> Any:
-        """A `pandas.DataFrame` with one row per point and estimate, the swept parameters as columns."""
+        """A `pandas.DataFrame` with one row per point and estimate, the swept parameters as columns.
+
+        For an analysis: each point's analysis frame, with the point and its swept values as columns.
+        """
+        if self.analysis is not None:
+            from montecarlo.reports.experiment_analyses import analyses_frame
+
+            return analyses_frame(self)
         from montecarlo.reports.frames import experiment_frame
 
         return experiment_frame(self)
@@ -105,6 +135,7 @@ class ExperimentResult:
             "name": self.name,
             "description": self.description,
             "model": self.model,
+            **({"analysis": self.analysis} if self.analysis is not None else {}),
             "sweep": self.sweep,
             "points": [p.to_dict() for p in self.points],
             "config": self.config,
@@ -144,6 +175,7 @@ class ExperimentResult:
                 overrides=dict(d.get("overrides") or {}),
                 git=d.get("git"),
                 provenance=dict(d.get("provenance") or {}),
+                analysis=None if d.get("analysis") is None else dict(d["analysis"]),
             )
         except ResultFormatError:
             raise

@@ -7,7 +7,7 @@ when a frame is made. `montecarlo.Result.to_frame` and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # pragma: no cover
     from montecarlo.records.experiment_result import ExperimentResult
@@ -93,6 +93,6 @@ def experiment_frame(res: ExperimentResult) -> Any:
     records = []
     for p in res.points:
         swept = {column[k]: v for k, v in p.swept.items()}
-        for row in rows(p.result):
+        for row in rows(cast("Result", p.result)):
             records.append({"point": p.index, **swept, **row})
     return _pandas().DataFrame(records, columns=["point", *column.values(), "name", "kind", *COLUMNS])

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from montecarlo.estimation.estimate import Estimate
 from montecarlo.reports.plot import _figure, _new_axes, _save, check_path
-from montecarlo.reports.table import _footer, digits, number
+from montecarlo.reports.table import _footer, continued, digits, number
 from montecarlo.reports.text import printable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,8 +66,7 @@ def header(s: SensitivityResult) -> str:
     if r.spec.sampler != "random":
         reps = r.spec.replicates
         points = f" ({r.spec.sampler}: {reps} replicates x {r.samples // reps:,} points)"
-    resumed = r.provenance.get("resumed_at_samples")
-    again = f", resumed at {resumed:,}" if resumed else ""
+    again = continued(r)
     per = f"(2 x {d} + 2)" if s.layout.second else f"({d} + 2)"
     return (
         f"{r.model}: {s.samples:,} base points x {per} = {s.evaluations:,} evaluations{points}{again}, "

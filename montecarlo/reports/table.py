@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from montecarlo.estimation.estimate import Estimate
 from montecarlo.reports.text import printable
@@ -83,13 +83,18 @@ def format_result(r: Result, advice: str = "") -> str:
     return "\n".join(printable(line) for line in lines)
 
 
-def _header(r: Result) -> str:
+def continued(r: Result) -> str:
+    """``", resumed at N"`` or ``", extended from N"`` for a run that went on from another, else ``""``."""
     resumed = r.provenance.get("resumed_at_samples")
     extended = r.provenance.get("extended_from_samples")
-    again = f", resumed at {resumed:,}" if resumed else ""
     if extended:  # an extension keeps the whole blocks and runs a short last block again, whole
         kept = f" ({resumed:,} in whole blocks kept)" if resumed != extended else ""
-        again = f", extended from {extended:,}{kept}"
+        return f", extended from {extended:,}{kept}"
+    return f", resumed at {resumed:,}" if resumed else ""
+
+
+def _header(r: Result) -> str:
+    again = continued(r)
     points = ""
     if r.spec.sampler != "random":
         reps = r.spec.replicates
@@ -242,7 +247,10 @@ def check_miss(c: dict) -> str:
 
 
 def format_experiment(res: ExperimentResult) -> str:
-    """An experiment's table: the result table for one point; one row per point for a sweep."""
+    """An experiment's table: the result table for one point; one row per point for a sweep.
+
+    (An experiment of an analysis has its own: `montecarlo.reports.experiment_analyses`.)
+    """
     head = printable(f"== {res.name} ({res.config.get('path', '?')}) ==")
     if res.description:  # its line breaks are kept, its other controls escaped
         head += "\n" + printable(res.description, keep="\n")
@@ -278,8 +286,9 @@ def _experiment_rows(res: ExperimentResult) -> list[list[str]]:
     Quantiles and expected shortfalls follow, each with its interval.
     """
     params = swept_names(res)
-    outs = [e.name for e in res.points[0].result.estimates]  # outputs, then derived
-    tails = [t.name for t in _tails(res.points[0].result)]
+    runs = [cast("Result", p.result) for p in res.points]  # plain runs (an analysis has its own table)
+    outs = [e.name for e in runs[0].estimates]  # outputs, then derived
+    tails = [t.name for t in _tails(runs[0])]
     level = f"{res.points[0].result.spec.confidence * 100:g}%"
     rows = [["point", *params]]
     by_point = len({p.result.samples for p in res.points}) > 1
@@ -292,15 +301,15 @@ def _experiment_rows(res: ExperimentResult) -> list[list[str]]:
     has_checks = any(p.checks for p in res.points)
     if has_checks:
         rows[0] += ["expected", "error/se", "check"]
-    for p in res.points:
+    for p, r in zip(res.points, runs, strict=True):
         values = (p.swept.get(k, "") for k in params)  # a point without a swept name shows it empty
         row = [str(p.index), *(f"{v:g}" if isinstance(v, float) else str(v) for v in values)]
-        row += [f"{p.result.samples:,}"] if by_point else []
+        row += [f"{r.samples:,}"] if by_point else []
         for o in outs:
-            e = p.result[o]
+            e = r[o]
             estimate, interval, _ = shown(e)
             row += [estimate, f"{e.standard_error:.3g}", interval]
-        by_name = {t.name: t for t in _tails(p.result)}
+        by_name = {t.name: t for t in _tails(r)}
         for name in tails:
             t = by_name.get(name)
             row += [_tail_cells(t)[0], _tail_cells(t)[2]] if t is not None else ["", ""]
