@@ -86,8 +86,13 @@ def to_dict(spec: RunSpec, state: RunState) -> dict:
 
 def save(path: str, spec: RunSpec, state: RunState) -> None:
     """Write the checkpoint atomically (the previous one stays whole if this fails)."""
+    write(path, to_dict(spec, state))
+
+
+def write(path: str, document: Mapping[str, Any]) -> None:
+    """Write a checkpoint's document atomically; a `CheckpointWriteError` says the previous one is intact."""
     try:
-        write_atomic(path, json.dumps(to_dict(spec, state), allow_nan=False) + "\n")
+        write_atomic(path, json.dumps(document, allow_nan=False) + "\n")
     except OSError as exc:
         raise CheckpointWriteError(
             f"cannot write checkpoint {path!r}: {exc.strerror or exc}; the previous checkpoint, if any, is intact."

@@ -17,10 +17,10 @@ import json
 import math
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from montecarlo.errors import FileProblem
-from montecarlo.records.files import parse_json, read_text
+from montecarlo.errors import FileProblem, ResultFormatError
+from montecarlo.records.files import parse_json, read_text, write_atomic
 
 #: The key holding the checksum.
 FIELD = "checksum"
@@ -67,6 +67,45 @@ def parse_sealed(text: str) -> Any:
     if isinstance(d, Mapping):
         verify(d, required=False)
     return d
+
+
+class SealedRecord:
+    """`from_json`, `load` and `save` of a record written as sealed JSON: its ``to_json`` and ``from_dict``.
+
+    ``KIND`` names the record in the message of a file that cannot be used.
+    """
+
+    KIND: ClassVar[str] = "record"
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
+        """The record back from its ``to_dict`` form."""
+        raise NotImplementedError
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The record as sealed JSON text."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        """The record back from its JSON text (its checksum, when it has one, must match)."""
+        try:
+            d = parse_sealed(text)
+        except FileProblem as exc:
+            raise ResultFormatError(f"not a usable {cls.KIND}: it {exc}") from None
+        return cls.from_dict(d)
+
+    @classmethod
+    def load(cls, path: str) -> Self:
+        """Read the record's file (written by `save`): a regular file, of a bounded size."""
+        try:
+            return cls.from_json(read_text(path))
+        except FileProblem as exc:
+            raise ResultFormatError(f"it {exc}") from None
+
+    def save(self, path: str) -> None:
+        """Write the JSON form atomically (a crash never leaves half a file)."""
+        write_atomic(path, self.to_json() + "\n")
 
 
 def _number(x: Any) -> bool:

@@ -18,7 +18,6 @@ untouched, as `montecarlo.records.checkpoint` does for a run's checkpoint.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -26,10 +25,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from montecarlo.core.multilevel import MultilevelSpec
-from montecarlo.errors import CheckpointError, CheckpointWriteError, FileProblem, ValidationError, one_line
+from montecarlo.errors import CheckpointError, FileProblem, ValidationError, one_line
 from montecarlo.models.fingerprint import changed_since
-from montecarlo.records.checkpoint import RunState
-from montecarlo.records.files import read_json, write_atomic
+from montecarlo.records.checkpoint import RunState, write
+from montecarlo.records.files import read_json
 from montecarlo.records.integrity import arithmetic_of, check_stats, count, verify
 from montecarlo.records.integrity import sealed as seal
 from montecarlo.stats.accumulators import Stats
@@ -105,12 +104,7 @@ def to_dict(spec: MultilevelSpec, state: MultilevelState) -> dict:
 
 def save(path: str, spec: MultilevelSpec, state: MultilevelState) -> None:
     """Write the checkpoint atomically (the previous one stays whole if this fails)."""
-    try:
-        write_atomic(path, json.dumps(to_dict(spec, state), allow_nan=False) + "\n")
-    except OSError as exc:
-        raise CheckpointWriteError(
-            f"cannot write checkpoint {path!r}: {exc.strerror or exc}; the previous checkpoint, if any, is intact."
-        ) from exc
+    write(path, to_dict(spec, state))
 
 
 def load(path: str) -> tuple[MultilevelSpec, MultilevelState]:

@@ -14,14 +14,13 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from montecarlo.core.multilevel import MultilevelSpec
 from montecarlo.errors import FileProblem, ResultFormatError, one_line
 from montecarlo.estimation.estimate import jsonable
 from montecarlo.estimation.multilevel import estimate, finest_variance, summary
-from montecarlo.records.files import read_text, write_atomic
-from montecarlo.records.integrity import arithmetic_of, check_stats, count, parse_sealed, sealed
+from montecarlo.records.integrity import SealedRecord, arithmetic_of, check_stats, count, sealed
 from montecarlo.stats.accumulators import Stats
 from montecarlo.stats.sums import ARITHMETIC
 
@@ -104,7 +103,7 @@ class LevelRecord:
 
 
 @dataclass(frozen=True)
-class MLMCResult:
+class MLMCResult(SealedRecord):
     """The outcome of a multilevel Monte Carlo run (`montecarlo.mlmc`).
 
     ``estimate`` is ``sum_l mean_l``, the estimate of ``E[P_L]`` on the
@@ -120,6 +119,8 @@ class MLMCResult:
     ``stopped`` is one of `STOPS`;
     ``message`` says it in words.
     """
+
+    KIND: ClassVar[str] = "multilevel result"
 
     model: str
     spec: MultilevelSpec
@@ -264,27 +265,6 @@ class MLMCResult:
             provenance=dict(d.get("provenance") or {}), fingerprint=dict(d.get("model_fingerprint") or {}),
             arithmetic=arithmetic_of(d),
         )  # fmt: skip
-
-    @classmethod
-    def from_json(cls, text: str) -> MLMCResult:
-        """The result back from its JSON text (its checksum, when it has one, must match)."""
-        try:
-            d = parse_sealed(text)
-        except FileProblem as exc:
-            raise ResultFormatError(f"not a usable multilevel result: it {exc}") from None
-        return cls.from_dict(d)
-
-    @classmethod
-    def load(cls, path: str) -> MLMCResult:
-        """Read a multilevel result file (``mc mlmc -o``, `save`)."""
-        try:
-            return cls.from_json(read_text(path))
-        except FileProblem as exc:
-            raise ResultFormatError(f"it {exc}") from None
-
-    def save(self, path: str) -> None:
-        """Write the JSON form atomically (a crash never leaves half a file)."""
-        write_atomic(path, self.to_json() + "\n")
 
     # -- presentation (montecarlo.reports.mlmc) -------------------------------
     def table(self) -> str:

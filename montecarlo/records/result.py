@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -24,8 +24,7 @@ from montecarlo.estimation.estimate import Estimate, jsonable
 from montecarlo.estimation.quantiles import TailEstimate, tails_from_dict, tails_to_dict
 from montecarlo.estimation.rqmc import observations, on_samples
 from montecarlo.models.derived import ControlVariate, Derived
-from montecarlo.records.files import read_text, write_atomic
-from montecarlo.records.integrity import arithmetic_of, check_record, parse_sealed, sealed
+from montecarlo.records.integrity import SealedRecord, arithmetic_of, check_record, sealed
 from montecarlo.stats.accumulators import Stats
 from montecarlo.stats.sums import ARITHMETIC
 
@@ -35,7 +34,7 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
-class Result:
+class Result(SealedRecord):
     """The outcome of a run: estimates with intervals, and how they were made.
 
     ``result.estimate`` (and ``standard_error``, ``interval``) give the first
@@ -44,6 +43,8 @@ class Result:
     first (``covariance`` is the covariance matrix of their estimates), then
     the derived and control-variate estimates.
     """
+
+    KIND: ClassVar[str] = "montecarlo result"
 
     model: str
     estimates: tuple[Estimate, ...]
@@ -317,27 +318,6 @@ class Result:
             raise ResultFormatError(f"not a consistent montecarlo result: it {exc}") from None
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
             raise ResultFormatError(f"malformed montecarlo result: {type(exc).__name__}: {one_line(exc)}") from None
-
-    @classmethod
-    def from_json(cls, text: str) -> Result:
-        """The result back from its JSON text (its checksum, when it has one, must match)."""
-        try:
-            d = parse_sealed(text)
-        except FileProblem as exc:
-            raise ResultFormatError(f"not a usable montecarlo result: it {exc}") from None
-        return cls.from_dict(d)
-
-    @classmethod
-    def load(cls, path: str) -> Result:
-        """Read a result file (``mc run -o``, `save`): a regular file, of a bounded size."""
-        try:
-            return cls.from_json(read_text(path))
-        except FileProblem as exc:
-            raise ResultFormatError(f"it {exc}") from None
-
-    def save(self, path: str) -> None:
-        """Write the JSON form atomically (a crash never leaves half a file)."""
-        write_atomic(path, self.to_json() + "\n")
 
     def table(self) -> str:
         """The text table ``mc run`` prints."""
