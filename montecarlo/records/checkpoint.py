@@ -200,14 +200,19 @@ def resume(path: str, spec: RunSpec, fingerprint: dict) -> tuple[RunSpec, RunSta
             f"checkpoint {path!r} belongs to a different run ({diff}); it was left untouched: "
             "use the same options, or another --checkpoint file."
         )
-    if changed := changed_since(state.fingerprint, fingerprint):
+    state.fingerprint = same_model(path, state.fingerprint, fingerprint)
+    return spec, state
+
+
+def same_model(path: str, recorded: dict, fingerprint: dict) -> dict:
+    """``fingerprint``, when the model that wrote checkpoint ``path`` (``recorded``) is the same; else a `CheckpointError`."""
+    if changed := changed_since(recorded, fingerprint):
         raise CheckpointError(
             f"checkpoint {path!r} was written by another version of the model ({changed} changed since): its blocks "
             "cannot be folded with this model's; it was left untouched: resume with the model that wrote it, or "
             "start afresh with another --checkpoint file."
         )
-    state.fingerprint = fingerprint
-    return spec, state
+    return fingerprint
 
 
 def continuation(result: Result, fingerprint: dict) -> RunState:

@@ -26,8 +26,7 @@ from typing import Any
 
 from montecarlo.core.multilevel import MultilevelSpec
 from montecarlo.errors import CheckpointError, FileProblem, ValidationError, one_line
-from montecarlo.models.fingerprint import changed_since
-from montecarlo.records.checkpoint import RunState, write
+from montecarlo.records.checkpoint import RunState, same_model, write
 from montecarlo.records.files import read_json
 from montecarlo.records.integrity import arithmetic_of, check_stats, count, verify
 from montecarlo.records.integrity import sealed as seal
@@ -190,11 +189,5 @@ def resume(path: str, spec: MultilevelSpec, fingerprint: dict) -> tuple[Multilev
             f"checkpoint {path!r} belongs to a different multilevel run ({diff}); it was left untouched: "
             "use the same options, or another --checkpoint file."
         )
-    if changed := changed_since(state.fingerprint, fingerprint):
-        raise CheckpointError(
-            f"checkpoint {path!r} was written by another version of the model ({changed} changed since): its blocks "
-            "cannot be folded with this model's; it was left untouched: resume with the model that wrote it, or "
-            "start afresh with another --checkpoint file."
-        )
-    state.fingerprint = fingerprint
+    state.fingerprint = same_model(path, state.fingerprint, fingerprint)
     return spec, state
