@@ -459,3 +459,23 @@ def test_model_paths_are_relative_to_the_files_folder(tmp_path, monkeypatch, cap
     monkeypatch.chdir(project)
     other = load_experiment(str(work / "x.toml"), overrides={"model": "mymodel.py:simulate"})
     assert other.points[0].spec.model == expected  # not work/mymodel.py
+
+
+def test_a_folder_stands_for_its_experiment_files(tmp_path, capsys):
+    folder = tmp_path / "exps"
+    folder.mkdir()
+    write(folder, PI, "b.toml")
+    write(folder, PI.replace("pi-small", "pi-other"), "a.toml")
+    (folder / "notes.txt").write_text("not an experiment")
+    out = tmp_path / "out"
+    assert invoke(["experiment", "run", str(folder), "-o", str(out), "-q", "--executor", "serial"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["pi-other", "pi-small"]
+    text = capsys.readouterr().out
+    assert text.index("== pi-other (") < text.index("== pi-small (")  # a.toml, then b.toml
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert invoke(["experiment", "check", str(empty)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"Error: {empty}: a folder with no .toml file; accepted: experiment files, or a folder of them.\n"
+    )

@@ -8,6 +8,7 @@ characters escaped (`montecarlo.reports.text.printable`).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -60,13 +61,27 @@ def _overrides(values: dict[str, Any], params: tuple[str, ...], settings: tuple[
     return out
 
 
+def _expanded(files: tuple[str, ...]) -> list[str]:
+    """The files given, a folder standing for the ``*.toml`` files directly in it, in name order."""
+    out: list[str] = []
+    for f in files:
+        if not os.path.isdir(f):
+            out.append(f)
+            continue
+        found = sorted(e.path for e in os.scandir(f) if e.name.endswith(".toml") and e.is_file())
+        if not found:
+            raise UsageFailure(f"{f}: a folder with no .toml file; accepted: experiment files, or a folder of them.")
+        out += found
+    return out
+
+
 def _load_all(files: tuple[str, ...], overrides: dict) -> list:
     """Validate every file before running any (a typo in the last file fails at once)."""
     from montecarlo.experiments import ExperimentError, load_experiment
     from montecarlo.experiments.analysis import KINDS, refuse_foreign
 
     try:
-        exps = [load_experiment(f, overrides) for f in files]
+        exps = [load_experiment(f, overrides) for f in _expanded(files)]
     except ExperimentError as exc:
         raise UsageFailure(str(exc)) from None
     # A command-line key some files' analysis does not take is left out for them; one that no file takes is an error.
@@ -170,7 +185,7 @@ def experiment_group() -> None:
 
 
 @experiment_group.command("run", cls=SectionedCommand)
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, required=True, metavar="FILE|FOLDER...")
 @click.option(
     "-o", "--output-dir", default="results", show_default=True, metavar="DIR",
     help="Result folders go to DIR/<experiment>/<UTC time>-<config hash>/.", cls=SectionOption, section="Output",
@@ -184,7 +199,7 @@ def run_cmd(
     quiet: bool,
     **values: Any,
 ) -> None:
-    """Run each experiment FILE and write its result folder."""
+    """Run each experiment FILE (a FOLDER: its *.toml files) and write its result folder."""
     exps = _load_all(files, _overrides(values, params, settings))
     _run_all(exps, quiet, output_dir)
 
@@ -209,7 +224,7 @@ def show_cmd(result_file: str) -> None:
 
 
 @experiment_group.command("check", cls=SectionedCommand)
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, required=True, metavar="FILE|FOLDER...")
 @click.option("-o", "--output-dir", default=None, metavar="DIR", help="Also write result folders to DIR.")
 @_override_options
 def check_cmd(
@@ -220,7 +235,7 @@ def check_cmd(
     quiet: bool,
     **values: Any,
 ) -> None:
-    """Run each FILE and verify its [expect] values lie in the confidence intervals."""
+    """Run each FILE (a FOLDER: its *.toml files) and verify its [expect] values lie in the confidence intervals."""
     from montecarlo.experiments.tables import label
     from montecarlo.reports.table import check_miss
     from montecarlo.reports.text import printable
