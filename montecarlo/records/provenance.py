@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import sys
@@ -29,6 +30,12 @@ def iso(t: float) -> str:
 
 def software() -> dict[str, Any]:
     """Versions and machine: what may change a number's last bits across installs."""
+    return dict(_software())
+
+
+@functools.cache
+def _software() -> dict[str, Any]:
+    """`software`, found once per process (a run asks at its end; the scan for the BLAS takes a millisecond)."""
     import numpy
 
     from montecarlo._version import __version__
@@ -60,10 +67,10 @@ def run_provenance(executor: str, workers: int, started: float, elapsed: float, 
 def blas() -> str | None:
     """The BLAS numpy runs here: library, version and the CPU kernels it chose, e.g. ``openblas 0.3.31 Haswell``.
 
-    The co-moments of float outputs are BLAS dot products, and OpenBLAS
-    adds their terms in an order that depends on the kernels it picks for
-    the CPU family: the same numpy on another family of processors may
-    give other last bits. None when no BLAS is loaded.
+    No statistic of the engine calls BLAS (`montecarlo.stats.sums`), but a
+    model that does (``x @ y``, ``np.linalg``) may give other last bits with
+    another library or on another family of processors, whose kernels add
+    in another order. None when no BLAS is loaded.
     """
     import numpy  # noqa: F401  # loads the BLAS to be found
     from threadpoolctl import threadpool_info
