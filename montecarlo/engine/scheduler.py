@@ -95,8 +95,8 @@ def _tasks(spec: RunSpec, backend: Backend, fold: Fold, group: int | None, windo
     if group is not None:
         return plan(spec, group, fold.next_block, fold.held)
     per_task = blocks_per_task(spec, backend.workers, backend.task_samples)
-    if not spec.stop:
-        return plan(spec, per_task, fold.next_block, fold.held, backend.workers)
+    if not spec.stop:  # tasks shrink towards the end where workers run side by side
+        return plan(spec, per_task, fold.next_block, fold.held, None if backend.eager else backend.workers)
     # In flight past the stopping block: window x task <= 1/8 of the run.
     return plan_growing(spec, per_task, 8 * window, fold.next_block, fold.held)
 
