@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from montecarlo._kernels import stats as kernel_stats
+from montecarlo.stats.shape import OneOutputFold
 from montecarlo.stats.sums import W, halve, lane_sum, lanes, numpy_batch_stats, numpy_column_stats
 
 X86 = platform.machine().lower() in ("x86_64", "amd64")
@@ -47,6 +48,31 @@ class Compiled:
 
     def batch(self, x):
         return kernel_stats.k_outputs(self.functions, np.ascontiguousarray(x, dtype=np.float64))
+
+    def fold(self, columns, start=None):
+        """A block's columns folded by ``fold_column`` (from the state ``start``): the state, each batch's flag.
+
+        Folded twice, the arrays passed as objects and as addresses: both must agree.
+        """
+        states = []
+        for by_object in (True, False):
+            fold = kernel_stats.ColumnFold(self.functions, by_object)
+            if start is not None:
+                fold._state[:] = start
+            finite = [fold.add(np.ascontiguousarray(c, dtype=np.float64)) for c in columns]
+            count, mean, comoment, row = fold.state()
+            states.append(((count, mean, comoment, *row), finite))
+        assert same(states[0][0], states[1][0], nan_equal=True) and states[0][1] == states[1][1]
+        return states[0]
+
+
+def python_fold(columns, start=None):
+    """The same columns folded by the Python code of `OneOutputFold` (merge_one, merge_rows)."""
+    fold = OneOutputFold()
+    if start is not None and start[0]:
+        fold.count, fold.mean, fold.comoment, fold.row = int(start[0]), start[1], start[2], tuple(start[3:])
+    finite = [fold.add_column(np.ascontiguousarray(c, dtype=np.float64)) for c in columns]
+    return (fold.count, fold.mean, fold.comoment, *fold.row), finite
 
 
 @pytest.fixture(scope="module", params=sorted(TARGETS))
@@ -199,6 +225,59 @@ def test_zeros_subnormals_overflow_and_infinities(compiled, kind):
 )
 def test_random_batches(host, x):
     check(host, x, nan_equal=True)
+
+
+# ---- the compiled fold of a block merges as the Python code does ---------------
+def check_fold(k, columns, start=None, nan_equal=False):
+    (count, *numbers), finite = k.fold(columns, start)
+    (ref_count, *ref), ref_finite = python_fold(columns, start)
+    assert count == ref_count and finite == ref_finite
+    assert same(numbers, ref, nan_equal), (numbers, ref)
+
+
+@pytest.mark.parametrize("sizes", [[1], [5, 1], [16384] * 3 + [999], [32, 33, 31, 1, 64], [7] * 40])
+def test_a_block_of_batches_folds_to_the_python_bits(compiled, sizes):
+    rng = np.random.default_rng(len(sizes))
+    check_fold(compiled, [mixed(rng, n) for n in sizes])
+    check_fold(compiled, [rng.lognormal(3.0, 2.0, n) for n in sizes])
+
+
+@pytest.mark.parametrize("kind", sorted(SPECIAL))
+def test_special_values_fold_to_the_python_bits(compiled, kind):
+    rng = np.random.default_rng(8)
+    columns = [SPECIAL[kind](rng, n) for n in (3, 40, 1, 129)]
+    check_fold(compiled, columns, nan_equal="inf" in kind)
+    check_fold(compiled, [mixed(rng, 50), *columns], nan_equal="inf" in kind)
+
+
+def test_a_nan_fails_the_batch_and_keeps_nan_extremes(compiled):
+    x = np.arange(100.0)
+    x[57] = np.nan
+    (_, *numbers), finite = compiled.fold([x])
+    assert finite == [False] and math.isnan(numbers[-2]) and math.isnan(numbers[-1])
+    (_, *numbers), finite = compiled.fold([np.ones(10), x])
+    assert finite == [True, False] and math.isnan(numbers[0])
+    check_fold(compiled, [np.ones(10), x], nan_equal=True)
+    check_fold(compiled, [x, np.ones(10)], nan_equal=True)
+
+
+counts = st.integers(1, 2**37)
+finite_floats = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None)
+@given(
+    count=counts,
+    numbers=st.lists(finite_floats, min_size=8, max_size=8),
+    x=hnp.arrays(np.float64, st.integers(1, 2**12), elements=finite_floats),
+)
+def test_any_running_state_merges_to_the_python_bits(host, count, numbers, x):
+    # Counts up to 2**37 and batches up to 2**12: every product of counts is exact, as the engine keeps it.
+    mean, comoment, rmean, m2, m3, m4, lo, hi = numbers
+    start = [float(count), mean, abs(comoment), rmean, abs(m2), m3, abs(m4), min(lo, hi), max(lo, hi)]
+    with np.errstate(all="ignore"):
+        check_fold(host, [x], start, nan_equal=True)
 
 
 # ---- the tests can tell orders apart -----------------------------------------

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from montecarlo._kernels import stats as kernel_stats
 from montecarlo.engine.worker import batch_fold
 from montecarlo.stats.accumulators import BatchFold, Stats
 from montecarlo.stats.moments import Moments, hit_row
@@ -163,15 +164,22 @@ def one_output_blocks(allow_nonfinite: bool):
 
 
 def check_folds(batches: list[np.ndarray]) -> None:
-    fast, general = OneOutputFold(), BatchFold([ShapeCollector()], 0)
+    """The Python fold, the compiled one (a batch it does not take hands over to Python) and the general one agree."""
+    kernel_stats.KERNEL.functions()  # compiled: `column_fold` offers the kernel from the next block
+    samples = sum(x.shape[0] for x in batches)
+    fast, compiled = OneOutputFold(), OneOutputFold(samples, max(x.shape[0] for x in batches))
+    general = BatchFold([ShapeCollector()], 0)
+    assert compiled.add_column != compiled._add_column  # the kernel's fold, until a batch it does not take
     finite = []
     with np.errstate(all="ignore"):
         for x in batches:
             fast.add(x)
+            compiled.add(x)
             general.add(x)
-            finite.append((fast.last_finite(), general.last_finite()))
+            finite.append((fast.last_finite(), compiled.last_finite(), general.last_finite()))
     assert same_stats(fast.result(), general.result())
-    assert all(a == b for a, b in finite)
+    assert same_stats(compiled.result(), general.result())
+    assert all(a == b == c for a, b, c in finite)
 
 
 @pytest.mark.slow
@@ -193,6 +201,9 @@ def test_long_blocks_of_one_output_fold_to_the_same_bits():
     check_folds([rng.lognormal(size=(16_384, 1)) for _ in range(4)] + [rng.lognormal(size=(999, 1))])
     check_folds([rng.random((65_536, 1)) < 0.785 for _ in range(3)])
     check_folds([np.ones((100, 1), dtype=bool), np.zeros((7, 1), dtype=bool)])
+    floats = [rng.lognormal(size=(300, 1)) for _ in range(3)]
+    check_folds([floats[0], floats[1].astype(np.float32), floats[2]])
+    check_folds([floats[0], rng.random((50, 1)) < 0.5, floats[2]])  # the kernel's state taken on in Python
 
 
 def test_only_a_plain_run_of_one_output_takes_the_float_fold():

@@ -91,9 +91,10 @@ def run_both_ways(name, n, sampling, execution, monkeypatch):
     monkeypatch.delenv(jit.JIT_VARIABLE, raising=False)
     monkeypatch.setattr(kernels, "COMPILE_AFTER", 0)  # the kernel from the first batch (forked workers too)
     calls = []
-    real_k, real_call = stats.k_outputs, stats.ColumnPass.__call__
+    real_k, real_call, real_fold = stats.k_outputs, stats.ColumnPass.__call__, stats.ColumnFold.__init__
     monkeypatch.setattr(stats, "k_outputs", lambda f, x: calls.append(x.shape) or real_k(f, x))
     monkeypatch.setattr(stats.ColumnPass, "__call__", lambda self, c: calls.append(c.shape) or real_call(self, c))
+    monkeypatch.setattr(stats.ColumnFold, "__init__", lambda self, f: calls.append("fold") or real_fold(self, f))
     compiled = montecarlo.run(model, n, **kwargs)
     if execution == "serial" or execution.executor == "threads":  # forked workers call their own copy
         assert calls

@@ -9,7 +9,8 @@ numbers bit for bit:
   operations the same way; it buys 2.2x on a whole π run;
 - a batch's statistics in the engine's own order (`montecarlo._kernels.stats`,
   the order of `montecarlo.stats.sums`): one or two passes over the batch
-  where the numpy code takes a dozen.
+  where the numpy code takes a dozen, and for one float output the merge
+  into the block's running statistics in the same call.
 
 Without llvmlite, where a kernel does not compile, or with the environment
 variable ``MONTECARLO_JIT=0``, the numpy code runs. The statistics kernel
@@ -25,7 +26,15 @@ import numpy as np
 
 from montecarlo._kernels.llvm import JIT_VARIABLE, switched_on
 
-__all__ = ["COMPILE_AFTER", "JIT_VARIABLE", "batch_stats", "column_stats", "enabled", "quarter_disc"]
+__all__ = [
+    "COMPILE_AFTER",
+    "JIT_VARIABLE",
+    "batch_stats",
+    "column_fold",
+    "column_stats",
+    "enabled",
+    "quarter_disc",
+]
 
 #: Values a process hands to the numpy statistics before it compiles the kernel: about the
 #: CPU time compiling takes (so a run spends at most twice what it would with hindsight).
@@ -71,6 +80,21 @@ def column_stats(c: np.ndarray) -> tuple[float, float, float, float, float, floa
 
     _column = ColumnPass(functions)
     return _column(c)
+
+
+def column_fold(values: int, batch: int) -> Any:
+    """A compiled `montecarlo._kernels.stats.ColumnFold` for a block of ``values`` values in batches of ``batch``, or None.
+
+    Asked once per block, so ``MONTECARLO_JIT`` is read once per block.
+    None until `column_stats` has compiled the kernel (it counts the values
+    that decide when), and where the counts' products could pass 2**53 (only
+    Python's integers are exact beyond).
+    """
+    from montecarlo._kernels import stats
+
+    if values * batch >= 1 << 53 or not stats.KERNEL.compiled or not switched_on():
+        return None
+    return stats.ColumnFold(stats.KERNEL.functions())
 
 
 def batch_stats(x: np.ndarray) -> tuple[Any, ...] | None:

@@ -26,6 +26,7 @@ declare double @llvm.vector.reduce.fmin.v32f64(<32 x double>)
 declare double @llvm.vector.reduce.fmax.v32f64(<32 x double>)
 declare i1 @llvm.vector.reduce.or.v32i1(<32 x i1>)
 declare i64 @llvm.umin.i64(i64, i64)
+declare double @llvm.fabs.f64(double)
 
 ; The halving tree: s[j] += s[j + w/2] for w = 32, 16, 8, 4, 2.
 define internal double @tree32(<32 x double> %s) alwaysinline {
@@ -71,6 +72,18 @@ define internal <32 x double> @vmax(<32 x double> %a, <32 x double> %b) alwaysin
   %r0 = select <32 x i1> %c, <32 x double> %b, <32 x double> %a
   %nan = fcmp uno <32 x double> %b, %b
   %r = select <32 x i1> %nan, <32 x double> %b, <32 x double> %r0
+  ret <32 x double> %r
+}
+; Running minimum and maximum by comparison alone (a NaN in %b is skipped), for
+; vectors known to hold no NaN: the same results as @vmin/@vmax there.
+define internal <32 x double> @vmin_plain(<32 x double> %a, <32 x double> %b) alwaysinline {
+  %c = fcmp olt <32 x double> %b, %a
+  %r = select <32 x i1> %c, <32 x double> %b, <32 x double> %a
+  ret <32 x double> %r
+}
+define internal <32 x double> @vmax_plain(<32 x double> %a, <32 x double> %b) alwaysinline {
+  %c = fcmp ogt <32 x double> %b, %a
+  %r = select <32 x i1> %c, <32 x double> %b, <32 x double> %a
   ret <32 x double> %r
 }
 ; The lanes' minimum or maximum: NaN when a lane holds one (the reductions skip NaN).

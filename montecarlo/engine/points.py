@@ -161,7 +161,7 @@ def run_point_block(job: PointJob, index: int, n: int, uniform: Any = None, wrap
     start = b * job.block_size
     key = (*base.spawn_key, replicate)
     where = f"block {index}: replicate {replicate}, points {start}-{start + n - 1}, spawn key {key}"
-    fold = batch_fold(base.collectors, base.outputs, index)
+    fold = batch_fold(base.collectors, base.outputs, index, n, base.batch_size)
     done = 0
     while done < n:
         m = min(base.batch_size, n - done)

@@ -79,7 +79,7 @@ def run_block(job: BlockJob, index: int, n: int, simulate: Any = None, wrap: boo
     # them), saving a pass; finite values whose statistics overflow are
     # reported below.
     late = not any(job.probability) and not any(c.finite_only for c in job.collectors)
-    fold = batch_fold(job.collectors, job.outputs, index)
+    fold = batch_fold(job.collectors, job.outputs, index, n, job.batch_size)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is the model's error, reported below
         fold = _fold_batches(job, fold, simulate, rng, n, index, key, late, wrap)
     total = fold.result()
@@ -116,8 +116,7 @@ def _fold_batches(
                 traceback.format_exc(),
             ) from None
         if column and type(out) is np.ndarray and out.dtype is F64 and out.shape == (m,) and out.strides[0] == 8:
-            fold.add_column(out)  # nothing else to check before the fold
-            if not fold.last_finite():
+            if not fold.add_column(out):  # nothing else to check before the fold
                 _check_finite(out, index, key)  # names a non-finite sample, if there is one
         else:
             if job.any_columns and done == 0 and np.ndim(out) == 2 and np.shape(out)[0] == m:
@@ -133,10 +132,16 @@ def _fold_batches(
     return fold
 
 
-def batch_fold(collectors: tuple[Collector, ...], outputs: int, index: int) -> BatchFold | OneOutputFold:
-    """What folds the batches of block ``index``: on Python floats for one output and the shape alone (a plain run)."""
+def batch_fold(
+    collectors: tuple[Collector, ...], outputs: int, index: int, samples: int = 0, batch: int = 0
+) -> BatchFold | OneOutputFold:
+    """What folds the batches of block ``index`` (``samples`` in batches of ``batch``).
+
+    For one output and the shape alone (a plain run), `OneOutputFold`: on
+    Python floats, or in the compiled kernel.
+    """
     if outputs == 1 and len(collectors) == 1 and type(collectors[0]) is ShapeCollector:
-        return OneOutputFold()
+        return OneOutputFold(samples, batch)
     return BatchFold(collectors, index)
 
 

@@ -17,12 +17,13 @@ worker count and task grouping.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+import montecarlo._kernels as kernels
 from montecarlo.stats.accumulators import Collector, Part, Stats
 from montecarlo.stats.moments import Moments, batch_stats_of, hit_row, merge_one
 from montecarlo.stats.sums import BatchStats, column_stats
@@ -169,13 +170,25 @@ class OneOutputFold:
     `merge_one`, `merge_rows`), on Python floats and without the objects
     each batch would make: the per-batch cost of the engine is most of what
     it adds to a cheap model (tests/test_batch_bits.py holds both to the
-    same bits).
+    same bits). Where the statistics kernel is compiled, `add_column` is its
+    ``fold_column``, which computes a column's statistics and both merges in
+    one call (`montecarlo._kernels.column_fold`).
+
+    Parameters
+    ----------
+    samples, batch : int
+        The block's samples and its batch size (0: the Python fold).
     """
 
-    def __init__(self) -> None:
+    #: Fold in the next batch, a contiguous float64 column (a model's commonest output); whether its m2 is finite.
+    add_column: Callable[[np.ndarray], bool]
+
+    def __init__(self, samples: int = 0, batch: int = 0) -> None:
         self.count = 0
         self.mean = self.comoment = self._last = 0.0
         self.row: Row = (0.0,) * 6
+        self._compiled = kernels.column_fold(samples, batch) if samples else None
+        self.add_column = self._add_column if self._compiled is None else self._compiled.add
 
     def add(self, x: np.ndarray) -> None:
         """Fold in the next batch ``x`` of shape ``(n, 1)``."""
@@ -183,13 +196,20 @@ class OneOutputFold:
         if x.dtype.kind == "b":
             self._fold(n, hit_row(float(np.count_nonzero(x)), n))
         else:
-            self.add_column(x[:, 0] if x.dtype is F64 and x.strides[0] == 8 else np.ascontiguousarray(x[:, 0], F64))
+            c = x[:, 0] if x.dtype is F64 and x.strides[0] == 8 else np.ascontiguousarray(x[:, 0], F64)
+            self._last = 0.0 if self.add_column(c) else math.inf
 
-    def add_column(self, c: np.ndarray) -> None:
-        """Fold in the next batch, a contiguous float64 column (a model's commonest output)."""
+    def _add_column(self, c: np.ndarray) -> bool:
         self._fold(c.shape[0], column_stats(c))  # in the engine's order, compiled where it is
+        return math.isfinite(self._last)
 
     def _fold(self, n: int, row: Row) -> None:
+        if self._compiled is not None:  # a batch the kernel does not take: go on in Python from its state
+            state = self._compiled.state()
+            if state[0]:
+                self.count, self.mean, self.comoment, self.row = state
+            self._compiled = None
+            self.add_column = self._add_column
         mean, comoment = row[0], row[1]
         self._last = comoment
         if self.count == 0:
@@ -205,6 +225,8 @@ class OneOutputFold:
 
     def result(self) -> Stats:
         """The block's statistics (at least one batch added)."""
+        if self._compiled is not None:
+            self.count, self.mean, self.comoment, self.row = self._compiled.state()
         assert self.count > 0
         moments = Moments(self.count, np.array([self.mean]), np.array([[self.comoment]]))
         return Stats(moments, {ShapeCollector.name: Shape(self.count, *((v,) for v in self.row))})
