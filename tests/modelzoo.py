@@ -233,3 +233,10 @@ def blas_threads(rng, n):
     a = rng.random((64, 64))
     threads = max((lib["num_threads"] for lib in threadpool_info()), default=1)
     return np.full(n, float(threads)) + 0.0 * (a @ a)[0, 0]
+
+
+def kernel_compiled_here(rng, n):
+    """1.0 for each sample drawn where the process running it had the statistics kernel compiled, else 0.0."""
+    from montecarlo._kernels import stats
+
+    return np.full(n, float(stats.KERNEL.compiled))

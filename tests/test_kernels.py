@@ -119,3 +119,42 @@ def test_runs_on_workers_are_bit_identical_either_way(name, n, sampling, executo
     execution = montecarlo.Execution(executor, workers=2)
     compiled, plain = run_both_ways(name, n, sampling, execution, monkeypatch)
     assert numbers(compiled) == numbers(plain)
+
+
+def test_workers_of_a_long_run_start_with_the_kernel_their_driver_compiled(monkeypatch):
+    # A run that will hand the kernel more than COMPILE_AFTER values compiles it in the driver before
+    # the pool forks: every worker has it from its first batch instead of each compiling its own.
+    import modelzoo
+
+    from montecarlo._kernels import stats
+
+    monkeypatch.delenv(kernels.JIT_VARIABLE, raising=False)
+    monkeypatch.setattr(kernels, "COMPILE_AFTER", 50_000)
+    execution = montecarlo.Execution("processes", workers=2)
+    sampling = montecarlo.Sampling(block_size=10_000)
+    for precompiled in (True, False):
+        for name, fresh in (("_functions", {}), ("_compiles", None), ("numpy_values", 0)):
+            monkeypatch.setattr(stats.KERNEL, name, fresh)  # as in a fresh process: nothing compiled yet
+        if not precompiled:
+            monkeypatch.setattr(kernels, "compile_for", lambda values: None)
+        r = montecarlo.run(modelzoo.kernel_compiled_here, 200_000, rng=1, sampling=sampling, execution=execution)
+        if precompiled:
+            assert r.estimate == 1.0
+        else:  # each worker compiles only past the threshold: its first blocks ran without the kernel
+            assert r.estimate < 1.0
+
+
+def test_a_run_compiles_up_front_only_past_the_threshold_and_where_allowed(monkeypatch):
+    from montecarlo._kernels import stats
+
+    monkeypatch.delenv(kernels.JIT_VARIABLE, raising=False)
+    monkeypatch.setattr(stats.KERNEL, "_functions", {})
+    monkeypatch.setattr(stats.KERNEL, "_compiles", None)
+    kernels.compile_for(kernels.COMPILE_AFTER)
+    assert not stats.KERNEL.compiled
+    monkeypatch.setenv(kernels.JIT_VARIABLE, "0")
+    kernels.compile_for(kernels.COMPILE_AFTER + 1)
+    assert not stats.KERNEL.compiled
+    monkeypatch.delenv(kernels.JIT_VARIABLE)
+    kernels.compile_for(kernels.COMPILE_AFTER + 1)
+    assert stats.KERNEL.compiled

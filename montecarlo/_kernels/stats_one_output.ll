@@ -9,7 +9,7 @@
 ; reaches its lane's sum, so when a lane sum is NaN (a NaN in x, or inf - inf)
 ; min/max are taken again with the NaN-keeping @vmin/@vmax (rare: such a batch
 ; fails the run).
-define void @one_output(ptr noalias readonly %x, i64 %n, ptr noalias %out) nounwind {
+define void @one_output(ptr noalias readonly %x, i64 %n, ptr noalias %out) nounwind noinline {
 entry:
   %base = and i64 %n, -32
   %r = sub i64 %n, %base
@@ -127,8 +127,10 @@ p2.tail:
 ;   min, max; count = 0 means no batch yet.
 ; The caller keeps count * n below 2^53, so that the products of counts are
 ; exact, as Python's integers make them. Returns whether the batch's m2 is
-; finite (a NaN or an infinity in the batch always reaches it).
-define i1 @fold_column(ptr noalias %state, ptr noalias readonly %x, i64 %n) nounwind {
+; finite (a NaN or an infinity in the batch always reaches it). Not inlined,
+; nor @one_output into it: one copy of each compiles faster, and a call per
+; batch costs nothing.
+define i1 @fold_column(ptr noalias %state, ptr noalias readonly %x, i64 %n) nounwind noinline {
 entry:
   %b = alloca [6 x double], align 8
   call void @one_output(ptr %x, i64 %n, ptr %b)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import montecarlo._kernels as kernels
 from montecarlo.core.spec import RunSpec
 from montecarlo.engine.backends.base import Backend
 from montecarlo.engine.fold import Fold
@@ -165,6 +166,8 @@ def _execute(
 ) -> Outcome:
     model: Model = spec.model_record
     job = block_job(spec, model, backend.in_process, backend.private_random)
+    if not spec.stop and any(o.kind != "probability" for o in model.outputs):  # a long run of float outputs
+        kernels.compile_for(spec.samples * len(model.outputs))  # before workers fork: they inherit it
     run = run_point_task if isinstance(job, PointJob) else run_task
     window = window or (1 if backend.eager else max(2, 2 * backend.workers))
     start = time.monotonic()
