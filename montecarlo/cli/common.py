@@ -223,6 +223,41 @@ def check_outputs(output: str | None, plot: str | None, checkpoint: str | None) 
 
 
 @contextlib.contextmanager
+def running(ctx: click.Context, checkpoint: str | None, saved: Callable[[str], str]) -> Iterator[None]:
+    """Around a run a command starts: what models print goes to stderr, and its failures read as the command's.
+
+    A Ctrl-C or SIGTERM gets a note: what the checkpoint ``checkpoint``
+    holds (``saved(path)``, a sentence starting with "checkpoint" when one
+    was saved) and the command that resumes the run. A `ValidationError`
+    (a checkpoint that exists, is missing for ``--resume`` or belongs to
+    another run), a missing Dask or an unreachable scheduler exit 2 as
+    usage errors.
+    """
+    try:
+        with model_output_to_stderr():  # stdout is for the result
+            yield
+    except KeyboardInterrupt as exc:
+        if checkpoint is not None:
+            exc.add_note(resume_note(ctx, saved(checkpoint)))
+        raise
+    except ValidationError as exc:
+        raise usage_error(exc, ctx) from None
+    except (ImportError, ConnectionError) as exc:  # dask not installed, or no scheduler at the address
+        raise click.UsageError(str(exc), ctx) from None
+
+
+def resume_note(ctx: click.Context, saved: str) -> str:
+    """``saved`` (what the checkpoint holds) and, when one was saved, the command that resumes the run."""
+    import shlex
+
+    if not saved.startswith("checkpoint"):
+        return saved
+    argv = list(ctx.obj.get("argv") or [])
+    command = shlex.join(["mc", *argv, *([] if "--resume" in argv else ["--resume"])])
+    return f"{saved}; resume with: {command}"
+
+
+@contextlib.contextmanager
 def model_output_to_stderr() -> Iterator[None]:
     """While models run, what they print goes to stderr: stdout carries the result alone (``--json`` parses).
 

@@ -15,13 +15,14 @@ from montecarlo.cli.common import (
     check_output,
     click_option,
     complete_models,
-    model_output_to_stderr,
     param_option,
     parse_params,
     require_matplotlib,
+    running,
     save_result,
+    usage_error,
 )
-from montecarlo.core.vocabulary import ANALYSIS_OPTIONS, MLMC_OPTIONS, cli_message
+from montecarlo.core.vocabulary import ANALYSIS_OPTIONS, MLMC_OPTIONS
 from montecarlo.errors import ValidationError
 
 #: The shared options `mc mlmc` takes (no sample count, stopping rules or cache: the algorithm sets them).
@@ -52,11 +53,6 @@ def _options(f: Any) -> Any:
 
 def _output(*decls: str, **kwargs: Any) -> Any:
     return click.option(*decls, cls=SectionOption, section="Output", **kwargs)
-
-
-def usage(exc: ValidationError, ctx: click.Context | None = None) -> click.UsageError:
-    """A `ValidationError` as one line naming the command-line option (the multilevel ones too)."""
-    return click.UsageError(cli_message(exc), ctx)
 
 
 @click.command("mlmc", cls=SectionedCommand, epilog=EXAMPLES)
@@ -102,7 +98,7 @@ def mlmc_cmd(
             bit_generator=args.spec["sampling"].bit_generator, confidence=args.spec.get("confidence", 0.95), **kwargs,
         )  # fmt: skip
     except ValidationError as exc:
-        raise usage(exc, ctx) from None
+        raise usage_error(exc, ctx) from None
     result = _run(ctx, spec, args, quiet)
     click.echo(result.to_json() if as_json else result.table())
     if as_json and not result.converged:
@@ -127,31 +123,18 @@ def _run(ctx: click.Context, spec: Any, args: Any, quiet: bool) -> Any:
     """Run the spec, a line per round on stderr; usage problems found at start-up exit 2."""
     from montecarlo.analyses.mlmc import run_mlmc
 
-    try:
-        with model_output_to_stderr():  # stdout is for the result
-            return run_mlmc(
-                spec, execution=args.execution, checkpoint=args.checkpoint, on_round=None if quiet else _round_line
-            )
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say where the checkpoint is and how to resume
-        if args.checkpoint is not None:
-            exc.add_note(_resume_note(ctx, args.checkpoint.path))
-        raise
-    except ValidationError as exc:  # a checkpoint that exists, is missing for --resume, belongs to another run
-        raise usage(exc, ctx) from None
-    except (ImportError, ConnectionError) as exc:  # dask not installed, or no scheduler at the address
-        raise click.UsageError(str(exc), ctx) from None
+    checkpoint = args.checkpoint.path if args.checkpoint is not None else None
+    with running(ctx, checkpoint, _saved):
+        return run_mlmc(
+            spec, execution=args.execution, checkpoint=args.checkpoint, on_round=None if quiet else _round_line
+        )
 
 
-def _resume_note(ctx: click.Context, path: str) -> str:
-    """Where the checkpoint is and the command that resumes the run."""
-    import shlex
-
+def _saved(path: str) -> str:
+    """What an interrupted multilevel run's checkpoint holds: the round it was saved in."""
     from montecarlo.records.files import read_json
 
     try:
-        saved = f"checkpoint {path} saved in round {read_json(path)['round']}"
+        return f"checkpoint {path} saved in round {read_json(path)['round']}"
     except (OSError, ValueError, KeyError, TypeError):
         return f"no checkpoint was saved in {path} (the run stopped before its first block was folded)"
-    argv = list(ctx.obj.get("argv") or [])
-    command = shlex.join(["mc", *argv, *([] if "--resume" in argv else ["--resume"])])
-    return f"{saved}; resume with: {command}"

@@ -13,10 +13,10 @@ from montecarlo.cli.common import (
     SectionOption,
     check_outputs,
     complete_models,
-    model_output_to_stderr,
     param_option,
     parse_params,
     require_matplotlib,
+    running,
     save_result,
     usage_error,
     vocabulary_options,
@@ -133,32 +133,13 @@ def _run(ctx: click.Context, spec: Any, args: Any, quiet: bool) -> Any:
 
     bar = ProgressBar(open_ended=bool(spec.stop)) if not quiet else None
     execution = dataclasses.replace(args.execution, progress=bar)
+    checkpoint = args.checkpoint.path if args.checkpoint is not None else None
     try:
-        with model_output_to_stderr():  # stdout is for the result
+        with running(ctx, checkpoint, checkpoint_summary):
             return run_spec(spec, execution=execution, checkpoint=args.checkpoint)
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: say where the checkpoint is and how to resume
-        if args.checkpoint is not None:
-            exc.add_note(_resume_note(ctx, args.checkpoint.path))
-        raise
-    except ValidationError as exc:  # a checkpoint that exists, is missing for --resume, belongs to another run
-        raise usage_error(exc, ctx) from None
-    except (ImportError, ConnectionError) as exc:  # dask not installed, or no scheduler at the address
-        raise click.UsageError(str(exc), ctx) from None
     finally:
         if bar is not None:
             bar.close()
-
-
-def _resume_note(ctx: click.Context, path: str) -> str:
-    """Where the checkpoint is, how many samples it holds, and the command that resumes the run."""
-    import shlex
-
-    saved = checkpoint_summary(path)
-    if not saved.startswith("checkpoint"):
-        return saved
-    argv = list(ctx.obj.get("argv") or [])
-    command = shlex.join(["mc", *argv, *([] if "--resume" in argv else ["--resume"])])
-    return f"{saved}; resume with: {command}"
 
 
 def checkpoint_summary(path: str) -> str:
