@@ -151,3 +151,22 @@ def test_an_unknown_part_in_a_file_is_refused():
     d = Stats.empty(1).to_dict() | {"parts": {"nope": {}}}
     with pytest.raises(ValueError, match="holds the accumulator part 'nope', which is not registered"):
         Stats.from_dict(d)
+
+
+def test_scipy_is_imported_beside_the_block_and_before_it_ends():
+    # In a fresh process: scipy.special is not loaded before, is loaded when the block ends, and the
+    # block ran while the import was under way on another thread (not after it).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading\n"
+        "from montecarlo.estimation.intervals import loading_scipy\n"
+        "assert 'scipy.special' not in sys.modules\n"
+        "with loading_scipy():\n"
+        "    names = [t.name for t in threading.enumerate()]\n"
+        "assert 'scipy.special' in sys.modules\n"
+        "assert 'montecarlo-scipy' in names, names\n"
+        "assert [t for t in threading.enumerate() if t.name == 'montecarlo-scipy'] == []\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

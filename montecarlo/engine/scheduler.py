@@ -35,6 +35,7 @@ from montecarlo.engine.worker import run_block, run_task
 from montecarlo.engine.workerenv import one_thread
 from montecarlo.errors import ModelError, TimeLimitError, ValidationError, WorkerDiedError
 from montecarlo.estimation.estimate import Estimate
+from montecarlo.estimation.intervals import loading_scipy
 from montecarlo.models.record import Model
 from montecarlo.records.checkpoint import RunState
 from montecarlo.stats.accumulators import Stats
@@ -167,7 +168,8 @@ def _execute(
     model: Model = spec.model_record
     job = block_job(spec, model, backend.in_process, backend.private_random)
     if not spec.stop and any(o.kind != "probability" for o in model.outputs):  # a long run of float outputs
-        kernels.compile_for(spec.samples * len(model.outputs))  # before workers fork: they inherit it
+        with loading_scipy():  # its t intervals' scipy, imported while LLVM compiles (without the GIL)
+            kernels.compile_for(spec.samples * len(model.outputs))  # before workers fork: they inherit it
     run = run_point_task if isinstance(job, PointJob) else run_task
     window = window or (1 if backend.eager else max(2, 2 * backend.workers))
     start = time.monotonic()

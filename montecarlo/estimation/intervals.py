@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from statistics import NormalDist
 
 from montecarlo.core.sampling import INTERVAL_METHODS
@@ -11,6 +13,29 @@ from montecarlo.core.sampling import INTERVAL_METHODS
 def normal_quantile(confidence: float) -> float:
     """Two-sided standard normal critical value ``z`` for ``confidence``."""
     return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
+@contextlib.contextmanager
+def loading_scipy() -> Iterator[None]:
+    """Import scipy.special on another thread while the block runs; joined before the block ends.
+
+    A run of float outputs needs it for its t intervals, and importing it
+    costs about 0.17 s of CPU, which a thread holding the GIL would add to
+    the run; beside code that releases the GIL (compiling a kernel) it costs
+    no time. Joined so that no import is under way when worker processes fork.
+    """
+    import threading
+
+    def load() -> None:
+        with contextlib.suppress(ImportError):  # the t interval will say so when it is asked
+            import scipy.special  # noqa: F401
+
+    thread = threading.Thread(target=load, name="montecarlo-scipy", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def t_quantile(confidence: float, df: int) -> float:
