@@ -83,33 +83,38 @@ def run_round(args: argparse.Namespace, names: list[str], rnd: int, runs: dict) 
         shuffle(modes)
         jobs += [(name, mode) for mode in modes]
     for name, mode in jobs:
-        ref, samples = MODELS[name]
-        samples = str(round(parse_count(samples) * args.scale))
-        if ref == "busy":
-            cmd = [sys.executable, str(HERE / "busy.py"), mode, "--workers", str(args.workers), "--work", samples]
+        if args.marginal:  # the run at the scale and at twice it, back to back: the difference is start-up free
+            factors = [1, 2]
+            shuffle(factors)
+            pair = {f: measure(command(args, name, mode, f * args.scale)) for f in factors}
+            rec = {
+                "rc": pair[1]["rc"] or pair[2]["rc"],
+                "stderr_tail": pair[1]["stderr_tail"] + pair[2]["stderr_tail"],
+                "wall_s": pair[2]["wall_s"] - pair[1]["wall_s"],
+                "cpu_s": pair[2]["cpu_s"] - pair[1]["cpu_s"],
+                "at_scale": pair[1],
+                "at_twice": pair[2],
+            }
         else:
-            extra = ["--executor", "serial"] if mode == "serial" else ["--workers", str(args.workers)]
-            cmd = [
-                args.mc,
-                "run",
-                ref,
-                "-n",
-                str(parse_count(samples)),
-                "--seed",
-                str(args.seed),
-                "--json",
-                "-q",
-                *extra,
-            ]
-        rec = measure(cmd)
+            rec = measure(command(args, name, mode, args.scale))
         if rec["rc"] != 0:
-            print(f"  {name} {mode}: exit {rec['rc']}: {rec['stderr'].strip()[-300:]}", flush=True)
+            print(f"  {name} {mode}: exit {rec['rc']}: {rec['stderr_tail'].strip()[-300:]}", flush=True)
         runs.setdefault(name, {}).setdefault(mode, []).append(rec)
         print(
             f"  round {rnd + 1} {name:28s} {mode:9s} wall {rec['wall_s']:6.2f} s  cpu {rec['cpu_s']:6.2f} s  "
             f"load {os.getloadavg()[0]:.2f}",
             flush=True,
         )
+
+
+def command(args: argparse.Namespace, name: str, mode: str, scale: float) -> list[str]:
+    """The command line of one timed run: ``mc run`` (or the busy loop) at ``scale`` times the model's samples."""
+    ref, samples = MODELS[name]
+    count = str(round(parse_count(samples) * scale))
+    if ref == "busy":
+        return [sys.executable, str(HERE / "busy.py"), mode, "--workers", str(args.workers), "--work", count]
+    extra = ["--executor", "serial"] if mode == "serial" else ["--workers", str(args.workers)]
+    return [args.mc, "run", ref, "-n", count, "--seed", str(args.seed), "--json", "-q", *extra]
 
 
 def walk_speedup(args: argparse.Namespace) -> dict:
@@ -148,6 +153,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
         "--scale", type=float, default=1.0, help="samples (and busy-loop work) times this: longer runs, less start-up"
+    )
+    ap.add_argument(
+        "--marginal",
+        action="store_true",
+        help="time each run at the scale and at twice it and compare the differences: start-up cancels out",
     )
     ap.add_argument("--walk-samples", default="2e5", help="samples of the in-process walk comparison")
     ap.add_argument("--mc", default=default_mc())
