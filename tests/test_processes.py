@@ -171,3 +171,24 @@ def test_the_command_line_warns_once_on_one_line(tmp_path):
         f"Warning: {workers} workers asked for on {default_workers()} cores: worker processes past one per core "
         "add start-up time and memory, not speed; at most one per task is started."
     ]
+
+
+def test_a_pool_broken_since_the_last_task_fails_the_next_one_as_a_worker_death():
+    # A worker dies; the next submission finds the pool broken. It must come back as a task lost to that
+    # death (which the engine handles: new workers, the tasks run again), not as an exception of submit.
+    from concurrent.futures import wait
+
+    from montecarlo.engine.backends.processes import ProcessBackend
+
+    backend = ProcessBackend(1)
+    try:
+        dead = backend.submit(os._exit, 1)
+        wait([dead], timeout=60)
+        assert backend.is_worker_death(dead.exception())
+        late = backend.submit(sum, [1, 2])
+        wait([late], timeout=60)
+        assert late.done() and backend.is_worker_death(late.exception())
+        backend.restart()
+        assert backend.submit(sum, [1, 2]).result(timeout=60) == 3
+    finally:
+        backend.close(cancel=True)

@@ -75,9 +75,20 @@ class ProcessBackend(Backend):
         )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        """Submit to the pool (a signal while it forks its workers is held, not lost)."""
+        """Submit to the pool (a signal while it forks its workers is held, not lost).
+
+        A worker that died since the last submission breaks the pool, which
+        then refuses new tasks: the task's future carries that death, like
+        the tasks it took with it, so the engine replaces the workers and
+        runs them all again.
+        """
         with held_signals():
-            return self.pool.submit(fn, *args)
+            try:
+                return self.pool.submit(fn, *args)
+            except BrokenProcessPool as exc:
+                future: Future = Future()
+                future.set_exception(exc)
+                return future
 
     def is_worker_death(self, exc: BaseException) -> bool:
         """A broken pool: a worker process died."""
