@@ -125,20 +125,35 @@ class ColumnFold:
         return int(count), mean, comoment, tuple(row)  # type: ignore[return-value]
 
 
+#: Each thread's buffer for ``k_outputs``: its scratch (64-byte aligned) then its output.
+_K_BUFFERS = Scratch(np.float64, least=1024)
+#: Row-major indices of the upper triangle of a k x k matrix, by k (numpy takes microseconds to make them).
+_PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def k_outputs(functions: dict[str, Any], x: np.ndarray) -> tuple[Any, ...]:
-    """``(n, mean, comoment, m3, m4, minimum, maximum)`` of a C-ordered float64 batch ``x`` of shape ``(n, k)``."""
+    """``(n, mean, comoment, m3, m4, minimum, maximum)`` of a C-ordered float64 batch ``x`` of shape ``(n, k)``.
+
+    The kernel writes into the calling thread's buffer (`Scratch`), read
+    before the thread's next call; the arrays returned are the caller's own.
+    """
     n, k = x.shape
     p = k * (k + 1) // 2
-    scratch = np.empty(W * (9 * k + p) + 8)  # per call: the kernel may run on several threads
-    start = (-scratch.ctypes.data % 64) // 8  # 64-byte aligned: its vectors never split a cache line
-    out = np.empty(6 * k + p)
-    functions["k_outputs"](x.ctypes.data, n, k, scratch[start:].ctypes.data, out.ctypes.data)
-    rows, cols = np.triu_indices(k)
+    work = W * (9 * k + p)
+    (buffer,), (address,) = _K_BUFFERS.get(work + 8 + 6 * k + p)
+    start = (-address % 64) // 8  # 64-byte aligned: its vectors never split a cache line
+    out_at = start + work
+    functions["k_outputs"](x.ctypes.data, n, k, address + 8 * start, address + 8 * out_at)
+    out = buffer[out_at : out_at + 6 * k + p].copy()
+    pairs = _PAIRS.get(k)
+    if pairs is None:
+        pairs = _PAIRS[k] = np.triu_indices(k)
+    rows, cols = pairs
     comoment = np.empty((k, k))
     comoment[rows, cols] = out[2 * k : 2 * k + p]
     comoment[cols, rows] = out[2 * k : 2 * k + p]
     m3, m4, lo, hi = out[2 * k + p :].reshape(4, k)
-    return n, out[k : 2 * k].copy(), comoment, m3.copy(), m4.copy(), lo.copy(), hi.copy()
+    return n, out[k : 2 * k], comoment, m3, m4, lo, hi
 
 
 def compiled_for(cpu: str, features: str) -> dict[str, Any]:
