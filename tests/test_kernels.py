@@ -121,27 +121,43 @@ def test_runs_on_workers_are_bit_identical_either_way(name, n, sampling, executo
     assert numbers(compiled) == numbers(plain)
 
 
-def test_workers_of_a_long_run_start_with_the_kernel_their_driver_compiled(monkeypatch):
-    # A run that will hand the kernel more than COMPILE_AFTER values compiles it in the driver before
-    # the pool forks: every worker has it from its first batch instead of each compiling its own.
+@pytest.mark.parametrize("runs", ["one", "many"])
+def test_workers_of_a_long_run_start_with_the_kernel_their_driver_compiled(runs, monkeypatch):
+    # A run (or runs side by side) that will hand the kernel more than COMPILE_AFTER values compiles it
+    # in the driver before the pool forks: every worker has it from its first batch instead of each
+    # compiling its own.
     import modelzoo
 
     from montecarlo._kernels import stats
+    from montecarlo.api import with_model
+    from montecarlo.core.execution import Execution
+    from montecarlo.engine.backends import make_backend
+    from montecarlo.engine.multirun import execute_many
 
     monkeypatch.delenv(kernels.JIT_VARIABLE, raising=False)
     monkeypatch.setattr(kernels, "COMPILE_AFTER", 50_000)
-    execution = montecarlo.Execution("processes", workers=2)
     sampling = montecarlo.Sampling(block_size=10_000)
+    spec = with_model(montecarlo.make_spec(modelzoo.kernel_compiled_here, 200_000, rng=1, sampling=sampling))
+
+    def share_compiled() -> float:
+        if runs == "one":
+            return montecarlo.run_spec(spec, execution=Execution("processes", workers=2)).estimate
+        backend = make_backend(Execution("processes", workers=2), ())
+        try:
+            outcomes = execute_many([spec, spec], backend)
+        finally:
+            backend.close()
+        return float(np.mean([o.total.moments.mean[0] for o in outcomes]))
+
     for precompiled in (True, False):
         for name, fresh in (("_functions", {}), ("_compiles", None), ("numpy_values", 0)):
             monkeypatch.setattr(stats.KERNEL, name, fresh)  # as in a fresh process: nothing compiled yet
         if not precompiled:
             monkeypatch.setattr(kernels, "compile_for", lambda values: None)
-        r = montecarlo.run(modelzoo.kernel_compiled_here, 200_000, rng=1, sampling=sampling, execution=execution)
         if precompiled:
-            assert r.estimate == 1.0
+            assert share_compiled() == 1.0
         else:  # each worker compiles only past the threshold: its first blocks ran without the kernel
-            assert r.estimate < 1.0
+            assert share_compiled() < 1.0
 
 
 def test_a_run_compiles_up_front_only_past_the_threshold_and_where_allowed(monkeypatch):

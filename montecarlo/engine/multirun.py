@@ -33,7 +33,7 @@ from montecarlo.engine.jobs import block_job
 from montecarlo.engine.monitor import Monitor
 from montecarlo.engine.plan import Task, blocks_per_task, plan, plan_growing
 from montecarlo.engine.points import PointJob, run_point_task
-from montecarlo.engine.scheduler import ALIVE_SECONDS, POLL_SECONDS, Outcome
+from montecarlo.engine.scheduler import ALIVE_SECONDS, POLL_SECONDS, Outcome, warm_up
 from montecarlo.engine.worker import run_task
 from montecarlo.engine.workerenv import one_thread
 from montecarlo.errors import ModelError, TimeLimitError, WorkerDiedError
@@ -131,6 +131,7 @@ def _execute_many(
     checkpoint: Callable[[list[RunState]], None] | None,
     checkpoint_every: float,
 ) -> list[Outcome]:
+    warm_up(specs)
     window = 1 if backend.eager else max(2, 2 * backend.workers)
     start = time.monotonic()
     given = list(states) if states is not None else [None] * len(specs)

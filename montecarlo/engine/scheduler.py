@@ -154,6 +154,25 @@ def execute(
         return _execute(spec, backend, progress, retries, group, window, state, checkpoint, checkpoint_every)
 
 
+def warm_up(specs: list[RunSpec]) -> None:
+    """Before the workers start: the statistics kernel compiled if the runs' float outputs will use it long enough.
+
+    Local worker processes forked afterwards inherit the machine code
+    (`montecarlo._kernels.compile_for`). Meanwhile scipy.special, which the
+    t intervals of float outputs need, is imported on another thread (LLVM
+    compiles without the GIL). Runs with a stopping rule count for nothing:
+    they may stop long before their cap.
+    """
+    values = sum(
+        s.samples * len(s.model_record.outputs)
+        for s in specs
+        if not s.stop and any(o.kind != "probability" for o in s.model_record.outputs)
+    )
+    if values > kernels.COMPILE_AFTER:
+        with loading_scipy():
+            kernels.compile_for(values)
+
+
 def _execute(
     spec: RunSpec,
     backend: Backend,
@@ -167,9 +186,7 @@ def _execute(
 ) -> Outcome:
     model: Model = spec.model_record
     job = block_job(spec, model, backend.in_process, backend.private_random)
-    if not spec.stop and any(o.kind != "probability" for o in model.outputs):  # a long run of float outputs
-        with loading_scipy():  # its t intervals' scipy, imported while LLVM compiles (without the GIL)
-            kernels.compile_for(spec.samples * len(model.outputs))  # before workers fork: they inherit it
+    warm_up([spec])
     run = run_point_task if isinstance(job, PointJob) else run_task
     window = window or (1 if backend.eager else max(2, 2 * backend.workers))
     start = time.monotonic()
