@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from montecarlo.analyses.sensitivity_model import Layout
 from montecarlo.errors import FileProblem, ResultFormatError, UnknownNameError
 from montecarlo.estimation.estimate import Estimate, jsonable
-from montecarlo.records.files import read_text, write_atomic
-from montecarlo.records.integrity import parse_sealed, sealed
+from montecarlo.records.integrity import SealedRecord, sealed
 from montecarlo.records.result import Result
 
 #: The key of the section a sensitivity result adds to the result's JSON.
@@ -67,7 +65,7 @@ class Indices:
 
 
 @dataclass(frozen=True)
-class SensitivityResult:
+class SensitivityResult(SealedRecord):
     """The Sobol' indices of a model's declared inputs, with intervals, from one ordinary run.
 
     Attributes
@@ -92,6 +90,8 @@ class SensitivityResult:
     indices: dict[str, dict[str, Indices]] = field(repr=False)
     variance: dict[str, Estimate] = field(repr=False)
     second: dict[str, dict[tuple[str, str], Estimate]] = field(default_factory=dict, repr=False)
+
+    KIND: ClassVar[str] = "sensitivity result"
 
     @classmethod
     def of(cls, result: Result, layout: Layout) -> SensitivityResult:
@@ -171,10 +171,6 @@ class SensitivityResult:
         """The JSON form as text, with its checksum."""
         return json.dumps(sealed(self.to_dict()), indent=indent, allow_nan=False)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the JSON form atomically (read it back with `montecarlo.load`)."""
-        write_atomic(os.fspath(path), self.to_json() + "\n")
-
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SensitivityResult:
         """The sensitivity result back from its `to_dict` form (a `ResultFormatError` if it is not one)."""
@@ -207,22 +203,6 @@ class SensitivityResult:
             return cls.of(result, layout)
         except (FileProblem, UnknownNameError) as exc:
             raise ResultFormatError(f"not a consistent sensitivity result: it {exc}") from None
-
-    @classmethod
-    def from_json(cls, text: str) -> SensitivityResult:
-        """The sensitivity result back from its JSON text (its checksum must match)."""
-        try:
-            return cls.from_dict(parse_sealed(text))
-        except FileProblem as exc:
-            raise ResultFormatError(f"not a usable sensitivity result: it {exc}") from None
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> SensitivityResult:
-        """Read a sensitivity result file (`save`, ``mc sensitivity -o``)."""
-        try:
-            return cls.from_json(read_text(os.fspath(path)))
-        except FileProblem as exc:
-            raise ResultFormatError(f"{os.fspath(path)}: it {exc}") from None
 
     # -- presentation (montecarlo.reports.sensitivity, loaded when asked for) --
     def table(self) -> str:

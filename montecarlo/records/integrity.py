@@ -96,16 +96,16 @@ class SealedRecord:
         return cls.from_dict(d)
 
     @classmethod
-    def load(cls, path: str) -> Self:
+    def load(cls, path: str | os.PathLike) -> Self:
         """Read the record's file (written by `save`): a regular file, of a bounded size."""
         try:
-            return cls.from_json(read_text(path))
+            return cls.from_json(read_text(os.fspath(path)))
         except FileProblem as exc:
             raise ResultFormatError(f"it {exc}") from None
 
-    def save(self, path: str) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write the JSON form atomically (a crash never leaves half a file)."""
-        write_atomic(path, self.to_json() + "\n")
+        write_atomic(os.fspath(path), self.to_json() + "\n")
 
 
 def _number(x: Any) -> bool:
