@@ -18,7 +18,6 @@ above 1) about half the time; clipping is for display only.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import Any, ClassVar
 from montecarlo.analyses.sensitivity_model import Layout
 from montecarlo.errors import FileProblem, ResultFormatError, UnknownNameError
 from montecarlo.estimation.estimate import Estimate, jsonable
-from montecarlo.records.integrity import SealedRecord, sealed
+from montecarlo.records.integrity import SealedRecord
 from montecarlo.records.result import Result
 
 #: The key of the section a sensitivity result adds to the result's JSON.
@@ -166,10 +165,6 @@ class SensitivityResult(SealedRecord):
     def to_dict(self) -> dict:
         """The result's JSON form plus the ``"sensitivity"`` section (docs/json.md)."""
         return {**self.result.to_dict(), SECTION: self.section()}
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The JSON form as text, with its checksum."""
-        return json.dumps(sealed(self.to_dict()), indent=indent, allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SensitivityResult:

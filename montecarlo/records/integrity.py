@@ -70,12 +70,16 @@ def parse_sealed(text: str) -> Any:
 
 
 class SealedRecord:
-    """`from_json`, `load` and `save` of a record written as sealed JSON: its ``to_json`` and ``from_dict``.
+    """`to_json`, `from_json`, `load` and `save` of a record written as sealed JSON, from its ``to_dict`` and ``from_dict``.
 
     ``KIND`` names the record in the message of a file that cannot be used.
     """
 
     KIND: ClassVar[str] = "record"
+
+    def to_dict(self) -> dict:
+        """The record's JSON form (without its checksum)."""
+        raise NotImplementedError
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
@@ -83,8 +87,8 @@ class SealedRecord:
         raise NotImplementedError
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The record as sealed JSON text."""
-        raise NotImplementedError
+        """The JSON form as text, with its checksum (strict JSON; docs/json.md)."""
+        return json.dumps(sealed(self.to_dict()), indent=indent, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> Self:

@@ -10,7 +10,6 @@ other is refused. Tables, frames and the plot live in
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from montecarlo.core.multilevel import MultilevelSpec
 from montecarlo.errors import FileProblem, ResultFormatError, one_line
 from montecarlo.estimation.estimate import jsonable
 from montecarlo.estimation.multilevel import estimate, finest_variance, summary
-from montecarlo.records.integrity import SealedRecord, arithmetic_of, check_stats, count, sealed
+from montecarlo.records.integrity import SealedRecord, arithmetic_of, check_stats, count
 from montecarlo.stats.accumulators import Stats
 from montecarlo.stats.sums import ARITHMETIC
 
@@ -216,10 +215,6 @@ class MLMCResult(SealedRecord):
             "spec": self.spec.to_dict(),
             "provenance": self.provenance,
         }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The JSON form as text, with its checksum (strict JSON)."""
-        return json.dumps(sealed(self.to_dict()), indent=indent, allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> MLMCResult:

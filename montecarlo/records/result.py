@@ -7,7 +7,6 @@ Tables and plots of a result live in `montecarlo.reports`; `Result.table`,
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from montecarlo.estimation.estimate import Estimate, jsonable
 from montecarlo.estimation.quantiles import TailEstimate, tails_from_dict, tails_to_dict
 from montecarlo.estimation.rqmc import observations, on_samples
 from montecarlo.models.derived import ControlVariate, Derived
-from montecarlo.records.integrity import SealedRecord, arithmetic_of, check_record, sealed
+from montecarlo.records.integrity import SealedRecord, arithmetic_of, check_record
 from montecarlo.stats.accumulators import Stats
 from montecarlo.stats.sums import ARITHMETIC
 
@@ -279,10 +278,6 @@ class Result(SealedRecord):
             **({"quantiles": tails_to_dict(self.quantiles)} if self.quantiles else {}),
             **({"shortfall": tails_to_dict(self.shortfall)} if self.shortfall else {}),
         }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The JSON form as text, with its checksum (strict JSON; docs/json.md)."""
-        return json.dumps(sealed(self.to_dict()), indent=indent, allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Result:
